@@ -1,0 +1,122 @@
+"""The ``ferengine`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ferengine import registry
+from ferengine.registry import KINDS
+
+console = Console()
+
+
+def _plugin_rows(kind: str | None) -> list[dict[str, str]]:
+    rows = [
+        {
+            "kind": rec.kind, "name": rec.name, "package": rec.package, "version": rec.version,
+            "status": rec.status, "reason": rec.reason, "description": rec.description,
+        }
+        for rec in registry.records(kind)
+    ]
+    if kind is None:
+        rows += [
+            {
+                "kind": "-", "name": f.entry_point, "package": f.package, "version": f.version,
+                "status": "broken", "reason": f.error, "description": "",
+            }
+            for f in registry.failures()
+        ]
+    return rows
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ferengine")
+def main() -> None:
+    """ferengine: plugin-based facial expression recognition.
+
+    Plugins (datasets, preprocessors, augmenters, features, classifiers) are
+    found through the ``ferengine`` entry-point group.
+    """
+
+
+@main.command("plugins")
+@click.argument("args", nargs=-1, metavar="[KIND] | show KIND NAME")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins_cmd(args: tuple[str, ...], as_json: bool) -> None:
+    """List plugins, or describe one.
+
+    \b
+    ferengine plugins [KIND] [--json]      table: kind, name, package, version, status
+    ferengine plugins show KIND NAME       package, version, description, parameters
+    KIND is one of: dataset, preprocessor, augmenter, feature, classifier.
+    """
+    if args and args[0] == "show":
+        if len(args) != 3:
+            raise click.UsageError("usage: ferengine plugins show KIND NAME")
+        _show(args[1], args[2], as_json)
+        return
+    if len(args) > 1:
+        raise click.UsageError(f"expected at most one KIND, got {' '.join(args)}")
+    kind = args[0] if args else None
+    if kind is not None and kind not in KINDS:
+        raise click.BadParameter(f"{kind!r} is not one of {', '.join(KINDS)}", param_hint="KIND")
+    rows = _plugin_rows(kind)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="ferengine plugins")
+    for col in ("kind", "name", "package", "version", "status", "description / reason"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        style = None if r["status"] == "ok" else "yellow" if r["status"] == "unavailable" else "red"
+        text = r["description"] if r["status"] == "ok" else r["reason"]
+        table.add_row(r["kind"], r["name"], r["package"], r["version"], r["status"], text,
+                      style=style)
+    console.print(table)
+
+
+def _show(kind: str, name: str, as_json: bool) -> None:
+    try:
+        data = registry.info(kind, name)
+    except KeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=repr))
+        return
+    console.print(f"[bold]{kind} {name}[/bold] — {data['description']}")
+    for key in ("package", "version", "module", "class", "status", "reason", "requires"):
+        if data[key]:
+            console.print(f"  {key}: {data[key]}")
+    table = Table(title="parameters")
+    table.add_column("name")
+    table.add_column("default")
+    for param, default in data["parameters"].items():
+        shown = "(required)" if param in data["required_parameters"] else repr(default)
+        table.add_row(param, shown)
+    console.print(table)
+
+
+@main.command("bench")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for results.json and results.csv.")
+@click.option("--folds", default=5, show_default=True, help="Subject-independent folds.")
+@click.option("--seed", default=0, show_default=True, help="Seed of data and folds.")
+def bench_cmd(out: Path | None, folds: int, seed: int) -> None:
+    """Run the built-in benchmark: pipelines on the synthetic dataset, subject-independent folds."""
+    from ferengine.bench import default_suite, print_results, run_suite, write_results
+
+    results = run_suite(default_suite(seed=seed, folds=folds))
+    print_results(results, console)
+    if out is not None:
+        write_results(results, out)
+        console.print(f"results written to {out}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The in-memory face dataset that every dataset plugin returns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ferengine.errors import DatasetError
+from ferengine.labels import LabelMapping, LabelSpace
+
+
+@dataclass(frozen=True, eq=False)
+class FaceDataset:
+    """Face images with expression labels and, where known, subjects and splits.
+
+    Parameters
+    ----------
+    images : ndarray of uint8, shape (N, H, W) or (N, H, W, 3)
+        Grey or RGB face images.
+    labels : ndarray of int64, shape (N,)
+        Codes into ``label_space``.
+    label_space : LabelSpace
+    subjects : ndarray of str, shape (N,), optional
+        Subject (identity) of every image, for subject-independent evaluation.
+    splits : ndarray of str, shape (N,), optional
+        The dataset's own split of every image (``"Training"``, ``"PublicTest"``...).
+    source : str
+        Where the data came from (plugin name and path).
+    meta : dict
+        Free-form extra information from the loader.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    label_space: LabelSpace
+    subjects: np.ndarray | None = None
+    splits: np.ndarray | None = None
+    source: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        images = np.asarray(self.images)
+        if images.dtype != np.uint8:
+            raise DatasetError(f"{self.source or 'dataset'}: images must be uint8, got {images.dtype}")
+        if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
+            raise DatasetError(
+                f"{self.source or 'dataset'}: images must be N×H×W or N×H×W×3, got {images.shape}"
+            )
+        n = len(images)
+        labels = self.label_space.encode(np.asarray(self.labels).reshape(-1)) if n else \
+            np.zeros(0, np.int64)
+        if len(labels) != n:
+            raise DatasetError(f"{self.source}: {n} images but {len(labels)} labels")
+        object.__setattr__(self, "images", images)
+        object.__setattr__(self, "labels", labels)
+        for attr in ("subjects", "splits"):
+            value = getattr(self, attr)
+            if value is not None:
+                value = np.asarray(value).astype(str)
+                if value.shape != (n,):
+                    raise DatasetError(
+                        f"{self.source}: {attr} has shape {value.shape}, expected ({n},)"
+                    )
+                object.__setattr__(self, attr, value)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __repr__(self) -> str:
+        shape = "×".join(map(str, self.images.shape[1:]))
+        extra = []
+        if self.splits is not None:
+            extra.append(f"splits={sorted(set(self.splits.tolist()))}")
+        if self.subjects is not None:
+            extra.append(f"subjects={len(set(self.subjects.tolist()))}")
+        return (
+            f"FaceDataset({len(self)} images {shape}, {self.label_space.name}, "
+            f"{', '.join(extra)}{', ' if extra else ''}source={self.source!r})"
+        )
+
+    @property
+    def label_names(self) -> np.ndarray:
+        """Class name of every image."""
+        return self.label_space.decode(self.labels)
+
+    def subset(self, index: Sequence[int] | np.ndarray) -> FaceDataset:
+        """Return the images selected by integer indices or a boolean mask."""
+        index = np.asarray(index)
+        if index.dtype == bool and index.shape != (len(self),):
+            raise DatasetError(f"mask has shape {index.shape}, expected ({len(self)},)")
+        pick = lambda a: None if a is None else a[index]  # noqa: E731
+        return replace(
+            self,
+            images=self.images[index],
+            labels=self.labels[index],
+            subjects=pick(self.subjects),
+            splits=pick(self.splits),
+        )
+
+    def where(
+        self,
+        split: str | Sequence[str] | None = None,
+        label: str | int | Sequence[str | int] | None = None,
+        subject: str | Sequence[str] | None = None,
+    ) -> FaceDataset:
+        """Return the images of the given split(s), class(es) and/or subject(s)."""
+        mask = np.ones(len(self), dtype=bool)
+        if split is not None:
+            if self.splits is None:
+                raise DatasetError(f"{self.source}: this dataset has no splits")
+            wanted = [split] if isinstance(split, str) else list(split)
+            unknown = set(wanted) - set(self.splits.tolist())
+            if unknown:
+                raise DatasetError(
+                    f"{self.source}: no split {sorted(unknown)}; present: "
+                    f"{sorted(set(self.splits.tolist()))}"
+                )
+            mask &= np.isin(self.splits, wanted)
+        if label is not None:
+            wanted_labels = [label] if isinstance(label, str | int) else list(label)
+            mask &= np.isin(self.labels, [self.label_space.index(x) for x in wanted_labels])
+        if subject is not None:
+            if self.subjects is None:
+                raise DatasetError(f"{self.source}: this dataset has no subject ids")
+            mask &= np.isin(self.subjects, [subject] if isinstance(subject, str) else subject)
+        return self.subset(mask)
+
+    def map_labels(self, mapping: LabelMapping) -> FaceDataset:
+        """Carry labels into ``mapping.target``, dropping images the mapping drops."""
+        if mapping.source.names != self.label_space.names:
+            raise DatasetError(
+                f"mapping is from {mapping.source.name!r} but the dataset is in "
+                f"{self.label_space.name!r}"
+            )
+        codes, keep = mapping.apply(self.labels)
+        kept = self.subset(keep)
+        return replace(kept, labels=codes[keep], label_space=mapping.target)
+
+    def class_counts(self) -> dict[str, int]:
+        """Return the number of images per class name, in label-space order."""
+        counts = np.bincount(self.labels, minlength=len(self.label_space))
+        return dict(zip(self.label_space.names, counts.tolist(), strict=True))

@@ -1,0 +1,40 @@
+"""Exceptions raised by ferengine; each message says what was expected, what was found and where."""
+
+
+class FerengineError(Exception):
+    """Base class of every ferengine error."""
+
+
+class UnknownPluginError(FerengineError, KeyError):
+    """No plugin of that kind and name is registered."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class PluginUnavailableError(FerengineError):
+    """The plugin is registered but cannot be used here (missing dependency, broken, conflict)."""
+
+
+class PluginConflictError(FerengineError):
+    """Two packages register a plugin with the same kind and name."""
+
+
+class InvalidPluginError(FerengineError):
+    """A plugin class does not satisfy the plugin contract."""
+
+
+class DatasetError(FerengineError, ValueError):
+    """A dataset is malformed: wrong shapes, labels, files or rows."""
+
+
+class LabelError(FerengineError, ValueError):
+    """A label is not in the label space, or a mapping cannot place it."""
+
+
+class UnsafeModelError(FerengineError):
+    """A model file would need to execute or import code that is not trusted."""
+
+
+class ModelFormatError(FerengineError, ValueError):
+    """A model file is not a ferengine model, or is damaged."""

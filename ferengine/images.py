@@ -1,0 +1,53 @@
+"""Validation of image batches for transformers and classifiers that take images."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+
+def validate_images(estimator, X, *, reset: bool, flat_ok: bool = True) -> np.ndarray:
+    """Check a batch of images (N×H×W or N×H×W×C) or, if ``flat_ok``, of flat vectors (N×D).
+
+    On ``reset`` the image shape is stored as ``image_shape_`` and
+    ``n_features_in_`` is the number of values per sample; later calls must match.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        The estimator being fitted or applied (fitted attributes are set on it).
+    X : array-like
+        The batch.
+    reset : bool
+        True in ``fit``, False afterwards.
+    flat_ok : bool
+        Accept 2-D input as already-flattened samples.
+
+    Returns
+    -------
+    ndarray
+        The validated batch (numeric, finite).
+    """
+    arr = X if isinstance(X, np.ndarray) else np.asarray(X)
+    if arr.ndim == 2 and flat_ok:
+        out = validate_data(estimator, X, reset=reset, dtype="numeric")
+        if reset:
+            estimator.image_shape_ = out.shape[1:]
+        return out
+    name = type(estimator).__name__
+    if arr.ndim not in (3, 4):
+        raise ValueError(
+            f"{name} expects a batch of images N×H×W or N×H×W×C"
+            + (" (or N×D vectors)" if flat_ok else "")
+            + f", got an array of shape {arr.shape}"
+        )
+    if arr.dtype.kind not in "uifb":
+        raise ValueError(f"{name} expects numeric images, got dtype {arr.dtype}")
+    if len(arr) == 0:
+        raise ValueError(f"{name}: Found array with 0 sample(s) (shape={arr.shape})")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name}: images contain NaN or infinity")
+    if reset:
+        estimator.image_shape_ = arr.shape[1:]
+        estimator.n_features_in_ = int(np.prod(arr.shape[1:]))
+    return arr

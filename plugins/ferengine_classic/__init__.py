@@ -1,0 +1,1 @@
+"""Built-in classical (hand-crafted) features and classifiers of ferengine."""

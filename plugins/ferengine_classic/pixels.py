@@ -1,0 +1,87 @@
+"""Raw pixels as features: the baseline every other extractor must beat."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ferengine.images import validate_images
+
+_INTERPOLATION = {
+    "area": cv2.INTER_AREA,
+    "linear": cv2.INTER_LINEAR,
+    "cubic": cv2.INTER_CUBIC,
+    "nearest": cv2.INTER_NEAREST,
+}
+
+
+class Pixels(TransformerMixin, BaseEstimator):
+    """Pixel intensities, optionally resized, scaled and flattened into one vector per image.
+
+    Parameters
+    ----------
+    size : int or (int, int), optional
+        Resize every image to ``size×size`` (or ``(height, width)``) first; ``None``
+        keeps the input size (and then also accepts already-flat N×D input).
+    scale : float
+        Multiplier applied to the values (``1/255`` maps uint8 to [0, 1]).
+    interpolation : {"area", "linear", "cubic", "nearest"}
+        OpenCV interpolation used by the resize.
+    """
+
+    name = "pixels"
+
+    def __init__(self, size=None, scale: float = 1 / 255, interpolation: str = "area") -> None:
+        self.size = size
+        self.scale = scale
+        self.interpolation = interpolation
+
+    def _target(self) -> tuple[int, int] | None:
+        if self.size is None:
+            return None
+        if isinstance(self.size, int | np.integer):
+            h = w = int(self.size)
+        else:
+            h, w = (int(v) for v in self.size)
+        if h < 1 or w < 1:
+            raise ValueError(f"pixels: size must be positive, got {self.size!r}")
+        return h, w
+
+    def fit(self, X, y=None):
+        """Check the parameters and remember the input shape."""
+        if self.interpolation not in _INTERPOLATION:
+            raise ValueError(
+                f"pixels: interpolation must be one of {sorted(_INTERPOLATION)}, "
+                f"got {self.interpolation!r}"
+            )
+        self._target()
+        validate_images(self, X, reset=True, flat_ok=self.size is None)
+        return self
+
+    def transform(self, X):
+        """Return an N×D float32 matrix."""
+        check_is_fitted(self, "n_features_in_")
+        target = self._target()
+        X = validate_images(self, X, reset=False, flat_ok=target is None)
+        if target is None:
+            if X.ndim > 2 and X.shape[1:] != self.image_shape_:
+                raise ValueError(
+                    f"pixels: images have shape {X.shape[1:]}, but the transformer was fitted "
+                    f"on {self.image_shape_}; set size= to resize"
+                )
+            flat = X.reshape(len(X), -1)
+        else:
+            h, w = target
+            flags = _INTERPOLATION[self.interpolation]
+            src = X.astype(np.float32) if X.dtype != np.uint8 else X
+            flat = np.stack(
+                [cv2.resize(img, (w, h), interpolation=flags).reshape(-1) for img in src]
+            )
+        return (flat.astype(np.float32) * np.float32(self.scale)).astype(np.float32)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
