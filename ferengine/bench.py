@@ -50,8 +50,13 @@ class Result:
     def summary(self) -> dict[str, float | str]:
         """Return mean and standard deviation of every figure."""
         out: dict[str, float | str] = {"pipeline": self.pipeline, "chance": self.chance}
-        for key in ("accuracy", "balanced_accuracy", "macro_f1", "fit_seconds",
-                    "predict_ms_per_image"):
+        for key in (
+            "accuracy",
+            "balanced_accuracy",
+            "macro_f1",
+            "fit_seconds",
+            "predict_ms_per_image",
+        ):
             values = np.asarray(getattr(self, key))
             out[f"{key}_mean"] = float(values.mean())
             out[f"{key}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
@@ -102,13 +107,23 @@ def run_suite(suite: Suite) -> list[Result]:
 def print_results(results: list[Result], console: Console) -> None:
     """Print one row per pipeline: mean ± sd over folds."""
     table = Table(title="ferengine bench — synthetic, subject-independent folds")
-    for col in ("pipeline", "accuracy", "balanced acc.", "macro-F1", "fit s", "ms/image"):
-        table.add_column(col)
+    table.add_column("pipeline", no_wrap=True)
+    for col in ("accuracy", "balanced acc.", "macro-F1", "fit s", "ms/image"):
+        table.add_column(col, justify="right")
     for r in sorted(results, key=lambda r: -np.mean(r.accuracy)):
         s = r.summary()
-        cell = lambda k, f="{:.3f}": f"{f.format(s[k + '_mean'])} ± {f.format(s[k + '_sd'])}"  # noqa: E731
-        table.add_row(r.pipeline, cell("accuracy"), cell("balanced_accuracy"), cell("macro_f1"),
-                      cell("fit_seconds", "{:.2f}"), cell("predict_ms_per_image", "{:.3f}"))
+
+        def cell(k: str, f: str = "{:.3f}", s: dict = s) -> str:
+            return f"{f.format(s[k + '_mean'])} ± {f.format(s[k + '_sd'])}"
+
+        table.add_row(
+            r.pipeline,
+            cell("accuracy"),
+            cell("balanced_accuracy"),
+            cell("macro_f1"),
+            cell("fit_seconds", "{:.2f}"),
+            cell("predict_ms_per_image", "{:.3f}"),
+        )
     console.print(table)
     if results:
         console.print(f"chance (majority class): {results[0].chance:.3f}")

@@ -19,16 +19,26 @@ console = Console()
 def _plugin_rows(kind: str | None) -> list[dict[str, str]]:
     rows = [
         {
-            "kind": rec.kind, "name": rec.name, "package": rec.package, "version": rec.version,
-            "status": rec.status, "reason": rec.reason, "description": rec.description,
+            "kind": rec.kind,
+            "name": rec.name,
+            "package": rec.package,
+            "version": rec.version,
+            "status": rec.status,
+            "reason": rec.reason,
+            "description": rec.description,
         }
         for rec in registry.records(kind)
     ]
     if kind is None:
         rows += [
             {
-                "kind": "-", "name": f.entry_point, "package": f.package, "version": f.version,
-                "status": "broken", "reason": f.error, "description": "",
+                "kind": "-",
+                "name": f.entry_point,
+                "package": f.package,
+                "version": f.version,
+                "status": "broken",
+                "reason": f.error,
+                "description": "",
             }
             for f in registry.failures()
         ]
@@ -49,7 +59,7 @@ def main() -> None:
 @click.argument("args", nargs=-1, metavar="[KIND] | show KIND NAME")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins_cmd(args: tuple[str, ...], as_json: bool) -> None:
-    """List plugins, or describe one.
+    r"""List plugins, or describe one.
 
     \b
     ferengine plugins [KIND] [--json]      table: kind, name, package, version, status
@@ -71,13 +81,15 @@ def plugins_cmd(args: tuple[str, ...], as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     table = Table(title="ferengine plugins")
-    for col in ("kind", "name", "package", "version", "status", "description / reason"):
-        table.add_column(col, overflow="fold")
+    for col in ("kind", "name", "package", "version", "status"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("description / reason", overflow="fold")
     for r in rows:
         style = None if r["status"] == "ok" else "yellow" if r["status"] == "unavailable" else "red"
         text = r["description"] if r["status"] == "ok" else r["reason"]
-        table.add_row(r["kind"], r["name"], r["package"], r["version"], r["status"], text,
-                      style=style)
+        table.add_row(
+            r["kind"], r["name"], r["package"], r["version"], r["status"], text, style=style
+        )
     console.print(table)
 
 
@@ -103,8 +115,12 @@ def _show(kind: str, name: str, as_json: bool) -> None:
 
 
 @main.command("bench")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Folder for results.json and results.csv.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for results.json and results.csv.",
+)
 @click.option("--folds", default=5, show_default=True, help="Subject-independent folds.")
 @click.option("--seed", default=0, show_default=True, help="Seed of data and folds.")
 def bench_cmd(out: Path | None, folds: int, seed: int) -> None:

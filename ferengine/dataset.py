@@ -44,14 +44,19 @@ class FaceDataset:
     def __post_init__(self) -> None:
         images = np.asarray(self.images)
         if images.dtype != np.uint8:
-            raise DatasetError(f"{self.source or 'dataset'}: images must be uint8, got {images.dtype}")
+            raise DatasetError(
+                f"{self.source or 'dataset'}: images must be uint8, got {images.dtype}"
+            )
         if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
             raise DatasetError(
                 f"{self.source or 'dataset'}: images must be N×H×W or N×H×W×3, got {images.shape}"
             )
         n = len(images)
-        labels = self.label_space.encode(np.asarray(self.labels).reshape(-1)) if n else \
-            np.zeros(0, np.int64)
+        labels = (
+            self.label_space.encode(np.asarray(self.labels).reshape(-1))
+            if n
+            else np.zeros(0, np.int64)
+        )
         if len(labels) != n:
             raise DatasetError(f"{self.source}: {n} images but {len(labels)} labels")
         object.__setattr__(self, "images", images)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
 
 
@@ -28,8 +29,10 @@ def validate_images(estimator, X, *, reset: bool, flat_ok: bool = True) -> np.nd
     ndarray
         The validated batch (numeric, finite).
     """
+    if sp.issparse(X):
+        raise TypeError(f"{type(estimator).__name__}: sparse input is not supported; pass images")
     arr = X if isinstance(X, np.ndarray) else np.asarray(X)
-    if arr.ndim == 2 and flat_ok:
+    if arr.ndim <= 2 and flat_ok:  # scikit-learn validates (and words errors) as usual
         out = validate_data(estimator, X, reset=reset, dtype="numeric")
         if reset:
             estimator.image_shape_ = out.shape[1:]

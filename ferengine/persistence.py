@@ -68,14 +68,18 @@ def _steps(obj: Any, registry: Registry) -> list[dict[str, Any]]:
         if est is None or est == "passthrough":
             continue
         rec = by_class.get(type(est))
-        out.append({
-            "name": name,
-            "class": f"{type(est).__module__}.{type(est).__qualname__}",
-            "plugin": f"{rec.kind}:{rec.name}" if rec else None,
-            "package": rec.package if rec else None,
-            "package_version": rec.version if rec else None,
-            "params": _jsonable(est.get_params(deep=False)) if hasattr(est, "get_params") else {},
-        })
+        out.append(
+            {
+                "name": name,
+                "class": f"{type(est).__module__}.{type(est).__qualname__}",
+                "plugin": f"{rec.kind}:{rec.name}" if rec else None,
+                "package": rec.package if rec else None,
+                "package_version": rec.version if rec else None,
+                "params": _jsonable(est.get_params(deep=False))
+                if hasattr(est, "get_params")
+                else {},
+            }
+        )
     return out
 
 

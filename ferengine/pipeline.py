@@ -87,7 +87,9 @@ class FERPipeline(Pipeline):
         """Predict class names (needs a label space)."""
         space = self._space()
         if space is None:
-            raise ValueError("predict_names needs a label space: pass label_space= or fit on a FaceDataset")
+            raise ValueError(
+                "predict_names needs a label space: pass label_space= or fit on a FaceDataset"
+            )
         return space.decode(self.predict(X))
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None, **params: Any) -> float:
@@ -112,7 +114,9 @@ def _resolve(spec: str, registry: Registry) -> tuple[str, str]:
     # Not found anywhere: suggest close matches across kinds.
     candidates = {n: k for k in STEP_KINDS for n in registry.names(k)}
     close = difflib.get_close_matches(spec, list(candidates), n=3, cutoff=0.5)
-    hint = "; did you mean " + ", ".join(f"{candidates[c]}:{c}" for c in close) + "?" if close else ""
+    hint = (
+        "; did you mean " + ", ".join(f"{candidates[c]}:{c}" for c in close) + "?" if close else ""
+    )
     raise UnknownPluginError(f"no preprocessor, feature or classifier named {spec!r}{hint}")
 
 

@@ -122,7 +122,10 @@ def load_entry_points(strict: bool | None = None) -> LoadedPlugins:
                 ) from exc
             loaded.failures.append(
                 LoadFailure(
-                    ep.name, package, version, f"{type(exc).__name__}: {exc}",
+                    ep.name,
+                    package,
+                    version,
+                    f"{type(exc).__name__}: {exc}",
                     traceback.format_exc(),
                 )
             )

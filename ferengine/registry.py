@@ -130,7 +130,9 @@ class Registry:
         except Exception as exc:
             self.loaded.failures.append(
                 LoadFailure(
-                    impl.plugin_name, source.package, source.version,
+                    impl.plugin_name,
+                    source.package,
+                    source.version,
                     f"{KIND_HOOKS[kind]}() raised {type(exc).__name__}: {exc}",
                 )
             )
@@ -139,8 +141,15 @@ class Registry:
             problem = _check_class(kind, cls)
             if problem:
                 self.invalid.append(
-                    PluginRecord(kind, getattr(cls, "name", repr(cls)), None, source.package,
-                                 source.version, "invalid", problem)
+                    PluginRecord(
+                        kind,
+                        getattr(cls, "name", repr(cls)),
+                        None,
+                        source.package,
+                        source.version,
+                        "invalid",
+                        problem,
+                    )
                 )
                 continue
             self._add(PluginRecord(kind, cls.name, cls, source.package, source.version))
@@ -179,7 +188,8 @@ class Registry:
     def names(self, kind: str, pattern: str = "*", available_only: bool = False) -> list[str]:
         """Return the sorted names of plugins of ``kind`` matching a shell-style ``pattern``."""
         return sorted(
-            name for name, rec in self._table(kind).items()
+            name
+            for name, rec in self._table(kind).items()
             if fnmatch.fnmatchcase(name, pattern) and (rec.status == "ok" or not available_only)
         )
 
@@ -272,9 +282,7 @@ class Registry:
 
 
 def _accepts_var_keyword(cls: type) -> bool:
-    return any(
-        p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()
-    )
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
 
 
 _default: Registry | None = None

@@ -46,8 +46,9 @@ def make_dist(tmp_path, monkeypatch):
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
 
-    def make(name: str, entry_points: dict[str, str], modules: dict[str, str],
-             version: str = "1.0") -> Path:
+    def make(
+        name: str, entry_points: dict[str, str], modules: dict[str, str], version: str = "1.0"
+    ) -> Path:
         info = site / f"{name.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")

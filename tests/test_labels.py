@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 
 from ferengine.errors import LabelError
-from ferengine.labels import CKPLUS7, FER7, VALENCE3, LabelSpace, canonical, get_label_space, mapping
+from ferengine.labels import (
+    CKPLUS7,
+    FER7,
+    VALENCE3,
+    LabelSpace,
+    canonical,
+    get_label_space,
+    mapping,
+)
 
 
 def test_builtin_spaces_have_the_documented_order():
@@ -37,8 +45,13 @@ def test_valence_mapping_follows_the_documented_table():
     assert keep.all()
     names = VALENCE3.decode(codes).tolist()
     assert dict(zip(FER7.names, names, strict=True)) == {
-        "angry": "negative", "disgust": "negative", "fear": "negative", "happy": "positive",
-        "sad": "negative", "surprise": "neutral", "neutral": "neutral",
+        "angry": "negative",
+        "disgust": "negative",
+        "fear": "negative",
+        "happy": "positive",
+        "sad": "negative",
+        "surprise": "neutral",
+        "neutral": "neutral",
     }
     ck_codes, _ = mapping("ckplus7", "valence3").apply([CKPLUS7.index("contempt")])
     assert VALENCE3.decode(ck_codes).tolist() == ["negative"]

@@ -23,8 +23,9 @@ def test_save_load_round_trip_gives_identical_predictions(fitted, small_ds, tmp_
     loaded = ferengine.load(path)
     assert type(loaded) is type(fitted)
     np.testing.assert_array_equal(loaded.predict(small_ds.images), fitted.predict(small_ds.images))
-    np.testing.assert_array_equal(loaded.predict_proba(small_ds.images),
-                                  fitted.predict_proba(small_ds.images))
+    np.testing.assert_array_equal(
+        loaded.predict_proba(small_ds.images), fitted.predict_proba(small_ds.images)
+    )
     assert loaded.label_space_ == small_ds.label_space
 
 
@@ -85,7 +86,9 @@ def test_damaged_or_foreign_archives_are_refused(tmp_path, fitted):
     with zipfile.ZipFile(good) as zf:
         payload = zf.read("model.skops")
     with zipfile.ZipFile(tmp_path / "c.fer", "w") as zf:
-        zf.writestr("manifest.json", json.dumps({"format": "ferengine-model", "format_version": 99}))
+        zf.writestr(
+            "manifest.json", json.dumps({"format": "ferengine-model", "format_version": 99})
+        )
         zf.writestr("model.skops", payload)
     with pytest.raises(ModelFormatError, match="format_version 99"):
         ferengine.load(tmp_path / "c.fer")

@@ -26,7 +26,9 @@ def test_duplicate_step_names_are_made_unique():
 def test_bad_steps_are_explained():
     with pytest.raises(UnknownPluginError, match="did you mean feature:pixels"):
         ferengine.pipeline("pixel", "logistic")
-    with pytest.raises(UnknownPluginError, match="no classifier plugin named 'logistik'; did you mean 'logistic'"):
+    with pytest.raises(
+        UnknownPluginError, match="no classifier plugin named 'logistik'; did you mean 'logistic'"
+    ):
         ferengine.pipeline("pixels", "classifier:logistik")
     with pytest.raises(InvalidPluginError, match="tuple step"):
         ferengine.pipeline(("pixels", 3))
@@ -49,8 +51,11 @@ def test_fit_score_and_subject_independent_cv(default_ds):
 
 def test_grid_search_over_plugin_parameters(small_ds):
     pipe = ferengine.pipeline("pixels", "logistic")
-    grid = GridSearchCV(pipe, {"pixels__size": [8, 16], "logistic__C": [0.1, 1.0]},
-                        cv=splits.subject_kfold(small_ds, 3))
+    grid = GridSearchCV(
+        pipe,
+        {"pixels__size": [8, 16], "logistic__C": [0.1, 1.0]},
+        cv=splits.subject_kfold(small_ds, 3),
+    )
     grid.fit(small_ds.images, small_ds.labels)
     assert set(grid.best_params_) == {"pixels__size", "logistic__C"}
 
@@ -60,7 +65,8 @@ def test_labels_as_names_or_codes(small_ds):
     by_name = ferengine.pipeline(("pixels", {"size": 16}), "logistic", label_space="fer7")
     by_name.fit(small_ds.images, names)
     by_code = ferengine.pipeline(("pixels", {"size": 16}), "logistic").fit(
-        small_ds.images, small_ds.labels)
+        small_ds.images, small_ds.labels
+    )
     assert np.array_equal(by_name.predict(small_ds.images), by_code.predict(small_ds.images))
     assert by_name.classes_.tolist() == list(range(7))
     assert set(by_name.predict_names(small_ds.images[:5])) <= set(small_ds.label_space.names)
@@ -76,4 +82,5 @@ def test_fit_on_a_face_dataset_records_its_label_space(small_ds):
     assert 0 < pipe.score(small_ds) <= 1
     with pytest.raises(ValueError, match="needs a label space"):
         ferengine.pipeline("pixels", LogisticRegression(max_iter=1000)).fit(
-            small_ds.images, small_ds.labels).predict_names(small_ds.images)
+            small_ds.images, small_ds.labels
+        ).predict_names(small_ds.images)

@@ -76,8 +76,11 @@ def test_third_party_distribution_is_discovered(make_dist):
 
 
 def test_broken_plugin_is_reported_and_the_rest_keeps_working(make_dist):
-    make_dist("fakeplug-broken", {"broken": "fakeplug_broken"},
-              {"fakeplug_broken.py": "import not_a_real_module_xyz\n"})
+    make_dist(
+        "fakeplug-broken",
+        {"broken": "fakeplug_broken"},
+        {"fakeplug_broken.py": "import not_a_real_module_xyz\n"},
+    )
     reg = Registry.from_entry_points()
     [failure] = [f for f in reg.failures if f.package == "fakeplug-broken"]
     assert failure.entry_point == "broken"
@@ -86,15 +89,20 @@ def test_broken_plugin_is_reported_and_the_rest_keeps_working(make_dist):
 
 
 def test_strict_mode_raises_on_a_broken_plugin(make_dist, monkeypatch):
-    make_dist("fakeplug-broken", {"broken": "fakeplug_broken"},
-              {"fakeplug_broken.py": "raise RuntimeError('boom')\n"})
+    make_dist(
+        "fakeplug-broken",
+        {"broken": "fakeplug_broken"},
+        {"fakeplug_broken.py": "raise RuntimeError('boom')\n"},
+    )
     monkeypatch.setenv("FERENGINE_STRICT_PLUGINS", "1")
     with pytest.raises(ImportError, match="'broken'.*fakeplug-broken.*boom"):
         Registry.from_entry_points()
 
 
 def test_misspelled_hook_is_an_error_not_silence(make_dist):
-    src = "import ferengine\n@ferengine.hookimpl\ndef ferengine_register_feature():\n    return []\n"
+    src = (
+        "import ferengine\n@ferengine.hookimpl\ndef ferengine_register_feature():\n    return []\n"
+    )
     make_dist("fakeplug-typo", {"typo": "fakeplug_typo"}, {"fakeplug_typo.py": src})
     reg = Registry.from_entry_points()
     [failure] = [f for f in reg.failures if f.package == "fakeplug-typo"]
@@ -105,15 +113,20 @@ def test_same_name_from_two_packages_is_a_conflict_naming_both(make_dist):
     make_dist("fakeplug-one", {"one": "fakeplug_one"}, {"fakeplug_one.py": feature_module("dup")})
     make_dist("fakeplug-two", {"two": "fakeplug_two"}, {"fakeplug_two.py": feature_module("dup")})
     reg = Registry.from_entry_points()
-    with pytest.raises(PluginConflictError, match="fakeplug-one.*fakeplug-two|fakeplug-two.*fakeplug-one"):
+    with pytest.raises(
+        PluginConflictError, match="fakeplug-one.*fakeplug-two|fakeplug-two.*fakeplug-one"
+    ):
         reg.create("feature", "dup")
     assert reg.record("feature", "dup").status == "conflict"
     assert reg.create("feature", "pixels") is not None
 
 
 def test_missing_dependency_makes_a_plugin_unavailable_with_reason(make_dist):
-    make_dist("fakeplug-dep", {"dep": "fakeplug_dep"},
-              {"fakeplug_dep.py": feature_module("needs-dep", ["no_such_dependency_abc"])})
+    make_dist(
+        "fakeplug-dep",
+        {"dep": "fakeplug_dep"},
+        {"fakeplug_dep.py": feature_module("needs-dep", ["no_such_dependency_abc"])},
+    )
     reg = Registry.from_entry_points()
     rec = reg.record("feature", "needs-dep")
     assert rec.status == "unavailable"
@@ -145,8 +158,64 @@ def ferengine_register_classifiers():
 
 
 def test_hook_that_raises_is_reported(make_dist):
-    src = "import ferengine\n@ferengine.hookimpl\ndef ferengine_register_datasets():\n    raise ValueError('bad hook')\n"
+    src = (
+        "import ferengine\n@ferengine.hookimpl\n"
+        "def ferengine_register_datasets():\n    raise ValueError('bad hook')\n"
+    )
     make_dist("fakeplug-raise", {"raise": "fakeplug_raise"}, {"fakeplug_raise.py": src})
     reg = Registry.from_entry_points()
     assert any("bad hook" in f.error for f in reg.failures)
     assert "synthetic" in reg.names("dataset")
+
+
+ALL_KINDS_SRC = '''
+import numpy as np
+import ferengine
+from sklearn.base import BaseEstimator, TransformerMixin
+
+class Flip(ferengine.Augmenter):
+    """Mirror images left-right."""
+    name = "toy-flip"
+    def augment(self, images, rng):
+        return images[:, :, ::-1].copy()
+
+class Invert(TransformerMixin, BaseEstimator):
+    """Invert grey levels."""
+    name = "toy-invert"
+    def fit(self, X, y=None):
+        return self
+    def transform(self, X):
+        return 255 - X
+
+class Blank(ferengine.DatasetPlugin):
+    """Two blank faces."""
+    name = "toy-blank"
+    def load(self):
+        space = ferengine.get_label_space("fer7")
+        return ferengine.FaceDataset(np.zeros((2, 4, 4), np.uint8), [0, 1], space)
+
+@ferengine.hookimpl
+def ferengine_register_augmenters():
+    return [Flip]
+
+@ferengine.hookimpl
+def ferengine_register_preprocessors():
+    return [Invert]
+
+@ferengine.hookimpl
+def ferengine_register_datasets():
+    return [Blank]
+'''
+
+
+def test_every_kind_registers_through_its_hook(make_dist):
+    make_dist("fakeplug-kinds", {"kinds": "fakeplug_kinds"}, {"fakeplug_kinds.py": ALL_KINDS_SRC})
+    reg = Registry.from_entry_points(strict=True)
+    import numpy as np
+
+    flip = reg.create("augmenter", "toy-flip")
+    img = np.arange(8, dtype=np.uint8).reshape(1, 2, 4)
+    assert flip.augment(img, np.random.default_rng(0))[0, 0].tolist() == [3, 2, 1, 0]
+    assert reg.create("preprocessor", "toy-invert").fit_transform(img)[0, 0, 0] == 255
+    assert len(reg.create("dataset", "toy-blank").load()) == 2
+    assert reg.names("augmenter") == ["toy-flip"]

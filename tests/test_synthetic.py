@@ -35,8 +35,11 @@ def test_images_vary_within_a_class_and_size_is_honoured():
 
 @pytest.mark.parametrize(
     ("params", "message"),
-    [({"n_subjects": 0}, "n_subjects"), ({"size": 8}, "at least 16"),
-     ({"intensity": (0.9, 0.1)}, "intensity")],
+    [
+        ({"n_subjects": 0}, "n_subjects"),
+        ({"size": 8}, "at least 16"),
+        ({"intensity": (0.9, 0.1)}, "intensity"),
+    ],
 )
 def test_bad_parameters(params, message):
     with pytest.raises(ValueError, match=message):

@@ -33,8 +33,18 @@ class Logistic(LogisticRegression):
         n_jobs=None,
     ) -> None:
         super().__init__(
-            penalty=penalty, C=C, l1_ratio=l1_ratio, dual=dual, tol=tol,
-            fit_intercept=fit_intercept, intercept_scaling=intercept_scaling,
-            class_weight=class_weight, random_state=random_state, solver=solver,
-            max_iter=max_iter, verbose=verbose, warm_start=warm_start, n_jobs=n_jobs,
+            penalty=penalty,
+            C=C,
+            l1_ratio=l1_ratio,
+            dual=dual,
+            tol=tol,
+            fit_intercept=fit_intercept,
+            intercept_scaling=intercept_scaling,
+            class_weight=class_weight,
+            random_state=random_state,
+            solver=solver,
+            max_iter=max_iter,
+            verbose=verbose,
+            warm_start=warm_start,
+            n_jobs=n_jobs,
         )

@@ -40,18 +40,46 @@ class _Expression:
 
 # FER2013 order: angry, disgust, fear, happy, sad, surprise, neutral.
 _EXPRESSIONS: tuple[_Expression, ...] = (
-    _Expression(brow_inner=0.045, brow_outer=-0.01, brow_pinch=0.015, eye_open=0.65,
-                mouth_width=0.85, mouth_curve=-0.012),
-    _Expression(brow_inner=0.025, brow_outer=0.015, eye_open=0.6, mouth_width=0.95,
-                mouth_curve=-0.02, lip_raise=0.02, nose_wrinkle=1.0),
-    _Expression(brow_inner=-0.05, brow_outer=-0.02, brow_pinch=0.02, eye_open=1.55,
-                mouth_width=1.3, mouth_curve=-0.01, mouth_open=0.025),
-    _Expression(brow_inner=-0.005, brow_outer=-0.005, eye_open=0.7, mouth_width=1.25,
-                mouth_curve=0.05, mouth_open=0.01),
-    _Expression(brow_inner=-0.04, brow_outer=0.02, eye_open=0.8, mouth_width=0.95,
-                mouth_curve=-0.045),
-    _Expression(brow_inner=-0.06, brow_outer=-0.06, eye_open=1.7, mouth_width=0.65,
-                mouth_open=0.075),
+    _Expression(
+        brow_inner=0.045,
+        brow_outer=-0.01,
+        brow_pinch=0.015,
+        eye_open=0.65,
+        mouth_width=0.85,
+        mouth_curve=-0.012,
+    ),
+    _Expression(
+        brow_inner=0.025,
+        brow_outer=0.015,
+        eye_open=0.6,
+        mouth_width=0.95,
+        mouth_curve=-0.02,
+        lip_raise=0.02,
+        nose_wrinkle=1.0,
+    ),
+    _Expression(
+        brow_inner=-0.05,
+        brow_outer=-0.02,
+        brow_pinch=0.02,
+        eye_open=1.55,
+        mouth_width=1.3,
+        mouth_curve=-0.01,
+        mouth_open=0.025,
+    ),
+    _Expression(
+        brow_inner=-0.005,
+        brow_outer=-0.005,
+        eye_open=0.7,
+        mouth_width=1.25,
+        mouth_curve=0.05,
+        mouth_open=0.01,
+    ),
+    _Expression(
+        brow_inner=-0.04, brow_outer=0.02, eye_open=0.8, mouth_width=0.95, mouth_curve=-0.045
+    ),
+    _Expression(
+        brow_inner=-0.06, brow_outer=-0.06, eye_open=1.7, mouth_width=0.65, mouth_open=0.075
+    ),
     _Expression(),
 )
 _NEUTRAL = _EXPRESSIONS[-1]
@@ -60,8 +88,12 @@ _NEUTRAL = _EXPRESSIONS[-1]
 def _blend(e: _Expression, t: float) -> _Expression:
     """Return neutral moved a fraction ``t`` of the way toward ``e``."""
     n = _NEUTRAL
-    return _Expression(*(getattr(n, f) + t * (getattr(e, f) - getattr(n, f))
-                         for f in _Expression.__dataclass_fields__))
+    return _Expression(
+        *(
+            getattr(n, f) + t * (getattr(e, f) - getattr(n, f))
+            for f in _Expression.__dataclass_fields__
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -80,16 +112,21 @@ class _Identity:
 
 def _identity(rng: np.random.Generator) -> _Identity:
     return _Identity(
-        face_w=rng.uniform(0.30, 0.38), face_h=rng.uniform(0.40, 0.47),
-        eye_sep=rng.uniform(0.12, 0.16), eye_y=rng.uniform(0.40, 0.45),
-        brow_gap=rng.uniform(0.065, 0.09), mouth_y=rng.uniform(0.70, 0.76),
-        mouth_w=rng.uniform(0.10, 0.14), skin=rng.uniform(0.5, 0.8),
-        hair=rng.uniform(0.05, 0.35), expressiveness=rng.uniform(0.7, 1.1),
+        face_w=rng.uniform(0.30, 0.38),
+        face_h=rng.uniform(0.40, 0.47),
+        eye_sep=rng.uniform(0.12, 0.16),
+        eye_y=rng.uniform(0.40, 0.45),
+        brow_gap=rng.uniform(0.065, 0.09),
+        mouth_y=rng.uniform(0.70, 0.76),
+        mouth_w=rng.uniform(0.10, 0.14),
+        skin=rng.uniform(0.5, 0.8),
+        hair=rng.uniform(0.05, 0.35),
+        expressiveness=rng.uniform(0.7, 1.1),
     )
 
 
 def _pt(x: float, y: float) -> tuple[int, int]:
-    return int(round(x * _CANVAS * 16)), int(round(y * _CANVAS * 16))  # 4 fractional bits
+    return round(x * _CANVAS * 16), round(y * _CANVAS * 16)  # 4 fractional bits
 
 
 def _poly(img: np.ndarray, xs: np.ndarray, ys: np.ndarray, value: float, thick: int) -> None:
@@ -100,19 +137,41 @@ def _poly(img: np.ndarray, xs: np.ndarray, ys: np.ndarray, value: float, thick: 
 def _render(ident: _Identity, e: _Expression, rng: np.random.Generator, size: int) -> np.ndarray:
     img = np.full((_CANVAS, _CANVAS), rng.uniform(0.2, 0.9), np.float32)
     cx = 0.5
-    cv2.ellipse(img, _pt(cx, 0.40), _pt(ident.face_w * 1.05, ident.face_h * 0.75), 0, 180, 360,
-                ident.hair, -1, cv2.LINE_AA, 4)
-    cv2.ellipse(img, _pt(cx, 0.53), _pt(ident.face_w, ident.face_h), 0, 0, 360,
-                ident.skin, -1, cv2.LINE_AA, 4)
+    cv2.ellipse(
+        img,
+        _pt(cx, 0.40),
+        _pt(ident.face_w * 1.05, ident.face_h * 0.75),
+        0,
+        180,
+        360,
+        ident.hair,
+        -1,
+        cv2.LINE_AA,
+        4,
+    )
+    cv2.ellipse(
+        img,
+        _pt(cx, 0.53),
+        _pt(ident.face_w, ident.face_h),
+        0,
+        0,
+        360,
+        ident.skin,
+        -1,
+        cv2.LINE_AA,
+        4,
+    )
     dark = ident.skin * 0.25
     for side in (-1, 1):
         ex = cx + side * ident.eye_sep
         eye_h = 0.022 * e.eye_open
-        cv2.ellipse(img, _pt(ex, ident.eye_y), _pt(0.045, eye_h), 0, 0, 360, 0.95, -1,
-                    cv2.LINE_AA, 4)
+        cv2.ellipse(
+            img, _pt(ex, ident.eye_y), _pt(0.045, eye_h), 0, 0, 360, 0.95, -1, cv2.LINE_AA, 4
+        )
         cv2.circle(img, _pt(ex, ident.eye_y), int(0.016 * _CANVAS * 16), dark, -1, cv2.LINE_AA, 4)
-        cv2.ellipse(img, _pt(ex, ident.eye_y), _pt(0.045, eye_h), 0, 0, 360, dark, 1,
-                    cv2.LINE_AA, 4)
+        cv2.ellipse(
+            img, _pt(ex, ident.eye_y), _pt(0.045, eye_h), 0, 0, 360, dark, 1, cv2.LINE_AA, 4
+        )
         # Brow: inner end near the midline, outer end above the eye's outer corner.
         by = ident.eye_y - ident.brow_gap
         inner = (cx + side * (0.055 - e.brow_pinch), by + e.brow_inner)
@@ -124,13 +183,22 @@ def _render(ident: _Identity, e: _Expression, rng: np.random.Generator, size: in
         _poly(img, xs, ys, dark, 3)
     # Nose, with wrinkles for disgust.
     ny = (ident.eye_y + ident.mouth_y) / 2 + 0.03
-    _poly(img, np.array([cx, cx - 0.015, cx + 0.02]), np.array([ident.eye_y + 0.03, ny, ny]),
-          ident.skin * 0.6, 2)
+    _poly(
+        img,
+        np.array([cx, cx - 0.015, cx + 0.02]),
+        np.array([ident.eye_y + 0.03, ny, ny]),
+        ident.skin * 0.6,
+        2,
+    )
     if e.nose_wrinkle > 0.05:
         for side in (-1, 1):
-            _poly(img, np.array([cx + side * 0.02, cx + side * 0.05]),
-                  np.array([ident.eye_y + 0.04, ident.eye_y + 0.07]),
-                  ident.skin * (1 - 0.4 * e.nose_wrinkle), 2)
+            _poly(
+                img,
+                np.array([cx + side * 0.02, cx + side * 0.05]),
+                np.array([ident.eye_y + 0.04, ident.eye_y + 0.07]),
+                ident.skin * (1 - 0.4 * e.nose_wrinkle),
+                2,
+            )
     # Mouth: two quadratic lips; the gap between them is filled dark.
     half_w = ident.mouth_w * e.mouth_width / 2
     t = np.linspace(-1, 1, 21)
@@ -140,21 +208,24 @@ def _render(ident: _Identity, e: _Expression, rng: np.random.Generator, size: in
     lower = ident.mouth_y + corner * t**2 + e.mouth_open * (1 - t**2)
     if e.mouth_open > 0.005:
         pts = np.concatenate([np.stack([xs, upper], 1), np.stack([xs, lower], 1)[::-1]])
-        cv2.fillPoly(img, [(pts * _CANVAS * 16).round().astype(np.int32)], dark * 0.6,
-                     cv2.LINE_AA, 4)
+        cv2.fillPoly(
+            img, [(pts * _CANVAS * 16).round().astype(np.int32)], dark * 0.6, cv2.LINE_AA, 4
+        )
     _poly(img, xs, upper, dark, 2)
     _poly(img, xs, lower, dark, 2)
 
     # Lighting gradient in a random direction.
     angle = rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[-1:1:_CANVAS * 1j, -1:1:_CANVAS * 1j]
+    yy, xx = np.mgrid[-1 : 1 : _CANVAS * 1j, -1 : 1 : _CANVAS * 1j]
     img = img + rng.uniform(0, 0.25) * (np.cos(angle) * xx + np.sin(angle) * yy)
     # Pose jitter: rotation, scale and shift.
-    m = cv2.getRotationMatrix2D((_CANVAS / 2, _CANVAS / 2), rng.uniform(-10, 10),
-                                rng.uniform(0.9, 1.1))
+    m = cv2.getRotationMatrix2D(
+        (_CANVAS / 2, _CANVAS / 2), rng.uniform(-10, 10), rng.uniform(0.9, 1.1)
+    )
     m[:, 2] += rng.uniform(-0.05, 0.05, 2) * _CANVAS
-    img = cv2.warpAffine(img, m, (_CANVAS, _CANVAS), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REFLECT)
+    img = cv2.warpAffine(
+        img, m, (_CANVAS, _CANVAS), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
     img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
     sigma = rng.uniform(0.0, 1.0) * size / 48
     if sigma > 0.2:
@@ -208,7 +279,9 @@ class SyntheticFaces(DatasetPlugin):
             raise ValueError(f"synthetic: size must be at least 16 pixels, got {self.size}")
         lo, hi = self.intensity
         if not 0 <= lo <= hi <= 1.5:
-            raise ValueError(f"synthetic: intensity must satisfy 0 <= low <= high <= 1.5, got {self.intensity}")
+            raise ValueError(
+                f"synthetic: intensity must satisfy 0 <= low <= high <= 1.5, got {self.intensity}"
+            )
         images, labels, subjects = [], [], []
         for s in range(self.n_subjects):
             ident = _identity(np.random.default_rng([self.seed, s]))

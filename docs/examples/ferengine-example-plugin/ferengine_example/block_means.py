@@ -29,7 +29,9 @@ class BlockMeans(TransformerMixin, BaseEstimator):
             raise ValueError(f"block-means: grid must be a positive int, got {self.grid!r}")
         X = validate_images(self, X, reset=True, flat_ok=False)
         if min(X.shape[1:3]) < self.grid:
-            raise ValueError(f"block-means: images {X.shape[1:3]} are smaller than grid {self.grid}")
+            raise ValueError(
+                f"block-means: images {X.shape[1:3]} are smaller than grid {self.grid}"
+            )
         return self
 
     def transform(self, X):
@@ -40,5 +42,7 @@ class BlockMeans(TransformerMixin, BaseEstimator):
             X = X.mean(axis=3)
         rows = np.array_split(np.arange(X.shape[1]), self.grid)
         cols = np.array_split(np.arange(X.shape[2]), self.grid)
-        cells = [X[:, r[0]:r[-1] + 1, c[0]:c[-1] + 1].mean(axis=(1, 2)) for r in rows for c in cols]
+        cells = [
+            X[:, r[0] : r[-1] + 1, c[0] : c[-1] + 1].mean(axis=(1, 2)) for r in rows for c in cols
+        ]
         return np.stack(cells, axis=1).astype(np.float32)
