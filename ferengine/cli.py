@@ -13,7 +13,8 @@ from rich.table import Table
 from ferengine import registry
 from ferengine.registry import KINDS
 
-console = Console()
+# Piped output has no terminal width; give tables room instead of rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def _plugin_rows(kind: str | None) -> list[dict[str, str]]:
