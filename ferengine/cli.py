@@ -115,6 +115,82 @@ def _show(kind: str, name: str, as_json: bool) -> None:
     console.print(table)
 
 
+@main.group("datasets")
+def datasets_group() -> None:
+    """Inspect dataset plugins and the data they load."""
+
+
+def _parse_params(items: tuple[str, ...]) -> dict[str, object]:
+    params: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--param")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+@datasets_group.command("show")
+@click.argument("name")
+@click.option("--path", "data_path", default=None, help="Where the data lies (file or folder).")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Further loader parameter (JSON value or string); repeatable.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for the contact sheet (default: current folder).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def datasets_show(
+    name: str, data_path: str | None, params: tuple[str, ...], out: Path | None, as_json: bool
+) -> None:
+    """Load dataset NAME; print counts per split and class, image format, subjects.
+
+    Also writes NAME-contact-sheet.png with sample images of every class.
+    """
+    import ferengine
+    from ferengine.errors import FerengineError
+    from ferengine.inspect_data import contact_sheet, summary
+
+    kwargs = _parse_params(params)
+    if data_path is not None:
+        kwargs["path"] = data_path
+    try:
+        ds = ferengine.load_dataset(name, **kwargs)
+    except (FerengineError, ValueError, TypeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    info = summary(ds)
+    sheet = contact_sheet(ds, (out or Path(".")) / f"{name}-contact-sheet.png")
+    info["contact_sheet"] = str(sheet)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    console.print(
+        f"[bold]{info['source']}[/bold]: {info['n']} images, "
+        f"{info['image_size'][0]}×{info['image_size'][1]} {info['mode']}, "
+        f"label space {info['label_space']}, subjects: {info['subjects'] or 'none'}, "
+        f"skipped: {info['skipped']}"
+    )
+    table = Table()
+    table.add_column("class")
+    for split in info["counts"]:
+        table.add_column(split, justify="right")
+    for cls in info["classes"]:
+        table.add_row(cls, *(str(info["counts"][s][cls]) for s in info["counts"]))
+    table.add_row("total", *(str(sum(c.values())) for c in info["counts"].values()), style="bold")
+    console.print(table)
+    console.print(f"contact sheet: {sheet}")
+
+
 @main.command("bench")
 @click.option(
     "--out",

@@ -108,9 +108,17 @@ AFFECTNET8 = LabelSpace(
     "affectnet8",
     ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt"),
 )
+AFFECTNET6 = LabelSpace("affectnet6", ("neutral", "happy", "sad", "surprise", "fear", "anger"))
+FERPLUS8 = LabelSpace(
+    "ferplus8",
+    ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"),
+)
+CKPLUS8 = LabelSpace("ckplus8", ("neutral", *CKPLUS7.names))
 VALENCE3 = LabelSpace("valence3", ("positive", "neutral", "negative"))
 
-LABEL_SPACES: dict[str, LabelSpace] = {s.name: s for s in (FER7, CKPLUS7, AFFECTNET8, VALENCE3)}
+LABEL_SPACES: dict[str, LabelSpace] = {
+    s.name: s for s in (FER7, CKPLUS7, CKPLUS8, AFFECTNET8, AFFECTNET6, FERPLUS8, VALENCE3)
+}
 
 #: Canonical expression -> valence class (Russell's valence axis, as binned in the seeds).
 VALENCE: dict[str, str] = {
@@ -202,8 +210,10 @@ def mapping(
     Parameters
     ----------
     source, target : str or LabelSpace
-    unmapped : {"drop", "error"} or str
-        Policy for source classes with no target (see :class:`LabelMapping`).
+    unmapped : {"drop", "error", "keep"} or str
+        Policy for source classes with no target (see :class:`LabelMapping`);
+        ``"keep"`` appends them to the target as extra classes (e.g. CK+ contempt
+        kept beside the seven FER2013 classes, in a space named ``fer7+contempt``).
     table : mapping, optional
         Explicit entries that override the automatic ones, e.g. ``{"contempt": "disgust"}``.
     """
@@ -218,4 +228,10 @@ def mapping(
             auto[name] = dst.names[dst.index(name)]
     for name, value in (table or {}).items():
         auto[src.names[src.index(name)]] = value
+    if unmapped == "keep":
+        extra = tuple(n for n in src.names if n not in auto)
+        if extra:
+            dst = LabelSpace(f"{dst.name}+{'+'.join(extra)}", dst.names + extra)
+            auto.update({n: n for n in extra})
+        unmapped = "error"
     return LabelMapping(src, dst, auto, unmapped)

@@ -1,10 +1,15 @@
 """Entry point of the built-in dataset plugins."""
 
 from ferengine import hookimpl
+from ferengine_datasets.affectnet import AffectNet
+from ferengine_datasets.ckplus import CKPlus
+from ferengine_datasets.fer2013 import FER2013
+from ferengine_datasets.image_folder import ImageFolder
+from ferengine_datasets.jaffe import JAFFE
 from ferengine_datasets.synthetic import SyntheticFaces
 
 
 @hookimpl
 def ferengine_register_datasets():
     """Register the built-in datasets."""
-    return [SyntheticFaces]
+    return [SyntheticFaces, FER2013, ImageFolder, CKPlus, JAFFE, AffectNet]

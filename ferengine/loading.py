@@ -1,0 +1,109 @@
+"""Helpers for dataset plugins: reading images and reporting bad files or rows.
+
+Every loader takes ``strict``: when True the first bad row or file raises a
+:class:`~ferengine.errors.DatasetError` naming it; when False it is skipped and
+listed in ``FaceDataset.meta["skipped"]`` (where, reason), so nothing is lost
+silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ferengine.errors import DatasetError
+
+IMAGE_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp", ".gif"}
+)
+
+
+@dataclass
+class LoadReport:
+    """Collects problems met while loading; raises on the first one when ``strict``."""
+
+    source: str
+    strict: bool = True
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def problem(self, where: str | Path, reason: str) -> None:
+        """Record (or, when strict, raise) a problem at a file, row or folder."""
+        if self.strict:
+            raise DatasetError(f"{self.source}: {where}: {reason} (pass strict=False to skip it)")
+        self.skipped.append({"where": str(where), "reason": reason})
+
+    def meta(self) -> dict[str, object]:
+        """Return the ``meta`` entries describing what was skipped."""
+        return {"skipped": list(self.skipped), "n_skipped": len(self.skipped)}
+
+
+def to_uint8(img: np.ndarray, color: bool) -> np.ndarray:
+    """Convert any OpenCV image (grey, BGR, BGRA, 16-bit, float) to uint8 grey or RGB."""
+    if img.dtype == np.uint16:
+        img = (img / 257).round().astype(np.uint8)
+    elif img.dtype.kind == "f":
+        scale = 255.0 if img.max(initial=0) <= 1.0 else 1.0
+        img = np.clip(img * scale, 0, 255).round().astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    if color:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB if img.ndim == 2 else cv2.COLOR_BGR2RGB)
+    return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+
+
+def read_image(path: Path, color: bool = False) -> np.ndarray:
+    """Read an image file as uint8 grey (H×W) or RGB (H×W×3).
+
+    Raises
+    ------
+    DatasetError
+        If the file cannot be read or decoded (naming the file).
+    """
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read file: {exc}") from exc
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        raise DatasetError(f"{path}: not a readable image (empty, truncated or unknown format)")
+    return to_uint8(img, color)
+
+
+def parse_size(size: int | tuple[int, int] | None, param: str = "size") -> tuple[int, int] | None:
+    """Return ``(height, width)`` for an int or pair, ``None`` for None; validate."""
+    if size is None:
+        return None
+    hw = (size, size) if isinstance(size, int | np.integer) else tuple(size)
+    if len(hw) != 2 or not all(isinstance(v, int | np.integer) and v > 0 for v in hw):
+        raise ValueError(f"{param} must be a positive int or (height, width), got {size!r}")
+    return int(hw[0]), int(hw[1])
+
+
+def fit_size(img: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """Resize to ``size`` (area interpolation when shrinking) or return unchanged."""
+    if size is None or img.shape[:2] == size:
+        return img
+    h, w = size
+    shrink = h * w < img.shape[0] * img.shape[1]
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+def stack_images(images: list[np.ndarray], names: list[str], source: str) -> np.ndarray:
+    """Stack same-sized images, or raise naming the first file whose size differs."""
+    if not images:
+        return np.zeros((0, 1, 1), np.uint8)
+    first = images[0].shape
+    for img, name in zip(images, names, strict=True):
+        if img.shape != first:
+            raise DatasetError(
+                f"{source}: {name} has shape {img.shape} but {names[0]} has {first}; "
+                "pass size= to resize every image"
+            )
+    return np.stack(images)

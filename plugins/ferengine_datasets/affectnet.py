@@ -1,0 +1,111 @@
+"""AffectNet from its CSV manifest, cropped to the annotated face boxes."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from ferengine.dataset import FaceDataset
+from ferengine.errors import DatasetError
+from ferengine.labels import AFFECTNET8
+from ferengine.loading import LoadReport, fit_size, parse_size, read_image
+from ferengine.plugin import DatasetPlugin
+
+COLUMNS = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "expression")
+#: Expression codes 8, 9, 10 of the manifest: never a training label.
+DROPPED = {8: "None", 9: "Uncertain", 10: "Non-Face"}
+
+
+class AffectNet(DatasetPlugin):
+    """AffectNet manifest (``subDirectory_filePath``, face box, ``expression``), faces cropped.
+
+    Parameters
+    ----------
+    path : str or Path
+        The manifest CSV (``training.csv`` or ``validation.csv``).
+    images_dir : str or Path, optional
+        Folder the ``subDirectory_filePath`` entries are relative to; default: the
+        manifest's folder.
+    size : int or (int, int)
+        Side of the square face crops.
+    split : str, optional
+        Split name recorded for every image (default: the manifest's file stem).
+    color : bool
+        Keep RGB instead of grey.
+    strict : bool
+        Raise on the first bad row (True) or skip and report it (False). Rows labelled
+        None, Uncertain or Non-Face are always dropped and counted in ``meta["dropped"]``.
+    """
+
+    name = "affectnet"
+
+    def __init__(
+        self, path, images_dir=None, size=96, split=None, color: bool = False, strict: bool = True
+    ) -> None:
+        self.path = path
+        self.images_dir = images_dir
+        self.size = size
+        self.split = split
+        self.color = color
+        self.strict = strict
+
+    def load(self) -> FaceDataset:
+        """Read the manifest and crop every face."""
+        manifest = Path(self.path)
+        if not manifest.is_file():
+            raise DatasetError(f"affectnet: manifest {manifest} does not exist")
+        base = Path(self.images_dir) if self.images_dir is not None else manifest.parent
+        size = parse_size(self.size)
+        report = LoadReport(f"affectnet {manifest}", self.strict)
+        dropped = dict.fromkeys(DROPPED.values(), 0)
+        images, labels = [], []
+        with open(manifest, newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DatasetError(
+                    f"affectnet: {manifest}: columns {missing} missing; found {reader.fieldnames}"
+                )
+            for lineno, row in enumerate(reader, start=2):
+                where = f"line {lineno}"
+                try:
+                    code = int(row["expression"])
+                    x, y, w, h = (int(float(row[c])) for c in COLUMNS[1:5])
+                except (TypeError, ValueError):
+                    report.problem(where, "expression and face box must be numbers")
+                    continue
+                if code in DROPPED:
+                    dropped[DROPPED[code]] += 1
+                    continue
+                if not 0 <= code < len(AFFECTNET8):
+                    report.problem(where, f"expression {code} is not 0..10")
+                    continue
+                try:
+                    img = read_image(base / row["subDirectory_filePath"], self.color)
+                except DatasetError as exc:
+                    report.problem(where, str(exc))
+                    continue
+                x0, y0 = max(x, 0), max(y, 0)
+                crop = img[y0 : y + h, x0 : x + w]
+                if w <= 0 or h <= 0 or crop.size == 0:
+                    report.problem(
+                        where,
+                        f"face box {x, y, w, h} lies outside the "
+                        f"{img.shape[1]}×{img.shape[0]} image",
+                    )
+                    continue
+                images.append(fit_size(crop, size))
+                labels.append(code)
+        if not images:
+            raise DatasetError(f"affectnet: no usable rows in {manifest}")
+        split = self.split or manifest.stem
+        return FaceDataset(
+            images=np.stack(images),
+            labels=np.asarray(labels, dtype=np.int64),
+            label_space=AFFECTNET8,
+            splits=np.full(len(images), split),
+            source=f"affectnet {manifest}",
+            meta={"dropped": dropped, **report.meta()},
+        )

@@ -1,0 +1,186 @@
+"""One folder per class, optionally under split folders (Kaggle FER2013 export, CK+48, ...)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ferengine.dataset import FaceDataset
+from ferengine.errors import DatasetError
+from ferengine.labels import ALIAS_GROUPS, LABEL_SPACES, LabelSpace, get_label_space
+from ferengine.loading import (
+    IMAGE_EXTENSIONS,
+    LoadReport,
+    fit_size,
+    parse_size,
+    read_image,
+    stack_images,
+)
+from ferengine.plugin import DatasetPlugin
+
+#: Folder names recognised as splits (case-insensitive) -> the split name recorded.
+SPLIT_NAMES = {
+    "train": "train",
+    "training": "train",
+    "test": "test",
+    "testing": "test",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "publictest": "PublicTest",
+    "privatetest": "PrivateTest",
+}
+
+
+def _alias_table() -> str:
+    return "; ".join("/".join(g) for g in ALIAS_GROUPS)
+
+
+def _dirs(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _infer_space(folders: list[str]) -> LabelSpace:
+    """Return the smallest built-in space that holds every class folder."""
+    fits = [s for s in LABEL_SPACES.values() if all(f in s for f in folders)]
+    if fits:
+        return min(fits, key=len)
+    best = max(LABEL_SPACES.values(), key=lambda s: sum(f in s for f in folders))
+    unknown = [f for f in folders if f not in best]
+    raise DatasetError(
+        f"image-folder: class folders {unknown} match no class of any built-in label space "
+        f"(closest: {best.name} = {', '.join(best.names)}). Known aliases: {_alias_table()}. "
+        "Rename the folders, pass label_space=, or label_space='folders' to use the names as is"
+    )
+
+
+class ImageFolder(DatasetPlugin):
+    r"""Images in one folder per class, optionally under split folders (train/, test/, ...).
+
+    Parameters
+    ----------
+    path : str or Path
+        Root folder: either class folders, or split folders each holding class folders.
+    label_space : str or LabelSpace, optional
+        Space of the class folders (names matched through aliases such as anger/angry).
+        ``None`` picks the smallest built-in space that holds every folder; ``"folders"``
+        makes a space from the folder names as they are, in sorted order.
+    subject_regex : str, optional
+        Regular expression searched in each file name; its first group is the subject
+        id (CK+: ``S(\\d+)_``). A file it does not match is a bad file.
+    color : bool
+        Load RGB (N×H×W×3) instead of grey.
+    size : int or (int, int), optional
+        Resize every image to this size; ``None`` requires all images to share one size.
+    strict : bool
+        Raise on the first bad file (True) or skip and report it (False).
+    """
+
+    name = "image-folder"
+
+    def __init__(
+        self,
+        path,
+        label_space=None,
+        subject_regex: str | None = None,
+        color: bool = False,
+        size=None,
+        strict: bool = True,
+    ) -> None:
+        self.path = path
+        self.label_space = label_space
+        self.subject_regex = subject_regex
+        self.color = color
+        self.size = size
+        self.strict = strict
+
+    def _layout(self, root: Path) -> list[tuple[str | None, Path]]:
+        """Return ``[(split or None, class_folder), ...]``."""
+        top = _dirs(root)
+        if not top:
+            raise DatasetError(f"image-folder: {root} holds no class folders")
+        is_split = [d.name.lower() in SPLIT_NAMES for d in top]
+        if any(is_split) and not all(is_split):
+            raise DatasetError(
+                f"image-folder: {root} mixes split folders "
+                f"{[d.name for d, s in zip(top, is_split, strict=True) if s]} with other "
+                f"folders {[d.name for d, s in zip(top, is_split, strict=True) if not s]}"
+            )
+        if not all(is_split):
+            return [(None, d) for d in top]
+        return [(SPLIT_NAMES[s.name.lower()], d) for s in top for d in _dirs(s)]
+
+    def load(self) -> FaceDataset:
+        """Walk the folders and read every image."""
+        root = Path(self.path)
+        if not root.is_dir():
+            raise DatasetError(f"image-folder: {root} is not a folder")
+        size = parse_size(self.size)
+        regex = re.compile(self.subject_regex) if self.subject_regex else None
+        if regex is not None and regex.groups < 1:
+            raise ValueError(f"image-folder: subject_regex {self.subject_regex!r} has no group")
+        layout = self._layout(root)
+        folders = sorted({d.name for _, d in layout})
+        if self.label_space == "folders":
+            space = LabelSpace(root.name or "folders", tuple(folders))
+        elif self.label_space is None:
+            space = _infer_space(folders)
+        else:
+            space = get_label_space(self.label_space)
+            unknown = [f for f in folders if f not in space]
+            if unknown:
+                raise DatasetError(
+                    f"image-folder: class folders {unknown} are not in label space {space.name} "
+                    f"({', '.join(space.names)}). Known aliases: {_alias_table()}"
+                )
+        report = LoadReport(f"image-folder {root}", self.strict)
+        images, labels, subjects, splits, names = [], [], [], [], []
+        hashes: dict[str, Path] = {}
+        for split, folder in layout:
+            files = sorted(
+                p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+            )
+            if not files:
+                report.problem(folder, "class folder holds no images")
+                continue
+            code = space.index(folder.name)
+            for f in files:
+                rel = f.relative_to(root)
+                digest = hashlib.blake2b(f.read_bytes(), digest_size=16).hexdigest()
+                if digest in hashes:
+                    report.problem(rel, f"duplicate of {hashes[digest].relative_to(root)}")
+                    continue
+                hashes[digest] = f
+                subject = None
+                if regex is not None:
+                    m = regex.search(f.name)
+                    if m is None:
+                        report.problem(
+                            rel, f"file name does not match subject_regex {self.subject_regex!r}"
+                        )
+                        continue
+                    subject = m.group(1)
+                try:
+                    img = fit_size(read_image(f, self.color), size)
+                except DatasetError as exc:
+                    report.problem(rel, str(exc).split(": ", 1)[-1])
+                    continue
+                images.append(img)
+                labels.append(code)
+                subjects.append(subject)
+                splits.append(split)
+                names.append(str(rel))
+        if not images:
+            raise DatasetError(f"image-folder: no readable images under {root}")
+        return FaceDataset(
+            images=stack_images(images, names, f"image-folder {root}"),
+            labels=np.asarray(labels, dtype=np.int64),
+            label_space=space,
+            subjects=np.asarray(subjects) if regex is not None else None,
+            splits=np.asarray(splits) if layout[0][0] is not None else None,
+            source=f"image-folder {root}",
+            meta={"files": names, **report.meta()},
+        )

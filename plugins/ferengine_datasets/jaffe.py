@@ -1,0 +1,85 @@
+"""JAFFE: 213 TIFFs of 10 Japanese women, labels and subjects in the file names."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ferengine.dataset import FaceDataset
+from ferengine.errors import DatasetError
+from ferengine.labels import FER7
+from ferengine.loading import LoadReport, fit_size, parse_size, read_image, stack_images
+from ferengine.plugin import DatasetPlugin
+
+#: ``KA.AN1.39.tiff``: subject, expression code and take, image number.
+JAFFE_NAME = re.compile(r"^([A-Z]{2})\.([A-Z]{2})(\d+)\.(\d+)\.tiff?$", re.IGNORECASE)
+JAFFE_CODES = {
+    "AN": "angry",
+    "DI": "disgust",
+    "FE": "fear",
+    "HA": "happy",
+    "SA": "sad",
+    "SU": "surprise",
+    "NE": "neutral",
+}
+
+
+class JAFFE(DatasetPlugin):
+    """JAFFE (Lyons et al. 1998): posed expressions, 7 classes, subjects from file names.
+
+    Parameters
+    ----------
+    path : str or Path
+        Folder holding the ``*.tiff`` files (searched recursively).
+    size : int or (int, int), optional
+        Resize every image (JAFFE images are 256×256).
+    strict : bool
+        Raise on the first bad file (True) or skip and report it (False).
+    """
+
+    name = "jaffe"
+
+    def __init__(self, path, size=None, strict: bool = True) -> None:
+        self.path = path
+        self.size = size
+        self.strict = strict
+
+    def load(self) -> FaceDataset:
+        """Read every TIFF whose name follows the JAFFE pattern."""
+        root = Path(self.path)
+        if not root.is_dir():
+            raise DatasetError(f"jaffe: {root} is not a folder")
+        size = parse_size(self.size)
+        report = LoadReport(f"jaffe {root}", self.strict)
+        images, labels, subjects, names = [], [], [], []
+        for f in sorted(p for p in root.rglob("*") if p.suffix.lower() in (".tiff", ".tif")):
+            rel = f.relative_to(root)
+            m = JAFFE_NAME.match(f.name)
+            if m is None or m.group(2).upper() not in JAFFE_CODES:
+                report.problem(
+                    rel,
+                    "name does not follow SUBJECT.EXPRn.NUMBER.tiff "
+                    f"with EXPR in {sorted(JAFFE_CODES)}",
+                )
+                continue
+            try:
+                img = fit_size(read_image(f), size)
+            except DatasetError as exc:
+                report.problem(rel, str(exc).split(": ", 1)[-1])
+                continue
+            images.append(img)
+            labels.append(FER7.index(JAFFE_CODES[m.group(2).upper()]))
+            subjects.append(m.group(1).upper())
+            names.append(str(rel))
+        if not images:
+            raise DatasetError(f"jaffe: no JAFFE images under {root}")
+        return FaceDataset(
+            images=stack_images(images, names, f"jaffe {root}"),
+            labels=np.asarray(labels, dtype=np.int64),
+            label_space=FER7,
+            subjects=np.asarray(subjects),
+            source=f"jaffe {root}",
+            meta={"files": names, **report.meta()},
+        )
