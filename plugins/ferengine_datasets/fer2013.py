@@ -32,13 +32,16 @@ def _read_text(path: Path) -> bytes:
         raise DatasetError(f"fer2013: cannot read {path}: {exc}") from exc
 
 
-def _parse_pixels(text: bytes) -> np.ndarray | None:
-    # np.fromstring in text mode is numpy's fastest text-to-number path (about 10×
-    # str.split); it stops at the first bad token, which the length check then catches.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        values = np.fromstring(text, dtype=np.int32, sep=" ")
-    return values
+def _parse_pixels(text: bytes) -> np.ndarray:
+    # np.fromstring in text mode is numpy's fastest text-to-number path (about 5× faster
+    # than str.split + int); a bad token makes it raise or stop early, which the caller's
+    # length check catches (an empty result here) before _pixel_problem says what is wrong.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return np.fromstring(text, dtype=np.int32, sep=" ")
+    except ValueError:
+        return np.zeros(0, np.int32)
 
 
 def _pixel_problem(text: bytes, expected: int) -> str:

@@ -43,11 +43,15 @@ def _dirs(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+#: Spaces tried, in order, when no label space is given.
+INFERENCE_ORDER = ("fer7", "ckplus7", "ckplus8", "ferplus8", "affectnet8")
+
+
 def _infer_space(folders: list[str]) -> LabelSpace:
-    """Return the smallest built-in space that holds every class folder."""
-    fits = [s for s in LABEL_SPACES.values() if all(f in s for f in folders)]
-    if fits:
-        return min(fits, key=len)
+    """Return the first space of :data:`INFERENCE_ORDER` that holds every class folder."""
+    for name in INFERENCE_ORDER:
+        if all(f in LABEL_SPACES[name] for f in folders):
+            return LABEL_SPACES[name]
     best = max(LABEL_SPACES.values(), key=lambda s: sum(f in s for f in folders))
     unknown = [f for f in folders if f not in best]
     raise DatasetError(
@@ -66,7 +70,8 @@ class ImageFolder(DatasetPlugin):
         Root folder: either class folders, or split folders each holding class folders.
     label_space : str or LabelSpace, optional
         Space of the class folders (names matched through aliases such as anger/angry).
-        ``None`` picks the smallest built-in space that holds every folder; ``"folders"``
+        ``None`` picks the first of fer7, ckplus7, ckplus8, ferplus8, affectnet8 that
+        holds every folder; ``"folders"``
         makes a space from the folder names as they are, in sorted order.
     subject_regex : str, optional
         Regular expression searched in each file name; its first group is the subject
