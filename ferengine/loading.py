@@ -35,6 +35,20 @@ class LoadReport:
             raise DatasetError(f"{self.source}: {where}: {reason} (pass strict=False to skip it)")
         self.skipped.append({"where": str(where), "reason": reason})
 
+    def read(
+        self,
+        path: Path,
+        where: str | Path,
+        color: bool = False,
+        size: tuple[int, int] | None = None,
+    ) -> np.ndarray | None:
+        """Read and resize an image; on failure record the problem at ``where`` and return None."""
+        try:
+            return fit_size(read_image(path, color), size)
+        except DatasetError as exc:
+            self.problem(where, str(exc).split(": ", 1)[-1])
+            return None
+
     def meta(self) -> dict[str, object]:
         """Return the ``meta`` entries describing what was skipped."""
         return {"skipped": list(self.skipped), "n_skipped": len(self.skipped)}

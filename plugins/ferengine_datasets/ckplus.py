@@ -12,9 +12,7 @@ from ferengine.labels import CKPLUS7, CKPLUS8
 from ferengine.loading import (
     IMAGE_EXTENSIONS,
     LoadReport,
-    fit_size,
     parse_size,
-    read_image,
     stack_images,
 )
 from ferengine.plugin import DatasetPlugin
@@ -104,10 +102,8 @@ class CKPlus(DatasetPlugin):
                     picks.append((files[0], "neutral"))
                 picks += [(f, CK_CODES[code]) for f in files[-self.last_n :] if f != files[0]]
             for f, label in picks:
-                try:
-                    img = fit_size(read_image(f, self.color), size)
-                except DatasetError as exc:
-                    report.problem(f.relative_to(root), str(exc).split(": ", 1)[-1])
+                img = report.read(f, f.relative_to(root), self.color, size)
+                if img is None:
                     continue
                 images.append(img)
                 labels.append(space.index(label))

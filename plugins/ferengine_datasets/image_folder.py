@@ -14,9 +14,7 @@ from ferengine.labels import ALIAS_GROUPS, LABEL_SPACES, LabelSpace, get_label_s
 from ferengine.loading import (
     IMAGE_EXTENSIONS,
     LoadReport,
-    fit_size,
     parse_size,
-    read_image,
     stack_images,
 )
 from ferengine.plugin import DatasetPlugin
@@ -168,10 +166,8 @@ class ImageFolder(DatasetPlugin):
                         )
                         continue
                     subject = m.group(1)
-                try:
-                    img = fit_size(read_image(f, self.color), size)
-                except DatasetError as exc:
-                    report.problem(rel, str(exc).split(": ", 1)[-1])
+                img = report.read(f, rel, self.color, size)
+                if img is None:
                     continue
                 images.append(img)
                 labels.append(code)

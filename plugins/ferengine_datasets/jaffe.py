@@ -10,7 +10,7 @@ import numpy as np
 from ferengine.dataset import FaceDataset
 from ferengine.errors import DatasetError
 from ferengine.labels import FER7
-from ferengine.loading import LoadReport, fit_size, parse_size, read_image, stack_images
+from ferengine.loading import LoadReport, parse_size, stack_images
 from ferengine.plugin import DatasetPlugin
 
 #: ``KA.AN1.39.tiff``: subject, expression code and take, image number.
@@ -64,10 +64,8 @@ class JAFFE(DatasetPlugin):
                     f"with EXPR in {sorted(JAFFE_CODES)}",
                 )
                 continue
-            try:
-                img = fit_size(read_image(f), size)
-            except DatasetError as exc:
-                report.problem(rel, str(exc).split(": ", 1)[-1])
+            img = report.read(f, rel, size=size)
+            if img is None:
                 continue
             images.append(img)
             labels.append(FER7.index(JAFFE_CODES[m.group(2).upper()]))
