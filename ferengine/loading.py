@@ -14,7 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ferengine.dataset import FaceDataset
 from ferengine.errors import DatasetError
+from ferengine.labels import LabelSpace
 
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp", ".gif"}
@@ -41,10 +43,14 @@ class LoadReport:
         where: str | Path,
         color: bool = False,
         size: tuple[int, int] | None = None,
+        data: bytes | None = None,
     ) -> np.ndarray | None:
-        """Read and resize an image; on failure record the problem at ``where`` and return None."""
+        """Read (or decode ``data`` of) an image and resize it.
+
+        On failure the problem is recorded at ``where`` and None is returned.
+        """
         try:
-            return fit_size(read_image(path, color), size)
+            return fit_size(read_image(path, color, data), size)
         except DatasetError as exc:
             self.problem(where, str(exc).split(": ", 1)[-1])
             return None
@@ -72,8 +78,10 @@ def to_uint8(img: np.ndarray, color: bool) -> np.ndarray:
     return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
 
 
-def read_image(path: Path, color: bool = False) -> np.ndarray:
+def read_image(path: Path, color: bool = False, data: bytes | None = None) -> np.ndarray:
     """Read an image file as uint8 grey (H×W) or RGB (H×W×3).
+
+    ``data``, when given, is the file's content already read (``path`` then only names it).
 
     Raises
     ------
@@ -81,10 +89,10 @@ def read_image(path: Path, color: bool = False) -> np.ndarray:
         If the file cannot be read or decoded (naming the file).
     """
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        buf = np.fromfile(path, dtype=np.uint8) if data is None else np.frombuffer(data, np.uint8)
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read file: {exc}") from exc
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
     if img is None:
         raise DatasetError(f"{path}: not a readable image (empty, truncated or unknown format)")
     return to_uint8(img, color)
@@ -121,3 +129,46 @@ def stack_images(images: list[np.ndarray], names: list[str], source: str) -> np.
                 "pass size= to resize every image"
             )
     return np.stack(images)
+
+
+@dataclass
+class Collector:
+    """Accumulates the images a loader accepts, then builds the :class:`FaceDataset`.
+
+    Per-image ``subject`` and ``split`` become the dataset's columns (left ``None`` when
+    no image has one); any other per-image field goes to ``meta`` as an array, and the
+    file of every image to ``meta["files"]``.
+    """
+
+    report: LoadReport
+    images: list[np.ndarray] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    fields: dict[str, list] = field(default_factory=dict)
+
+    def add(self, image: np.ndarray, label: int, file: str | Path, **per_image: object) -> None:
+        """Accept one image with its label code, file and further per-image values."""
+        self.images.append(image)
+        self.labels.append(label)
+        self.files.append(str(file))
+        for key, value in per_image.items():
+            self.fields.setdefault(key, []).append(value)
+
+    def _column(self, key: str) -> np.ndarray | None:
+        values = self.fields.get(key)
+        return None if values is None or all(v is None for v in values) else np.asarray(values)
+
+    def dataset(self, label_space: LabelSpace, empty: str, **meta: object) -> FaceDataset:
+        """Return the dataset; raise ``DatasetError`` with ``empty`` when nothing was accepted."""
+        if not self.images:
+            raise DatasetError(f"{self.report.source}: {empty}")
+        extra = {k: np.asarray(v) for k, v in self.fields.items() if k not in ("subject", "split")}
+        return FaceDataset(
+            images=stack_images(self.images, self.files, self.report.source),
+            labels=np.asarray(self.labels, dtype=np.int64),
+            label_space=label_space,
+            subjects=self._column("subject"),
+            splits=self._column("split"),
+            source=self.report.source,
+            meta={"files": self.files, **extra, **meta, **self.report.meta()},
+        )

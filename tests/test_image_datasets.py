@@ -183,3 +183,9 @@ def test_affectnet_manifest_crops_and_drops(tmp_path):
     assert ds.images.shape == (1, 16, 16) and ds.images.mean() > 150  # cropped to the face
     assert ds.meta["dropped"] == {"None": 1, "Uncertain": 0, "Non-Face": 1}
     assert ds.splits.tolist() == ["training"]
+    assert ds.meta["files"] == ["1/a.jpg"]
+    rows.append(["1/a.jpg", 0, 0, 10, 10, "", 3, 0, 0])  # a 10×10 crop beside a 20×20 one
+    with open(tmp_path / "training.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows([fields, *rows])
+    with pytest.raises(DatasetError, match="pass size="):
+        load("affectnet", strict=False, **{**kw, "size": None})

@@ -5,12 +5,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
-
 from ferengine.dataset import FaceDataset
 from ferengine.errors import DatasetError
 from ferengine.labels import AFFECTNET8
-from ferengine.loading import LoadReport, fit_size, parse_size, read_image
+from ferengine.loading import Collector, LoadReport, fit_size, parse_size, read_image
 from ferengine.plugin import DatasetPlugin
 
 COLUMNS = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "expression")
@@ -60,7 +58,8 @@ class AffectNet(DatasetPlugin):
         size = parse_size(self.size)
         report = LoadReport(f"affectnet {manifest}", self.strict)
         dropped = dict.fromkeys(DROPPED.values(), 0)
-        images, labels = [], []
+        found = Collector(report)
+        split = self.split or manifest.stem
         with open(manifest, newline="") as fh:
             reader = csv.DictReader(fh)
             missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
@@ -96,16 +95,5 @@ class AffectNet(DatasetPlugin):
                         f"{img.shape[1]}×{img.shape[0]} image",
                     )
                     continue
-                images.append(fit_size(crop, size))
-                labels.append(code)
-        if not images:
-            raise DatasetError(f"affectnet: no usable rows in {manifest}")
-        split = self.split or manifest.stem
-        return FaceDataset(
-            images=np.stack(images),
-            labels=np.asarray(labels, dtype=np.int64),
-            label_space=AFFECTNET8,
-            splits=np.full(len(images), split),
-            source=f"affectnet {manifest}",
-            meta={"dropped": dropped, **report.meta()},
-        )
+                found.add(fit_size(crop, size), code, row["subDirectory_filePath"], split=split)
+        return found.dataset(AFFECTNET8, "no usable rows", dropped=dropped)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from ferengine.dataset import FaceDataset
 from ferengine.errors import DatasetError
 from ferengine.labels import CKPLUS7, CKPLUS8
 from ferengine.loading import (
     IMAGE_EXTENSIONS,
+    Collector,
     LoadReport,
     parse_size,
-    stack_images,
 )
 from ferengine.plugin import DatasetPlugin
 
@@ -77,7 +75,7 @@ class CKPlus(DatasetPlugin):
         size = parse_size(self.size)
         space = CKPLUS8 if self.neutral_first else CKPLUS7
         report = LoadReport(f"ckplus {root}", self.strict)
-        images, labels, subjects, seqs, frames, names = [], [], [], [], [], []
+        found = Collector(report)
         for emo_file in sorted(emotion_root.glob("S*/*/*_emotion.txt")):
             rel = emo_file.relative_to(root)
             try:
@@ -102,27 +100,15 @@ class CKPlus(DatasetPlugin):
                     picks.append((files[0], "neutral"))
                 picks += [(f, CK_CODES[code]) for f in files[-self.last_n :] if f != files[0]]
             for f, label in picks:
-                img = report.read(f, f.relative_to(root), self.color, size)
-                if img is None:
-                    continue
-                images.append(img)
-                labels.append(space.index(label))
-                subjects.append(subject)
-                seqs.append(f"{subject}_{seq}")
-                frames.append(files.index(f))
-                names.append(str(f.relative_to(root)))
-        if not images:
-            raise DatasetError(f"ckplus: no labelled sequences under {emotion_root}")
-        return FaceDataset(
-            images=stack_images(images, names, f"ckplus {root}"),
-            labels=np.asarray(labels, dtype=np.int64),
-            label_space=space,
-            subjects=np.asarray(subjects),
-            source=f"ckplus {root}",
-            meta={
-                "sequence": np.asarray(seqs),
-                "frame": np.asarray(frames),
-                "files": names,
-                **report.meta(),
-            },
-        )
+                rel = f.relative_to(root)
+                img = report.read(f, rel, self.color, size)
+                if img is not None:
+                    found.add(
+                        img,
+                        space.index(label),
+                        rel,
+                        subject=subject,
+                        sequence=f"{subject}_{seq}",
+                        frame=files.index(f),
+                    )
+        return found.dataset(space, f"no labelled sequences under {emotion_root}")

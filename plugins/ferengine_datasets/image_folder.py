@@ -6,16 +6,14 @@ import hashlib
 import re
 from pathlib import Path
 
-import numpy as np
-
 from ferengine.dataset import FaceDataset
 from ferengine.errors import DatasetError
 from ferengine.labels import ALIAS_GROUPS, LABEL_SPACES, LabelSpace, get_label_space
 from ferengine.loading import (
     IMAGE_EXTENSIONS,
+    Collector,
     LoadReport,
     parse_size,
-    stack_images,
 )
 from ferengine.plugin import DatasetPlugin
 
@@ -140,7 +138,7 @@ class ImageFolder(DatasetPlugin):
                     f"({', '.join(space.names)}). Known aliases: {_alias_table()}"
                 )
         report = LoadReport(f"image-folder {root}", self.strict)
-        images, labels, subjects, splits, names = [], [], [], [], []
+        found = Collector(report)
         hashes: dict[str, Path] = {}
         for split, folder in layout:
             files = sorted(
@@ -152,7 +150,8 @@ class ImageFolder(DatasetPlugin):
             code = space.index(folder.name)
             for f in files:
                 rel = f.relative_to(root)
-                digest = hashlib.blake2b(f.read_bytes(), digest_size=16).hexdigest()
+                data = f.read_bytes()
+                digest = hashlib.blake2b(data, digest_size=16).hexdigest()
                 if digest in hashes:
                     report.problem(rel, f"duplicate of {hashes[digest].relative_to(root)}")
                     continue
@@ -166,22 +165,7 @@ class ImageFolder(DatasetPlugin):
                         )
                         continue
                     subject = m.group(1)
-                img = report.read(f, rel, self.color, size)
-                if img is None:
-                    continue
-                images.append(img)
-                labels.append(code)
-                subjects.append(subject)
-                splits.append(split)
-                names.append(str(rel))
-        if not images:
-            raise DatasetError(f"image-folder: no readable images under {root}")
-        return FaceDataset(
-            images=stack_images(images, names, f"image-folder {root}"),
-            labels=np.asarray(labels, dtype=np.int64),
-            label_space=space,
-            subjects=np.asarray(subjects) if regex is not None else None,
-            splits=np.asarray(splits) if layout[0][0] is not None else None,
-            source=f"image-folder {root}",
-            meta={"files": names, **report.meta()},
-        )
+                img = report.read(f, rel, self.color, size, data=data)
+                if img is not None:
+                    found.add(img, code, rel, subject=subject, split=split)
+        return found.dataset(space, f"no readable images under {root}")

@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-
 from ferengine.dataset import FaceDataset
 from ferengine.errors import DatasetError
 from ferengine.labels import FER7
-from ferengine.loading import LoadReport, parse_size, stack_images
+from ferengine.loading import Collector, LoadReport, parse_size
 from ferengine.plugin import DatasetPlugin
 
 #: ``KA.AN1.39.tiff``: subject, expression code and take, image number.
@@ -53,7 +51,7 @@ class JAFFE(DatasetPlugin):
             raise DatasetError(f"jaffe: {root} is not a folder")
         size = parse_size(self.size)
         report = LoadReport(f"jaffe {root}", self.strict)
-        images, labels, subjects, names = [], [], [], []
+        found = Collector(report)
         for f in sorted(p for p in root.rglob("*") if p.suffix.lower() in (".tiff", ".tif")):
             rel = f.relative_to(root)
             m = JAFFE_NAME.match(f.name)
@@ -65,19 +63,7 @@ class JAFFE(DatasetPlugin):
                 )
                 continue
             img = report.read(f, rel, size=size)
-            if img is None:
-                continue
-            images.append(img)
-            labels.append(FER7.index(JAFFE_CODES[m.group(2).upper()]))
-            subjects.append(m.group(1).upper())
-            names.append(str(rel))
-        if not images:
-            raise DatasetError(f"jaffe: no JAFFE images under {root}")
-        return FaceDataset(
-            images=stack_images(images, names, f"jaffe {root}"),
-            labels=np.asarray(labels, dtype=np.int64),
-            label_space=FER7,
-            subjects=np.asarray(subjects),
-            source=f"jaffe {root}",
-            meta={"files": names, **report.meta()},
-        )
+            if img is not None:
+                code = FER7.index(JAFFE_CODES[m.group(2).upper()])
+                found.add(img, code, rel, subject=m.group(1).upper())
+        return found.dataset(FER7, f"no JAFFE images under {root}")
