@@ -144,7 +144,12 @@ class FaceDataset:
         kept = self.subset(keep)
         return replace(kept, labels=codes[keep], label_space=mapping.target)
 
-    def class_counts(self) -> dict[str, int]:
-        """Return the number of images per class name, in label-space order."""
-        counts = np.bincount(self.labels, minlength=len(self.label_space))
+    def class_counts(self, split: str | None = None) -> dict[str, int]:
+        """Return the number of images per class name (of one split), in label-space order."""
+        labels = self.labels
+        if split is not None:
+            if self.splits is None:
+                raise DatasetError(f"{self.source}: this dataset has no splits")
+            labels = labels[self.splits == split]
+        counts = np.bincount(labels, minlength=len(self.label_space))
         return dict(zip(self.label_space.names, counts.tolist(), strict=True))

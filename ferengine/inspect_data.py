@@ -12,11 +12,10 @@ from ferengine.dataset import FaceDataset
 
 def summary(ds: FaceDataset) -> dict:
     """Return counts per split and class, image size and mode, and number of subjects."""
-    splits = sorted(set(ds.splits.tolist())) if ds.splits is not None else ["(all)"]
-    counts = {}
-    for split in splits:
-        part = ds if ds.splits is None else ds.where(split=split)
-        counts[split] = part.class_counts()
+    if ds.splits is None:
+        counts = {"(all)": ds.class_counts()}
+    else:  # counted from the split column: no copy of the images per split
+        counts = {s: ds.class_counts(split=s) for s in sorted(set(ds.splits.tolist()))}
     return {
         "source": ds.source,
         "n": len(ds),

@@ -172,12 +172,15 @@ def _is_trusted(type_name: str, roots: set[str]) -> bool:
     )
 
 
+def _refused(needed: list[str], registry: Registry | None) -> list[str]:
+    """Return which of the payload's non-default types :func:`load` must refuse."""
+    roots = {"ferengine"} | (registry or get_registry()).plugin_packages()
+    return [t for t in needed if not _is_trusted(t, roots)]
+
+
 def untrusted_types(payload: bytes, registry: Registry | None = None) -> list[str]:
     """Return the types in a skops payload that :func:`load` would refuse."""
-    registry = registry or get_registry()
-    roots = {"ferengine"} | registry.plugin_packages()
-    needed = sio.get_untrusted_types(data=payload)
-    return [t for t in needed if not _is_trusted(t, roots)]
+    return _refused(sio.get_untrusted_types(data=payload), registry)
 
 
 def load(path: str | Path, registry: Registry | None = None) -> Any:
@@ -193,13 +196,13 @@ def load(path: str | Path, registry: Registry | None = None) -> Any:
     path = Path(path)
     _, payload = _open(path)
     try:
-        bad = untrusted_types(payload, registry)
+        needed = sio.get_untrusted_types(data=payload)
     except Exception as exc:
         raise ModelFormatError(f"{path}: {PAYLOAD} is damaged: {exc}") from exc
+    bad = _refused(needed, registry)
     if bad:
         raise UnsafeModelError(
             f"{path} refers to types that are neither scikit-learn/numpy defaults nor classes "
             f"of ferengine or a registered plugin: {', '.join(bad)}; refusing to load it"
         )
-    needed = sio.get_untrusted_types(data=payload)
     return sio.loads(payload, trusted=needed)

@@ -77,4 +77,9 @@ def test_map_labels_drops_what_has_no_target():
 
 
 def test_class_counts():
-    assert make(n=7).class_counts() == dict.fromkeys(FER7.names, 1)
+    ds = make(n=7)
+    assert ds.class_counts() == dict.fromkeys(FER7.names, 1)
+    public = ds.class_counts(split="PublicTest")
+    assert public == {**dict.fromkeys(FER7.names, 0), "surprise": 1, "neutral": 1}
+    with pytest.raises(DatasetError, match="no splits"):
+        make(n=7, splits=None).class_counts(split="Training")
