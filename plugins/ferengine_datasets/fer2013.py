@@ -7,6 +7,7 @@ import gzip
 import io
 import math
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -182,10 +183,10 @@ class FER2013(DatasetPlugin):
             meta=meta,
         )
         if self.ferplus is not None:
-            ds = self._relabel(ds, all_usages, rows, report)
+            ds = self._relabel(ds, all_usages, rows)
         return ds
 
-    def _relabel(self, ds: FaceDataset, all_usages, rows, report: LoadReport) -> FaceDataset:
+    def _relabel(self, ds: FaceDataset, all_usages, rows) -> FaceDataset:
         votes, names = _read_ferplus(Path(self.ferplus))
         # Align by order within each Usage: robust to files that omit a whole Usage.
         ferplus_by_usage: dict[str, list[int]] = {}
@@ -223,19 +224,18 @@ class FER2013(DatasetPlugin):
                 continue
             codes[k] = best[0]
         keep = codes >= 0
-        out = ds.subset(keep)
-        meta = dict(out.meta)
-        meta["csv_line"] = ds.meta["csv_line"][keep]
-        meta["ferplus_dropped"] = dropped
-        meta["fer2013_labels"] = ds.labels[keep]
-        return FaceDataset(
-            out.images,
-            codes[keep],
-            FERPLUS8,
-            None,
-            out.splits,
-            f"{ds.source} + FER+ {self.ferplus}",
-            meta,
+        meta = {
+            **ds.meta,
+            "csv_line": ds.meta["csv_line"][keep],
+            "ferplus_dropped": dropped,
+            "fer2013_labels": ds.labels[keep],
+        }
+        return replace(
+            ds.subset(keep),
+            labels=codes[keep],
+            label_space=FERPLUS8,
+            source=f"{ds.source} + FER+ {self.ferplus}",
+            meta=meta,
         )
 
 
