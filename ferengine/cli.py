@@ -191,6 +191,102 @@ def datasets_show(
     console.print(f"contact sheet: {sheet}")
 
 
+@main.command("train")
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--data", default=None, help="Dataset path, overriding the spec's dataset.path.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Model file to write.")
+@click.option("--json", "as_json", is_flag=True, help="Print the training report as JSON.")
+def train_cmd(spec: Path, data: str | None, out: Path, as_json: bool) -> None:
+    """Fit the pipeline of model spec SPEC (TOML) on its training split and save it."""
+    from ferengine.errors import FerengineError
+    from ferengine.persistence import save
+    from ferengine.spec import load_spec, train
+
+    try:
+        model_spec = load_spec(spec)
+        with console.status(f"training {spec}"):
+            model, report = train(model_spec, data)
+    except (FerengineError, ValueError, TypeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    save(model, out, info={"training": report})
+    if as_json:
+        click.echo(json.dumps({**report, "model": str(out)}, indent=2, default=repr))
+        return
+    console.print(
+        f"trained on {report['n_train']} images in {report['fit_seconds']:.1f} s; saved {out}"
+    )
+    if "validation" in report:
+        _print_metrics(report["validation"], f"validation ({model_spec.validate_split})")
+
+
+def _print_metrics(result: dict, title: str) -> None:
+    console.print(
+        f"[bold]{title}[/bold]: n={result['n']}  accuracy {result['accuracy']:.4f}  "
+        f"balanced accuracy {result['balanced_accuracy']:.4f}  "
+        f"macro-F1 {result['macro_f1']:.4f}"
+        + (f"  (dropped {result['dropped']} of unknown classes)" if result.get("dropped") else "")
+    )
+    table = Table(title="per class")
+    for col in ("class", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for name, row in result["per_class"].items():
+        table.add_row(
+            name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+            str(row["support"]),
+        )  # fmt: skip
+    console.print(table)
+    matrix = Table(title="confusion matrix (rows: true, columns: predicted)")
+    matrix.add_column("")
+    for name in result["labels"]:
+        matrix.add_column(name[:8], justify="right")
+    for name, row in zip(result["labels"], result["confusion_matrix"], strict=True):
+        matrix.add_row(name, *(str(v) for v in row))
+    console.print(matrix)
+
+
+@main.command("evaluate")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--dataset", "dataset_name", required=True, help="Dataset plugin name.")
+@click.option("--path", "data_path", default=None, help="Where the data lies (file or folder).")
+@click.option("--split", default=None, help="Evaluate on this split only (e.g. PublicTest).")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Further loader parameter (JSON value or string); repeatable.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate_cmd(
+    model: Path,
+    dataset_name: str,
+    data_path: str | None,
+    split: str | None,
+    params: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Score saved MODEL on a dataset: accuracy, macro-F1, per-class scores, confusion matrix."""
+    import ferengine
+    from ferengine.errors import FerengineError
+    from ferengine.evaluation import evaluate
+
+    kwargs = _parse_params(params)
+    if data_path is not None:
+        kwargs["path"] = data_path
+    try:
+        fitted = ferengine.load(model)
+        ds = ferengine.load_dataset(dataset_name, **kwargs)
+        result = evaluate(fitted, ds, split)
+    except (FerengineError, ValueError, TypeError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    result["model"] = str(model)
+    result["dataset"] = dataset_name
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    _print_metrics(result, f"{model} on {dataset_name}" + (f" / {split}" if split else ""))
+
+
 @main.command("bench")
 @click.option(
     "--out",

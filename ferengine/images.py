@@ -32,7 +32,8 @@ def validate_images(estimator, X, *, reset: bool, flat_ok: bool = True) -> np.nd
     if sp.issparse(X):
         raise TypeError(f"{type(estimator).__name__}: sparse input is not supported; pass images")
     arr = X if isinstance(X, np.ndarray) else np.asarray(X)
-    if arr.ndim <= 2 and flat_ok:  # scikit-learn validates (and words errors) as usual
+    if arr.ndim < 2 or (arr.ndim == 2 and (flat_ok or arr.shape[1] == 0)):
+        # scikit-learn validates and words the errors as every estimator does
         out = validate_data(estimator, X, reset=reset, dtype="numeric")
         if reset:
             estimator.image_shape_ = out.shape[1:]
@@ -44,10 +45,19 @@ def validate_images(estimator, X, *, reset: bool, flat_ok: bool = True) -> np.nd
             + (" (or N×D vectors)" if flat_ok else "")
             + f", got an array of shape {arr.shape}"
         )
+    if arr.dtype.kind == "O":  # numbers stored as objects convert; anything else is refused
+        arr = arr.astype(np.float64)
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name}: Complex data not supported")
     if arr.dtype.kind not in "uifb":
         raise ValueError(f"{name} expects numeric images, got dtype {arr.dtype}")
     if len(arr) == 0:
         raise ValueError(f"{name}: Found array with 0 sample(s) (shape={arr.shape})")
+    if 0 in arr.shape[1:]:
+        raise ValueError(
+            f"{name}: Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 "
+            "is required: images must have pixels"
+        )
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"{name}: images contain NaN or infinity")
     if reset:

@@ -39,6 +39,16 @@ MANIFEST = "manifest.json"
 PAYLOAD = "model.skops"
 #: Non-estimator ferengine classes that may appear inside a model.
 _TRUSTED_DATA_CLASSES: tuple[type, ...] = (LabelSpace,)
+#: scikit-learn internals that fitted built-in classifiers hold and skops does not list
+#: among its defaults: tree structures (decision-tree, forests) and MLP optimiser state.
+#: They are plain data holders of scikit-learn itself, not callables.
+_TRUSTED_SKLEARN_TYPES = frozenset(
+    {
+        "sklearn.tree._tree.Tree",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    }
+)
 
 
 def _version(dist: str) -> str:
@@ -83,8 +93,10 @@ def _steps(obj: Any, registry: Registry) -> list[dict[str, Any]]:
     return out
 
 
-def manifest_for(obj: Any, registry: Registry | None = None) -> dict[str, Any]:
-    """Return the manifest that :func:`save` writes for ``obj``."""
+def manifest_for(
+    obj: Any, registry: Registry | None = None, info: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return the manifest that :func:`save` writes for ``obj`` (with ``info`` if given)."""
     registry = registry or get_registry()
     space = getattr(obj, "label_space_", None)
     steps = _steps(obj, registry)
@@ -99,11 +111,16 @@ def manifest_for(obj: Any, registry: Registry | None = None) -> dict[str, Any]:
         "classes": _jsonable(getattr(obj, "classes_", None)),
         "steps": steps,
         "packages": packages,
+        "info": _jsonable(info) if info is not None else None,
     }
 
 
-def save(obj: Any, path: str | Path, registry: Registry | None = None) -> Path:
+def save(
+    obj: Any, path: str | Path, registry: Registry | None = None, info: dict | None = None
+) -> Path:
     """Write a fitted pipeline or estimator to ``path`` (a zip: manifest + skops payload).
+
+    ``info`` (JSON-able: the training spec and report, say) is stored in the manifest.
 
     Returns
     -------
@@ -111,7 +128,7 @@ def save(obj: Any, path: str | Path, registry: Registry | None = None) -> Path:
         The path written.
     """
     path = Path(path)
-    manifest = manifest_for(obj, registry)
+    manifest = manifest_for(obj, registry, info)
     payload = sio.dumps(obj)
     tmp = path.with_name(path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -157,6 +174,8 @@ def _open(path: Path) -> tuple[dict[str, Any], bytes]:
 
 def _is_trusted(type_name: str, roots: set[str]) -> bool:
     """Return whether a fully qualified type from a payload may be built on load."""
+    if type_name in _TRUSTED_SKLEARN_TYPES:
+        return True
     module_name, _, qualname = type_name.rpartition(".")
     if module_name.split(".")[0] not in roots:
         return False

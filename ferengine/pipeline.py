@@ -124,7 +124,12 @@ def make_step(step: Any, registry: Registry | None = None) -> tuple[str, Any]:
     """Turn one step description into a ``(name, estimator)`` pair."""
     registry = registry or get_registry()
     params: Mapping[str, Any] = {}
-    if isinstance(step, tuple):
+    if isinstance(step, Mapping):  # {"name": ..., **params}, as written in TOML specs
+        if not isinstance(step.get("name"), str):
+            raise InvalidPluginError(f"a step table needs a 'name' string, got {dict(step)!r}")
+        params = {k: v for k, v in step.items() if k != "name"}
+        step = step["name"]
+    elif isinstance(step, tuple):
         if len(step) != 2 or not isinstance(step[1], Mapping):
             raise InvalidPluginError(f"a tuple step must be (name, params dict), got {step!r}")
         step, params = step
@@ -150,7 +155,8 @@ def pipeline(
     ----------
     *steps
         Each a registry name (``"pixels"``), a qualified name (``"feature:pixels"``),
-        a ``(name, params)`` pair or an estimator instance.
+        a ``(name, params)`` pair, a ``{"name": ..., **params}`` mapping or an
+        estimator instance.
     label_space : str or LabelSpace, optional
         See :class:`FERPipeline`.
     memory : str or joblib.Memory, optional

@@ -3,14 +3,73 @@
 The list comes from the registry itself, so a new built-in plugin is checked
 without editing this file. A plugin class may provide ``_test_params`` (a dict
 of constructor parameters for a small, fast instance) and ``_expected_failed_checks``
-(check name -> reason) for checks that cannot apply to image input.
+(check name -> reason) for checks that cannot apply.
+
+Plugins that take images (``_image_input = True``) are checked through a
+subclass that turns the checks' N×D tables into N×16×16 images (each row tiled)
+and flattens image output; everything else — parameters, fitting, validation,
+dtypes, pickling, determinism — is the plugin's own code.
 """
 
+import numpy as np
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ferengine import registry
 
 KINDS = ("preprocessor", "feature", "classifier")
+SIDE = 16
+
+
+def _as_images(X):
+    if hasattr(X, "toarray"):  # sparse: let the plugin refuse it
+        return X
+    X = np.asarray(X)
+    if X.ndim != 2 or X.dtype.kind not in "uifbcO" or not X.size:
+        return X
+    return np.stack([np.resize(row, SIDE * SIDE).reshape(SIDE, SIDE) for row in X])
+
+
+def _flat(out):
+    return out.reshape(len(out), -1) if isinstance(out, np.ndarray) and out.ndim > 2 else out
+
+
+_ADAPTERS = {}
+
+
+def _table_adapter(cls):
+    """A subclass of an image plugin that sklearn's table-based checks can drive."""
+    if cls in _ADAPTERS:
+        return _ADAPTERS[cls]
+
+    def fit(self, X, y=None, **kw):
+        X = X if hasattr(X, "toarray") else np.asarray(X)
+        width = X.shape[1] if X.ndim == 2 else None
+        cls.fit(self, _as_images(X), y, **kw)
+        if width is not None:
+            self.n_features_in_ = width
+        return self
+
+    def transform(self, X):
+        X = X if hasattr(X, "toarray") else np.asarray(X)
+        if X.ndim == 2 and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {cls.__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        return _flat(cls.transform(self, _as_images(X)))
+
+    def fit_transform(self, X, y=None, **kw):
+        return self.fit(X, y, **kw).transform(X)
+
+    name = f"Table{cls.__name__}"
+    adapted = type(
+        name, (cls,), {"fit": fit, "transform": transform, "fit_transform": fit_transform}
+    )
+    adapted.__module__ = __name__
+    adapted.__qualname__ = name
+    globals()[name] = adapted  # picklable by reference, as sklearn's pickling check needs
+    _ADAPTERS[cls] = adapted
+    return adapted
 
 
 def _instances():
@@ -20,7 +79,8 @@ def _instances():
             rec = registry.get_registry().record(kind, name)
             if rec.status != "ok" or rec.package != "ferengine":
                 continue
-            out.append(rec.cls(**getattr(rec.cls, "_test_params", {})))
+            cls = _table_adapter(rec.cls) if getattr(rec.cls, "_image_input", False) else rec.cls
+            out.append(cls(**getattr(rec.cls, "_test_params", {})))
     return out
 
 
@@ -30,7 +90,7 @@ def _expected_failures(estimator):
 
 def test_every_builtin_kind_is_covered():
     names = {type(e).name for e in _instances()}
-    assert {"pixels", "logistic"} <= names
+    assert {"pixels", "logistic", "hog", "lbp", "svm-linear", "clahe"} <= names
 
 
 @parametrize_with_checks(_instances(), expected_failed_checks=_expected_failures)

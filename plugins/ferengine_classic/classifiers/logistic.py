@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from sklearn.linear_model import LogisticRegression
 
+from ferengine_classic.classifiers.weighting import SchemeClassWeight, with_schemes
 
-class Logistic(LogisticRegression):
+
+class Logistic(SchemeClassWeight, LogisticRegression):
     """Multinomial logistic regression (scikit-learn's LogisticRegression) on feature vectors.
 
     All parameters are those of :class:`sklearn.linear_model.LogisticRegression`;
-    ``max_iter`` defaults to 1000 because image features converge slowly.
+    ``max_iter`` defaults to 1000 because image features converge slowly, and
+    ``class_weight`` also takes "max-ratio".
     """
 
     name = "logistic"
+    _parameter_constraints = with_schemes(LogisticRegression._parameter_constraints)
 
     def __init__(
         self,

@@ -1,0 +1,177 @@
+"""Gradient-boosted trees (XGBoost, hist method)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ferengine_classic.classifiers.weighting import sample_weights
+
+
+class XGBoost(ClassifierMixin, BaseEstimator):
+    """Gradient-boosted trees (XGBoost, ``hist``), multi-class probabilities, early stopping.
+
+    The fitted booster is kept as ``booster_`` and saved in XGBoost's own binary
+    format (UBJSON) inside the model file, so loading it runs no pickle.
+
+    Parameters
+    ----------
+    n_estimators : int
+        Maximum boosting rounds.
+    max_depth : int
+        Depth of each tree.
+    learning_rate : float
+        Shrinkage per round.
+    subsample, colsample_bytree : float
+        Row and column sampling per tree.
+    min_child_weight, reg_lambda : float
+        Regularisation, as in XGBoost.
+    max_bin : int
+        Histogram bins per feature.
+    validation_fraction : float
+        Share of the training set (stratified) held out for early stopping; 0 disables it.
+    early_stopping_rounds : int
+        Stop when the validation log-loss has not improved for this many rounds.
+    class_weight : {None, "balanced", "max-ratio"} or dict
+        Per-class weights, applied as sample weights.
+    n_jobs : int, optional
+        XGBoost threads (None: all cores).
+    random_state : int
+        Seed of sampling and of the validation split.
+    """
+
+    name = "xgboost"
+    _expected_failed_checks = {  # noqa: RUF012
+        "check_sample_weight_equivalence_on_dense_data": (
+            "row subsampling and histogram binning: weights differ from repeated rows"
+        ),
+    }
+    requires = ("xgboost",)
+    extra = "xgboost"
+
+    def __init__(
+        self,
+        n_estimators: int = 500,
+        max_depth: int = 6,
+        learning_rate: float = 0.1,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.5,
+        min_child_weight: float = 1.0,
+        reg_lambda: float = 1.0,
+        max_bin: int = 256,
+        validation_fraction: float = 0.1,
+        early_stopping_rounds: int = 20,
+        class_weight=None,
+        n_jobs: int | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.min_child_weight = min_child_weight
+        self.reg_lambda = reg_lambda
+        self.max_bin = max_bin
+        self.validation_fraction = validation_fraction
+        self.early_stopping_rounds = early_stopping_rounds
+        self.class_weight = class_weight
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> XGBoost:
+        """Fit on an N×D feature matrix and labels.
+
+        Returns
+        -------
+        self
+        """
+        import xgboost as xgb
+
+        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError("xgboost needs at least 2 classes, got 1 class")
+        codes = encoder.transform(y)
+        weights = sample_weights(self.class_weight, y, sample_weight)
+        if weights is not None and not np.asarray(weights).sum() > 0:
+            raise ValueError("xgboost: sample weights must contain at least one non-zero number")
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(
+                f"xgboost: validation_fraction must be in [0, 1), got {self.validation_fraction!r}"
+            )
+        n_classes = len(self.classes_)
+        params = {
+            "tree_method": "hist",
+            "max_depth": self.max_depth,
+            "eta": self.learning_rate,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "min_child_weight": self.min_child_weight,
+            "lambda": self.reg_lambda,
+            "max_bin": self.max_bin,
+            "seed": self.random_state,
+            "nthread": self.n_jobs or 0,
+            **(
+                {"objective": "multi:softprob", "num_class": n_classes, "eval_metric": "mlogloss"}
+                if n_classes > 2
+                else {"objective": "binary:logistic", "eval_metric": "logloss"}
+            ),
+        }
+        evals, stop = [], None
+        idx = np.arange(len(y))
+        counts = np.bincount(codes)
+        can_split = self.validation_fraction * len(y) >= n_classes and counts.min() >= 2
+        if self.validation_fraction > 0 and can_split:
+            idx, val = train_test_split(
+                idx, test_size=self.validation_fraction, stratify=codes,
+                random_state=self.random_state,
+            )  # fmt: skip
+            w_val = None if weights is None else np.asarray(weights)[val]
+            evals = [(xgb.DMatrix(X[val], codes[val], weight=w_val), "validation")]
+            stop = self.early_stopping_rounds
+        w_fit = None if weights is None else np.asarray(weights)[idx]
+        train = xgb.DMatrix(X[idx], codes[idx], weight=w_fit)
+        self.booster_ = xgb.train(
+            params, train, self.n_estimators, evals=evals,
+            early_stopping_rounds=stop, verbose_eval=False,
+        )  # fmt: skip
+        self.best_iteration_ = int(getattr(self.booster_, "best_iteration", self.n_estimators - 1))
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in ``classes_`` order."""
+        check_is_fitted(self, "booster_")
+        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        out = self.booster_.inplace_predict(X, iteration_range=(0, self.best_iteration_ + 1))
+        out = np.asarray(out, dtype=np.float64)
+        return np.column_stack([1 - out, out]) if out.ndim == 1 else out
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict class labels."""
+        best = self.predict_proba(X).argmax(axis=1)
+        return self.classes_[best]
+
+    # XGBoost's Booster is saved as its own UBJSON bytes, never pickled.
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        if "booster_" in state:
+            state = {**state, "booster_": bytes(self.booster_.save_raw("ubj"))}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state.get("booster_"), bytes | bytearray):
+            import xgboost as xgb
+
+            booster = xgb.Booster()
+            booster.load_model(bytearray(state["booster_"]))
+            state = {**state, "booster_": booster}
+        super().__setstate__(state)

@@ -1,0 +1,104 @@
+"""Several feature extractors side by side, each block scaled on its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from ferengine.pipeline import make_step
+
+SCALES = ("standard", "l2", None)
+
+
+class Concat(TransformerMixin, BaseEstimator):
+    """Concatenate several feature extractors, scaling each block so none dominates.
+
+    Feature fusion for the classical route (HOG + LBP + BoVW, say) and, later,
+    hand-crafted + CNN embeddings.
+
+    Parameters
+    ----------
+    features : sequence
+        The extractors, each as a pipeline step: a registry name, a
+        ``(name, params)`` pair, a ``{"name": ..., **params}`` mapping or an estimator.
+    scale : {"standard", "l2", None}
+        Per-block scaling: "standard" standardises every column on the training
+        set and divides the block by the square root of its width, so each block
+        carries the same total variance; "l2" normalises each block of each row to
+        unit length; None leaves blocks as they are.
+    weights : sequence of float, optional
+        Multiplier of each block after scaling.
+    """
+
+    name = "concat"
+    _image_input = True
+
+    def __init__(self, features=("hog", "lbp"), scale: str | None = "standard", weights=None):
+        self.features = features
+        self.scale = scale
+        self.weights = weights
+
+    def _weights(self) -> list[float]:
+        weights = [1.0] * len(self.features) if self.weights is None else list(self.weights)
+        if len(weights) != len(self.features):
+            raise ValueError(
+                f"concat: {len(weights)} weights for {len(self.features)} features; give one each"
+            )
+        return [float(w) for w in weights]
+
+    def fit(self, X: Any, y: Any = None) -> Concat:
+        """Fit every extractor and the per-block scalers on the training images.
+
+        Returns
+        -------
+        self
+        """
+        self._fit(X, y)
+        return self
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """Fit on the training images and return their fused features."""
+        return self._fit(X, y)
+
+    def _fit(self, X: Any, y: Any) -> np.ndarray:
+        if self.scale not in SCALES:
+            raise ValueError(f"concat: scale must be one of {SCALES}, got {self.scale!r}")
+        if not len(self.features):
+            raise ValueError("concat: features is empty; give at least one extractor")
+        self._weights()
+        self.extractors_ = [clone(make_step(spec)[1]) for spec in self.features]
+        blocks = [ext.fit_transform(X, y) for ext in self.extractors_]
+        self.scalers_ = [
+            StandardScaler().fit(b) if self.scale == "standard" else None for b in blocks
+        ]
+        first = self.extractors_[0]
+        self.n_features_in_ = first.n_features_in_
+        self.image_shape_ = getattr(first, "image_shape_", None)
+        out = self._fuse(blocks)
+        self.n_features_out_ = out.shape[1]
+        return out
+
+    def _fuse(self, blocks: list[np.ndarray]) -> np.ndarray:
+        out = []
+        for block, scaler, weight in zip(blocks, self.scalers_, self._weights(), strict=True):
+            block = np.asarray(block, dtype=np.float32)
+            if self.scale == "standard":
+                block = scaler.transform(block) / np.sqrt(block.shape[1])
+            elif self.scale == "l2":
+                block = block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)
+            out.append(block * weight)
+        return np.concatenate(out, axis=1).astype(np.float32)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Return the fused N×D float32 features of a batch of images."""
+        check_is_fitted(self, "extractors_")
+        return self._fuse([ext.transform(X) for ext in self.extractors_])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags

@@ -1,0 +1,42 @@
+"""Spatial grids shared by the features that pool per cell (LBP, Gabor, BoVW)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def grid_shape(grid, what: str) -> tuple[int, int]:
+    """Return ``grid`` (an int or a pair) as positive ``(rows, cols)``."""
+    rc = (grid, grid) if np.isscalar(grid) else tuple(grid)
+    if len(rc) != 2 or not all(isinstance(v, int | np.integer) and v > 0 for v in rc):
+        raise ValueError(f"{what}: grid must be a positive int or (rows, cols), got {grid!r}")
+    return int(rc[0]), int(rc[1])
+
+
+def cell_index(h: int, w: int, rows: int, cols: int) -> np.ndarray:
+    """Return an h×w map of cell numbers (row-major) for a rows×cols grid of near-equal cells."""
+    r = np.minimum((np.arange(h) * rows) // h, rows - 1)
+    c = np.minimum((np.arange(w) * cols) // w, cols - 1)
+    return (r[:, None] * cols + c[None, :]).astype(np.intp)
+
+
+def cell_means(maps: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Mean of each grid cell over the last two axes: (..., H, W) -> (..., rows*cols)."""
+    h, w = maps.shape[-2:]
+    rb = np.linspace(0, h, rows + 1).astype(int)[:-1]
+    cb = np.linspace(0, w, cols + 1).astype(int)[:-1]
+    sums = np.add.reduceat(np.add.reduceat(maps, rb, axis=-2), cb, axis=-1)
+    counts = np.diff(np.append(rb, h))[:, None] * np.diff(np.append(cb, w))[None, :]
+    return (sums / counts).reshape(*maps.shape[:-2], rows * cols)
+
+
+def normalise(hist: np.ndarray, norm: str | None, what: str) -> np.ndarray:
+    """Normalise histograms along the last axis: "l1", "l2", "sqrt" (Hellinger) or None."""
+    if norm is None:
+        return hist
+    if norm == "l2":
+        return hist / np.maximum(np.linalg.norm(hist, axis=-1, keepdims=True), 1e-12)
+    if norm in ("l1", "sqrt"):
+        out = hist / np.maximum(np.abs(hist).sum(axis=-1, keepdims=True), 1e-12)
+        return np.sqrt(out) if norm == "sqrt" else out
+    raise ValueError(f"{what}: norm must be 'l1', 'l2', 'sqrt' or None, got {norm!r}")

@@ -1,0 +1,117 @@
+"""Histograms of oriented gradients (OpenCV's HOGDescriptor)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ferengine.extractor import ImageFeature, to_uint8
+
+BLOCK_NORMS = ("L2-Hys", "L2", "L1", "L1-sqrt")
+
+
+def _pair(value, what: str) -> tuple[int, int]:
+    hw = (value, value) if np.isscalar(value) else tuple(value)
+    if len(hw) != 2 or not all(isinstance(v, int | np.integer) and v > 0 for v in hw):
+        raise ValueError(f"hog: {what} must be a positive int or (height, width), got {value!r}")
+    return int(hw[0]), int(hw[1])
+
+
+class HOG(ImageFeature):
+    """Histograms of oriented gradients over overlapping blocks of cells (Dalal & Triggs).
+
+    With the default "L2-Hys" block norm OpenCV computes the descriptor (about
+    13,000 48×48 images/s per core); the other norms, which OpenCV lacks, use
+    scikit-image's ``hog`` (about 900 images/s per core). Blocks step by one
+    cell. When the image size is not a whole number of block steps, the centred
+    region that is gets described.
+
+    Parameters
+    ----------
+    orientations : int
+        Orientation bins per cell.
+    cell : int or (int, int)
+        Cell size in pixels.
+    block : int or (int, int)
+        Block size in cells.
+    block_norm : {"L2-Hys", "L2", "L1", "L1-sqrt"}
+        Block normalisation.
+    signed : bool
+        Use signed gradients (0–360°) instead of unsigned (0–180°); "L2-Hys" only.
+    gamma_correction : bool
+        Square-root gamma compression before the gradients.
+    n_jobs : int, optional
+        joblib workers over batches of images.
+    batch_size : int
+        Images per batch.
+    """
+
+    name = "hog"
+
+    def __init__(
+        self,
+        orientations: int = 9,
+        cell=8,
+        block=2,
+        block_norm: str = "L2-Hys",
+        signed: bool = False,
+        gamma_correction: bool = False,
+        n_jobs: int | None = None,
+        batch_size: int = 1024,
+    ) -> None:
+        self.orientations = orientations
+        self.cell = cell
+        self.block = block
+        self.block_norm = block_norm
+        self.signed = signed
+        self.gamma_correction = gamma_correction
+        self.n_jobs = n_jobs
+        self.batch_size = batch_size
+
+    def _check_params(self) -> None:
+        if not isinstance(self.orientations, int | np.integer) or self.orientations < 2:
+            raise ValueError(f"hog: orientations must be an int ≥ 2, got {self.orientations!r}")
+        _pair(self.cell, "cell")
+        _pair(self.block, "block")
+        if self.block_norm not in BLOCK_NORMS:
+            raise ValueError(
+                f"hog: block_norm must be one of {BLOCK_NORMS}, got {self.block_norm!r}"
+            )
+        if self.signed and self.block_norm != "L2-Hys":
+            raise ValueError("hog: signed=True needs block_norm='L2-Hys' (OpenCV's descriptor)")
+
+    def _geometry(self, h: int, w: int) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+        """Return the window (h, w), block (h, w) and cell (h, w) sizes in pixels."""
+        ch, cw = _pair(self.cell, "cell")
+        bh, bw = (c * b for c, b in zip((ch, cw), _pair(self.block, "block"), strict=True))
+        if h < bh or w < bw:
+            raise ValueError(f"hog: {h}×{w} images are smaller than one {bh}×{bw} block")
+        return (bh + (h - bh) // ch * ch, bw + (w - bw) // cw * cw), (bh, bw), (ch, cw)
+
+    def _extract(self, grey: np.ndarray) -> np.ndarray:
+        _n, h, w = grey.shape
+        (wh, ww), (bh, bw), (ch, cw) = self._geometry(h, w)
+        y0, x0 = (h - wh) // 2, (w - ww) // 2
+        images = to_uint8(grey)[:, y0 : y0 + wh, x0 : x0 + ww]
+        if self.block_norm != "L2-Hys":
+            from skimage.feature import hog
+
+            return np.stack(
+                [
+                    hog(
+                        img,
+                        int(self.orientations),
+                        (ch, cw),
+                        (bh // ch, bw // cw),
+                        self.block_norm,
+                        transform_sqrt=bool(self.gamma_correction),
+                    )
+                    for img in images
+                ]
+            )
+        descriptor = cv2.HOGDescriptor(
+            (ww, wh), (bw, bh), (cw, ch), (cw, ch), int(self.orientations),
+            1, -1.0, cv2.HOGDESCRIPTOR_L2HYS, 0.2,
+            bool(self.gamma_correction), 64, bool(self.signed),
+        )  # fmt: skip
+        return np.stack([descriptor.compute(np.ascontiguousarray(img)) for img in images])

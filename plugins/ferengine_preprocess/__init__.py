@@ -1,0 +1,1 @@
+"""Built-in face preprocessing plugins: images in, images out."""

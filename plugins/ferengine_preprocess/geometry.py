@@ -1,0 +1,117 @@
+"""Geometric preprocessing: resize and crop."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ferengine.extractor import ImagePreprocessor
+
+INTERPOLATION = {
+    "area": cv2.INTER_AREA,
+    "linear": cv2.INTER_LINEAR,
+    "cubic": cv2.INTER_CUBIC,
+    "nearest": cv2.INTER_NEAREST,
+    "lanczos": cv2.INTER_LANCZOS4,
+}
+
+
+def pair(value, what: str) -> tuple[int, int]:
+    """Return ``value`` (an int or a pair) as a positive ``(height, width)``."""
+    hw = (value, value) if np.isscalar(value) else tuple(value)
+    if len(hw) != 2 or not all(isinstance(v, int | np.integer) and v > 0 for v in hw):
+        raise ValueError(f"{what} must be a positive int or (height, width), got {value!r}")
+    return int(hw[0]), int(hw[1])
+
+
+class Resize(ImagePreprocessor):
+    """Resize every image to a fixed size (OpenCV); the dtype is kept.
+
+    Parameters
+    ----------
+    size : int or (int, int)
+        Output ``size×size`` or ``(height, width)``.
+    interpolation : {"area", "linear", "cubic", "nearest", "lanczos"}
+        OpenCV interpolation ("area" is best for shrinking).
+    """
+
+    name = "resize"
+
+    def __init__(self, size=48, interpolation: str = "area") -> None:
+        self.size = size
+        self.interpolation = interpolation
+
+    def _check_params(self) -> None:
+        pair(self.size, "resize: size")
+        if self.interpolation not in INTERPOLATION:
+            raise ValueError(
+                f"resize: interpolation must be one of {sorted(INTERPOLATION)}, "
+                f"got {self.interpolation!r}"
+            )
+
+    def _apply(self, X: np.ndarray) -> np.ndarray:
+        h, w = pair(self.size, "resize: size")
+        if X.shape[1:3] == (h, w):
+            return X
+        src = X if X.dtype in (np.uint8, np.float32) else X.astype(np.float32)
+        flags = INTERPOLATION[self.interpolation]
+        return np.stack([cv2.resize(img, (w, h), interpolation=flags) for img in src]).reshape(
+            (len(X), h, w, *X.shape[3:])
+        )
+
+
+class Crop(ImagePreprocessor):
+    """Crop a fixed region: a centred window or an explicit box.
+
+    ``box`` keeps an explicit region; otherwise ``size`` keeps a centred window
+    of that many pixels; otherwise ``fraction`` keeps that share of each side,
+    centred. ``box`` and ``size`` cannot be combined.
+
+    Parameters
+    ----------
+    size : int or (int, int), optional
+        Centred crop of ``size×size`` or ``(height, width)`` pixels.
+    fraction : float
+        Centred crop keeping this share (0–1] of the height and of the width,
+        when neither ``size`` nor ``box`` is given.
+    box : (int, int, int, int), optional
+        ``(x, y, width, height)`` of the region to keep.
+    """
+
+    name = "crop"
+
+    def __init__(self, size=None, fraction: float = 0.9, box=None) -> None:
+        self.size = size
+        self.fraction = fraction
+        self.box = box
+
+    def _check_params(self) -> None:
+        if self.size is not None and self.box is not None:
+            raise ValueError("crop: give size or box, not both")
+        if self.size is not None:
+            pair(self.size, "crop: size")
+        if not 0 < self.fraction <= 1:
+            raise ValueError(f"crop: fraction must be in (0, 1], got {self.fraction!r}")
+        if self.box is not None:
+            box = tuple(self.box)
+            if len(box) != 4 or min(box) < 0 or min(box[2:]) < 1:
+                raise ValueError(f"crop: box must be (x, y, width, height), got {self.box!r}")
+
+    def _region(self, h: int, w: int) -> tuple[int, int, int, int]:
+        if self.box is not None:
+            x, y, bw, bh = (int(v) for v in self.box)
+        else:
+            if self.size is not None:
+                bh, bw = pair(self.size, "crop: size")
+            else:
+                bh, bw = max(1, round(h * self.fraction)), max(1, round(w * self.fraction))
+            y, x = (h - bh) // 2, (w - bw) // 2
+        if x < 0 or y < 0 or x + bw > w or y + bh > h:
+            raise ValueError(
+                f"crop: region x={x}, y={y}, width={bw}, height={bh} does not fit in {h}×{w} images"
+            )
+        return x, y, bw, bh
+
+    def _apply(self, X: np.ndarray) -> np.ndarray:
+        x, y, bw, bh = self._region(X.shape[1], X.shape[2])
+        return np.ascontiguousarray(X[:, y : y + bh, x : x + bw])
