@@ -12,8 +12,9 @@ import platform
 import time
 from pathlib import Path
 
-import ferengine
 from ferengine_classic.features.landmarks import Landmarks
+
+import ferengine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,6 +32,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())  # before our own work
     X = ferengine.load_dataset("fer2013", path=args.path, usage="PublicTest").images[: args.n]
     feature = Landmarks(n_jobs=args.n_jobs, batch_size=args.batch_size).fit(X[:1])
     rates = []
@@ -38,8 +40,9 @@ def main() -> None:
         t0 = time.perf_counter()
         F = feature.transform(X)
         rates.append(len(X) / (time.perf_counter() - t0))
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
-    print(f"{len(X)} images {X.shape[1]}×{X.shape[2]} -> {F.shape[1]} features, n_jobs={args.n_jobs}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average before {load}")
+    shape = f"{X.shape[1]}×{X.shape[2]}"
+    print(f"{len(X)} images {shape} -> {F.shape[1]} features, n_jobs={args.n_jobs}")
     warm = rates[1:]
     print(
         f"cold {rates[0]:.0f} images/s; warm best {max(warm):.0f}, worst {min(warm):.0f} images/s "

@@ -226,6 +226,8 @@ def _print_metrics(result: dict, title: str) -> None:
         f"macro-F1 {result['macro_f1']:.4f}"
         + (f"  (dropped {result['dropped']} of unknown classes)" if result.get("dropped") else "")
     )
+    if "predict_ms_per_image" in result:
+        console.print(f"prediction: {result['predict_ms_per_image']:.3f} ms per image (batched)")
     table = Table(title="per class")
     for col in ("class", "precision", "recall", "F1", "support"):
         table.add_column(col, justify="left" if col == "class" else "right")

@@ -40,13 +40,16 @@ PAYLOAD = "model.skops"
 #: Non-estimator ferengine classes that may appear inside a model.
 _TRUSTED_DATA_CLASSES: tuple[type, ...] = (LabelSpace,)
 #: scikit-learn internals that fitted built-in classifiers hold and skops does not list
-#: among its defaults: tree structures (decision-tree, forests) and MLP optimiser state.
+#: among its defaults: tree structures (decision-tree, forests), MLP optimiser state and
+#: the per-fold calibrators of calibrated SVMs.
 #: They are plain data holders of scikit-learn itself, not callables.
 _TRUSTED_SKLEARN_TYPES = frozenset(
     {
         "sklearn.tree._tree.Tree",
         "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
         "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
     }
 )
 

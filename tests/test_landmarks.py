@@ -93,6 +93,9 @@ def test_any_size_and_float_input(synth, fitted):
     z = X.astype(np.float32)
     z = (z - z.mean(axis=(1, 2), keepdims=True)) / z.std(axis=(1, 2), keepdims=True)
     assert np.isfinite(fitted.transform(z)).all()  # rescaled per image for dlib
+    mixed = np.concatenate([X[:2].astype(np.float32), z[2:]])  # each image converted alone
+    np.testing.assert_array_equal(fitted.transform(mixed)[:2], fitted.transform(X[:2]))
+    np.testing.assert_array_equal(fitted.transform(mixed)[2:], fitted.transform(z[2:]))
 
 
 def test_detect_falls_back_to_whole_image():

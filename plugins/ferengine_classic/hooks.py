@@ -12,7 +12,7 @@ from ferengine_classic.features.concat import Concat
 from ferengine_classic.features.gabor import Gabor
 from ferengine_classic.features.hog import HOG
 
-# TMP from ferengine_classic.features.landmarks import Landmarks
+from ferengine_classic.features.landmarks import Landmarks
 from ferengine_classic.features.lbp import LBP
 from ferengine_classic.features.pixels import Pixels
 
@@ -20,7 +20,7 @@ from ferengine_classic.features.pixels import Pixels
 @hookimpl
 def ferengine_register_features():
     """Register the built-in feature extractors."""
-    return [Pixels, LBP, HOG, Gabor, BoVW, Concat]
+    return [Pixels, LBP, HOG, Gabor, Landmarks, BoVW, Concat]
 
 
 @hookimpl

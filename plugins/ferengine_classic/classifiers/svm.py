@@ -7,11 +7,7 @@ from typing import Any
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import SVC, LinearSVC
 
-from ferengine_classic.classifiers.weighting import (
-    SchemeClassWeight,
-    WrappedClassifier,
-    with_schemes,
-)
+from ferengine_classic.classifiers.weighting import WrappedClassifier
 
 
 class SVMLinear(WrappedClassifier):
@@ -77,65 +73,95 @@ class SVMLinear(WrappedClassifier):
             tol=self.tol,
             random_state=self.random_state,
         )
-        if self.calibration is None:
-            return svm
-        if self.calibration not in ("sigmoid", "isotonic"):
-            raise ValueError(
-                f"svm-linear: calibration must be None, 'sigmoid' or 'isotonic', "
-                f"got {self.calibration!r}"
-            )
-        return CalibratedClassifierCV(svm, method=self.calibration, cv=self.cv)
+        return calibrated(svm, self.calibration, self.cv, "svm-linear")
 
 
-class SVMRBF(SchemeClassWeight, SVC):
-    """Kernel SVM with an RBF kernel (libsvm's SVC); ``probability=True`` gives Platt scaling.
+class SVMRBF(WrappedClassifier):
+    """Kernel SVM (libsvm's SVC, RBF kernel by default); probabilities by Platt scaling.
 
-    All parameters are those of :class:`sklearn.svm.SVC`; ``class_weight`` also
-    takes "max-ratio", and ``cache_size`` defaults to 1000 MB because FER training
-    sets are large.
+    Parameters
+    ----------
+    C : float
+        Inverse regularisation strength.
+    gamma : {"scale", "auto"} or float
+        RBF kernel width, as in :class:`sklearn.svm.SVC`.
+    kernel : {"rbf", "poly", "sigmoid", "linear"}
+        libsvm kernel.
+    degree : int
+        Degree of the "poly" kernel.
+    coef0 : float
+        Independent term of the "poly" and "sigmoid" kernels.
+    calibration : {None, "sigmoid", "isotonic"}
+        With a method, ``predict_proba`` is available: one SVM is fitted on all
+        the data and its decision values are calibrated on ``cv``-fold
+        cross-validated predictions ("sigmoid" is Platt scaling) —
+        scikit-learn's replacement for the deprecated ``SVC(probability=True)``.
+    cv : int
+        Folds for the calibration.
+    class_weight : {None, "balanced", "max-ratio"} or dict
+        Per-class weights (see :func:`ferengine.balance.class_weights`).
+    cache_size : float
+        libsvm kernel cache in MB (large FER training sets benefit from more).
+    tol : float
+        Stopping tolerance.
+    max_iter : int
+        Iteration limit (-1: none).
     """
 
     name = "svm-rbf"
     _expected_failed_checks = {  # noqa: RUF012
-        "check_classifiers_one_label_sample_weights": (
-            "libsvm refuses weights that leave one class (as scikit-learn's SVC does)"
+        "check_sample_weight_equivalence_on_dense_data": (
+            "libsvm's sample weights are close to, not equal to, repeated samples "
+            "(scikit-learn expects the same failure of SVC, meta-issue #16298)"
         ),
     }
-    _parameter_constraints = with_schemes(SVC._parameter_constraints)
 
     def __init__(
         self,
-        *,
-        C=1.0,
-        kernel="rbf",
-        degree=3,
+        C: float = 1.0,
         gamma="scale",
-        coef0=0.0,
-        shrinking=True,
-        probability=False,
-        tol=1e-3,
-        cache_size=1000,
+        kernel: str = "rbf",
+        degree: int = 3,
+        coef0: float = 0.0,
+        calibration: str | None = None,
+        cv: int = 3,
         class_weight=None,
-        verbose=False,
-        max_iter=-1,
-        decision_function_shape="ovr",
-        break_ties=False,
-        random_state=None,
+        cache_size: float = 1000,
+        tol: float = 1e-3,
+        max_iter: int = -1,
     ) -> None:
-        super().__init__(
-            C=C,
-            kernel=kernel,
-            degree=degree,
-            gamma=gamma,
-            coef0=coef0,
-            shrinking=shrinking,
-            probability=probability,
-            tol=tol,
-            cache_size=cache_size,
-            class_weight=class_weight,
-            verbose=verbose,
-            max_iter=max_iter,
-            decision_function_shape=decision_function_shape,
-            break_ties=break_ties,
-            random_state=random_state,
+        self.C = C
+        self.gamma = gamma
+        self.kernel = kernel
+        self.degree = degree
+        self.coef0 = coef0
+        self.calibration = calibration
+        self.cv = cv
+        self.class_weight = class_weight
+        self.cache_size = cache_size
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def _build(self, n_classes: int, n_samples: int) -> Any:
+        svm = SVC(
+            C=self.C,
+            kernel=self.kernel,
+            gamma=self.gamma,
+            degree=self.degree,
+            coef0=self.coef0,
+            cache_size=self.cache_size,
+            tol=self.tol,
+            max_iter=self.max_iter,
         )
+        return calibrated(svm, self.calibration, self.cv, "svm-rbf", ensemble=False)
+
+
+def calibrated(svm: Any, method: str | None, cv: int, name: str, ensemble: bool = True) -> Any:
+    """Wrap an SVM for probabilities (CalibratedClassifierCV); ``method=None`` returns it."""
+    if method is None:
+        return svm
+    if method not in ("sigmoid", "isotonic"):
+        raise ValueError(
+            f"{name}: calibration must be None, 'sigmoid' or 'isotonic', got {method!r}"
+        )
+    return CalibratedClassifierCV(svm, method=method, cv=cv, ensemble=ensemble)
