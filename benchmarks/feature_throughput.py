@@ -12,21 +12,17 @@ import platform
 import time
 from pathlib import Path
 
+from datapaths import fer2013_csv
+
 import ferengine
 from ferengine import registry
 
-ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"hog": 2500, "lbp": 2500, "landmarks": 500}
-
-
-def default_path() -> Path:
-    base = Path(os.environ.get("FERENGINE_DATA", ROOT.parent / "shared" / "data"))
-    return base / "fer2013" / "fer2013.csv.gz"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", nargs="?", type=Path, default=default_path())
+    parser.add_argument("path", nargs="?", type=Path, default=fer2013_csv())
     parser.add_argument("--features", nargs="+", default=list(TARGETS))
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()

@@ -11,19 +11,14 @@ import statistics
 import time
 from pathlib import Path
 
+from datapaths import fer2013_csv
+
 import ferengine
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def default_path() -> Path:
-    base = Path(os.environ.get("FERENGINE_DATA", ROOT.parent / "shared" / "data"))
-    return base / "fer2013" / "fer2013.csv.gz"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", nargs="?", type=Path, default=default_path())
+    parser.add_argument("path", nargs="?", type=Path, default=fer2013_csv())
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     times = []

@@ -133,16 +133,20 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, object]:
     return params
 
 
-@datasets_group.command("show")
-@click.argument("name")
-@click.option("--path", "data_path", default=None, help="Where the data lies (file or folder).")
-@click.option(
+#: ``--param KEY=VALUE`` for dataset loader parameters (parsed by :func:`_parse_params`).
+param_option = click.option(
     "--param",
     "params",
     multiple=True,
     metavar="KEY=VALUE",
     help="Further loader parameter (JSON value or string); repeatable.",
 )
+
+
+@datasets_group.command("show")
+@click.argument("name")
+@click.option("--path", "data_path", default=None, help="Where the data lies (file or folder).")
+@param_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -251,13 +255,7 @@ def _print_metrics(result: dict, title: str) -> None:
 @click.option("--dataset", "dataset_name", required=True, help="Dataset plugin name.")
 @click.option("--path", "data_path", default=None, help="Where the data lies (file or folder).")
 @click.option("--split", default=None, help="Evaluate on this split only (e.g. PublicTest).")
-@click.option(
-    "--param",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Further loader parameter (JSON value or string); repeatable.",
-)
+@param_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def evaluate_cmd(
     model: Path,

@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
+
+#: OpenCV interpolation flags by name, for plugins that resize.
+INTERPOLATION = {
+    "area": cv2.INTER_AREA,
+    "linear": cv2.INTER_LINEAR,
+    "cubic": cv2.INTER_CUBIC,
+    "nearest": cv2.INTER_NEAREST,
+    "lanczos": cv2.INTER_LANCZOS4,
+}
+
+
+def positive_pair(value, what: str) -> tuple[int, int]:
+    """Return ``value`` (an int or a pair of ints) as a positive pair, e.g. (height, width).
+
+    Raises
+    ------
+    ValueError
+        Naming ``what`` (the plugin and parameter) when the value is not valid.
+    """
+    pair = (value, value) if np.isscalar(value) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int | np.integer) and v > 0 for v in pair):
+        raise ValueError(f"{what} must be a positive int or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
 
 
 def validate_images(estimator, X, *, reset: bool, flat_ok: bool = True) -> np.ndarray:

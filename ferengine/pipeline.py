@@ -129,7 +129,7 @@ def make_step(step: Any, registry: Registry | None = None) -> tuple[str, Any]:
             raise InvalidPluginError(f"a step table needs a 'name' string, got {dict(step)!r}")
         params = {k: v for k, v in step.items() if k != "name"}
         step = step["name"]
-    elif isinstance(step, tuple):
+    elif isinstance(step, tuple | list):  # (name, params); TOML and JSON give lists
         if len(step) != 2 or not isinstance(step[1], Mapping):
             raise InvalidPluginError(f"a tuple step must be (name, params dict), got {step!r}")
         step, params = step

@@ -11,7 +11,6 @@ from ferengine_classic.features.bovw import BoVW
 from ferengine_classic.features.concat import Concat
 from ferengine_classic.features.gabor import Gabor
 from ferengine_classic.features.hog import HOG
-
 from ferengine_classic.features.landmarks import Landmarks
 from ferengine_classic.features.lbp import LBP
 from ferengine_classic.features.pixels import Pixels

@@ -6,22 +6,7 @@ import cv2
 import numpy as np
 
 from ferengine.extractor import ImagePreprocessor
-
-INTERPOLATION = {
-    "area": cv2.INTER_AREA,
-    "linear": cv2.INTER_LINEAR,
-    "cubic": cv2.INTER_CUBIC,
-    "nearest": cv2.INTER_NEAREST,
-    "lanczos": cv2.INTER_LANCZOS4,
-}
-
-
-def pair(value, what: str) -> tuple[int, int]:
-    """Return ``value`` (an int or a pair) as a positive ``(height, width)``."""
-    hw = (value, value) if np.isscalar(value) else tuple(value)
-    if len(hw) != 2 or not all(isinstance(v, int | np.integer) and v > 0 for v in hw):
-        raise ValueError(f"{what} must be a positive int or (height, width), got {value!r}")
-    return int(hw[0]), int(hw[1])
+from ferengine.images import INTERPOLATION, positive_pair
 
 
 class Resize(ImagePreprocessor):
@@ -42,7 +27,7 @@ class Resize(ImagePreprocessor):
         self.interpolation = interpolation
 
     def _check_params(self) -> None:
-        pair(self.size, "resize: size")
+        positive_pair(self.size, "resize: size")
         if self.interpolation not in INTERPOLATION:
             raise ValueError(
                 f"resize: interpolation must be one of {sorted(INTERPOLATION)}, "
@@ -50,7 +35,7 @@ class Resize(ImagePreprocessor):
             )
 
     def _apply(self, X: np.ndarray) -> np.ndarray:
-        h, w = pair(self.size, "resize: size")
+        h, w = positive_pair(self.size, "resize: size")
         if X.shape[1:3] == (h, w):
             return X
         src = X if X.dtype in (np.uint8, np.float32) else X.astype(np.float32)
@@ -89,7 +74,7 @@ class Crop(ImagePreprocessor):
         if self.size is not None and self.box is not None:
             raise ValueError("crop: give size or box, not both")
         if self.size is not None:
-            pair(self.size, "crop: size")
+            positive_pair(self.size, "crop: size")
         if not 0 < self.fraction <= 1:
             raise ValueError(f"crop: fraction must be in (0, 1], got {self.fraction!r}")
         if self.box is not None:
@@ -102,7 +87,7 @@ class Crop(ImagePreprocessor):
             x, y, bw, bh = (int(v) for v in self.box)
         else:
             if self.size is not None:
-                bh, bw = pair(self.size, "crop: size")
+                bh, bw = positive_pair(self.size, "crop: size")
             else:
                 bh, bw = max(1, round(h * self.fraction)), max(1, round(w * self.fraction))
             y, x = (h - bh) // 2, (w - bw) // 2

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ferengine.images import positive_pair
+
 
 def grid_shape(grid, what: str) -> tuple[int, int]:
     """Return ``grid`` (an int or a pair) as positive ``(rows, cols)``."""
-    rc = (grid, grid) if np.isscalar(grid) else tuple(grid)
-    if len(rc) != 2 or not all(isinstance(v, int | np.integer) and v > 0 for v in rc):
-        raise ValueError(f"{what}: grid must be a positive int or (rows, cols), got {grid!r}")
-    return int(rc[0]), int(rc[1])
+    return positive_pair(grid, f"{what}: grid")
 
 
 def cell_index(h: int, w: int, rows: int, cols: int) -> np.ndarray:

@@ -6,15 +6,9 @@ import cv2
 import numpy as np
 
 from ferengine.extractor import ImageFeature, to_uint8
+from ferengine.images import positive_pair
 
 BLOCK_NORMS = ("L2-Hys", "L2", "L1", "L1-sqrt")
-
-
-def _pair(value, what: str) -> tuple[int, int]:
-    hw = (value, value) if np.isscalar(value) else tuple(value)
-    if len(hw) != 2 or not all(isinstance(v, int | np.integer) and v > 0 for v in hw):
-        raise ValueError(f"hog: {what} must be a positive int or (height, width), got {value!r}")
-    return int(hw[0]), int(hw[1])
 
 
 class HOG(ImageFeature):
@@ -71,8 +65,8 @@ class HOG(ImageFeature):
     def _check_params(self) -> None:
         if not isinstance(self.orientations, int | np.integer) or self.orientations < 2:
             raise ValueError(f"hog: orientations must be an int ≥ 2, got {self.orientations!r}")
-        _pair(self.cell, "cell")
-        _pair(self.block, "block")
+        positive_pair(self.cell, "hog: cell")
+        positive_pair(self.block, "hog: block")
         if self.block_norm not in BLOCK_NORMS:
             raise ValueError(
                 f"hog: block_norm must be one of {BLOCK_NORMS}, got {self.block_norm!r}"
@@ -82,8 +76,9 @@ class HOG(ImageFeature):
 
     def _geometry(self, h: int, w: int) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
         """Return the window (h, w), block (h, w) and cell (h, w) sizes in pixels."""
-        ch, cw = _pair(self.cell, "cell")
-        bh, bw = (c * b for c, b in zip((ch, cw), _pair(self.block, "block"), strict=True))
+        ch, cw = positive_pair(self.cell, "hog: cell")
+        cells_h, cells_w = positive_pair(self.block, "hog: block")
+        bh, bw = ch * cells_h, cw * cells_w
         if h < bh or w < bw:
             raise ValueError(f"hog: {h}×{w} images are smaller than one {bh}×{bw} block")
         return (bh + (h - bh) // ch * ch, bw + (w - bw) // cw * cw), (bh, bw), (ch, cw)

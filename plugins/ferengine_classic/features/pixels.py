@@ -7,14 +7,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ferengine.images import validate_images
-
-_INTERPOLATION = {
-    "area": cv2.INTER_AREA,
-    "linear": cv2.INTER_LINEAR,
-    "cubic": cv2.INTER_CUBIC,
-    "nearest": cv2.INTER_NEAREST,
-}
+from ferengine.images import INTERPOLATION, validate_images
 
 
 class Pixels(TransformerMixin, BaseEstimator):
@@ -51,9 +44,9 @@ class Pixels(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Check the parameters and remember the input shape."""
-        if self.interpolation not in _INTERPOLATION:
+        if self.interpolation not in INTERPOLATION:
             raise ValueError(
-                f"pixels: interpolation must be one of {sorted(_INTERPOLATION)}, "
+                f"pixels: interpolation must be one of {sorted(INTERPOLATION)}, "
                 f"got {self.interpolation!r}"
             )
         self._target()
@@ -74,7 +67,7 @@ class Pixels(TransformerMixin, BaseEstimator):
             flat = X.reshape(len(X), -1)
         else:
             h, w = target
-            flags = _INTERPOLATION[self.interpolation]
+            flags = INTERPOLATION[self.interpolation]
             src = X.astype(np.float32) if X.dtype != np.uint8 else X
             flat = np.stack(
                 [cv2.resize(img, (w, h), interpolation=flags).reshape(-1) for img in src]
