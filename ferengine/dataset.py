@@ -133,6 +133,25 @@ class FaceDataset:
             mask &= np.isin(self.subjects, [subject] if isinstance(subject, str) else subject)
         return self.subset(mask)
 
+    def with_mirrors(self) -> FaceDataset:
+        """Return the images followed by their horizontal mirrors (same labels and subjects).
+
+        The offline ×2 flip augmentation of the FER literature; expressions are
+        left-right symmetric, so a mirrored face keeps its label.
+        """
+
+        def twice(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else np.concatenate([a, a])
+
+        mirrored = np.ascontiguousarray(self.images[:, :, ::-1])
+        return replace(
+            self,
+            images=np.concatenate([self.images, mirrored]),
+            labels=twice(self.labels),
+            subjects=twice(self.subjects),
+            splits=twice(self.splits),
+        )
+
     def map_labels(self, mapping: LabelMapping) -> FaceDataset:
         """Carry labels into ``mapping.target``, dropping images the mapping drops."""
         if mapping.source.names != self.label_space.names:

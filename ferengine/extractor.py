@@ -39,18 +39,19 @@ def to_grey(X: np.ndarray) -> np.ndarray:
 def to_uint8(X: np.ndarray) -> np.ndarray:
     """Return images as uint8 for OpenCV routines that need 8-bit input.
 
-    uint8 passes through; other values already in [0, 255] are rounded; an image
+    uint8 passes through; images with values in [0, 255] are rounded; an image
     with values outside that range (after per-image standardisation, say) is
     min-max rescaled to [0, 255] on its own.
     """
-    if X.dtype == np.uint8:
-        return X
+    if X.dtype == np.uint8 or not X.size:
+        return X.astype(np.uint8, copy=False)
     X = X.astype(np.float32, copy=False)
-    if X.size and (X.min() < 0 or X.max() > 255):
-        axes = tuple(range(1, X.ndim))
-        lo = X.min(axis=axes, keepdims=True)
-        span = np.maximum(X.max(axis=axes, keepdims=True) - lo, 1e-6)
-        X = (X - lo) * (255.0 / span)
+    axes = tuple(range(1, X.ndim))
+    lo, hi = X.min(axis=axes, keepdims=True), X.max(axis=axes, keepdims=True)
+    outside = (lo < 0) | (hi > 255)
+    if outside.any():
+        span = np.maximum(hi - lo, 1e-6)
+        X = np.where(outside, (X - lo) * (255.0 / span), X)
     return np.rint(X).astype(np.uint8)
 
 

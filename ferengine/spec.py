@@ -11,6 +11,7 @@ Example::
     [train]
     split = "Training"        # which split trains
     validate = "PublicTest"   # optional: scored after training
+    mirror = false            # optional: add every training image's horizontal mirror
 
     [[steps]]
     name = "hog"
@@ -42,7 +43,7 @@ class SpecError(FerengineError, ValueError):
 
 
 _TOP = {"description", "dataset", "train", "steps", "label_space"}
-_TRAIN = {"split", "validate"}
+_TRAIN = {"split", "validate", "mirror"}
 
 
 @dataclass
@@ -55,6 +56,7 @@ class ModelSpec:
     steps: list[dict[str, Any]]
     train_split: str | None = None
     validate_split: str | None = None
+    mirror: bool = False
     description: str = ""
     label_space: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
@@ -138,6 +140,7 @@ def load_spec(path: str | Path) -> ModelSpec:
         steps=steps,
         train_split=train.get("split"),
         validate_split=train.get("validate"),
+        mirror=bool(train.get("mirror", False)),
         description=str(raw.get("description", "")),
         label_space=raw.get("label_space"),
         raw=raw,
@@ -156,6 +159,8 @@ def train(spec: ModelSpec, data: str | Path | None = None) -> tuple[FERPipeline,
     model = spec.pipeline()
     dataset = spec.load_data(data)
     train_set = dataset.where(split=spec.train_split) if spec.train_split else dataset
+    if spec.mirror:
+        train_set = train_set.with_mirrors()
     start = time.perf_counter()
     model.fit(train_set)
     report: dict[str, Any] = {

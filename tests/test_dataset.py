@@ -83,3 +83,12 @@ def test_class_counts():
     assert public == {**dict.fromkeys(FER7.names, 0), "surprise": 1, "neutral": 1}
     with pytest.raises(DatasetError, match="no splits"):
         make(n=7, splits=None).class_counts(split="Training")
+
+
+def test_with_mirrors_doubles_with_flipped_images(small_ds):
+    doubled = small_ds.with_mirrors()
+    n = len(small_ds)
+    assert len(doubled) == 2 * n
+    assert np.array_equal(doubled.images[n:], small_ds.images[:, :, ::-1])
+    assert np.array_equal(doubled.labels[n:], small_ds.labels)
+    assert np.array_equal(doubled.subjects[n:], small_ds.subjects)

@@ -40,6 +40,16 @@ def test_spec_trains_a_pipeline(spec_file):
     assert model.named_steps["hog"].cell == 8
 
 
+def test_mirror_doubles_the_training_set(spec_file):
+    spec_file.write_text(
+        spec_file.read_text().replace("[[steps]]", "[train]\nmirror = true\n\n[[steps]]", 1)
+    )
+    spec = load_spec(spec_file)
+    assert spec.mirror
+    _, report = train(spec)
+    assert report["n_train"] == 2 * 8 * 7 * 2
+
+
 def test_train_and_evaluate_commands(spec_file, tmp_path):
     runner = CliRunner()
     out = tmp_path / "m.zip"

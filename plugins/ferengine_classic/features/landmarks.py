@@ -92,17 +92,6 @@ def _detector() -> Any:
     return _MODELS["detector"]
 
 
-def _uint8(grey: np.ndarray) -> np.ndarray:
-    """Return uint8 images; each image with values outside 0–255 is min-max rescaled alone."""
-    if grey.dtype == np.uint8:
-        return grey
-    outside = (grey.min(axis=(1, 2)) < 0) | (grey.max(axis=(1, 2)) > 255)
-    out = to_uint8(np.where(outside[:, None, None], 0, grey))
-    if outside.any():
-        out[outside] = to_uint8(grey[outside])
-    return out
-
-
 def detect_landmarks(
     grey: np.ndarray, model_path: str, box: str = "image", min_size: int = 96
 ) -> np.ndarray:
@@ -130,7 +119,7 @@ def detect_landmarks(
 
     predictor = _predictor(str(model_path))
     out = np.empty((len(grey), 68, 2), dtype=np.float32)
-    for i, img in enumerate(_uint8(grey)):
+    for i, img in enumerate(to_uint8(grey)):
         h, w = img.shape
         scale = max(1.0, min_size / min(h, w))
         if scale > 1:
