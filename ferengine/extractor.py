@@ -60,13 +60,19 @@ def batches(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, max(1, size))]
 
 
-def map_batches(func: Any, X: np.ndarray, n_jobs: int | None, batch_size: int) -> np.ndarray:
-    """Apply ``func`` to consecutive batches of ``X`` (in parallel with joblib) and stack."""
+def map_batches(
+    func: Any, X: np.ndarray, n_jobs: int | None, batch_size: int, prefer: str = "threads"
+) -> np.ndarray:
+    """Apply ``func`` to consecutive batches of ``X`` (in parallel with joblib) and stack.
+
+    ``prefer="threads"`` suits work that releases the GIL (OpenCV, numpy, scipy.fft)
+    and avoids copying images to worker processes; ``"processes"`` suits the rest.
+    """
     parts = batches(len(X), batch_size)
     if n_jobs in (None, 1) or len(parts) == 1:
         out = [func(X[s]) for s in parts]
     else:
-        out = Parallel(n_jobs=n_jobs)(delayed(func)(X[s]) for s in parts)
+        out = Parallel(n_jobs=n_jobs, prefer=prefer)(delayed(func)(X[s]) for s in parts)
     return np.concatenate(out)
 
 
@@ -106,6 +112,9 @@ class ImageFeature(_ImageBase):
 
     n_jobs: int | None = None
     batch_size: int = 512
+    #: joblib's backend preference for ``n_jobs``: "threads" when ``_extract`` releases the
+    #: GIL (OpenCV, numpy), "processes" when it holds it (dlib's shape predictor).
+    _prefer = "threads"
 
     def _fit(self, grey: np.ndarray, y: Any) -> None:
         """Learn from the training images (nothing by default)."""
@@ -135,7 +144,7 @@ class ImageFeature(_ImageBase):
     def transform(self, X: Any) -> np.ndarray:
         """Return the N×D float32 feature matrix of a batch of images."""
         grey = to_grey(self._validate(X, reset=False))
-        out = map_batches(self._extract, grey, self.n_jobs, self.batch_size)
+        out = map_batches(self._extract, grey, self.n_jobs, self.batch_size, self._prefer)
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def __sklearn_tags__(self):

@@ -234,6 +234,7 @@ class Landmarks(ImageFeature):
     name = "landmarks"
     requires = ("dlib",)
     extra = "landmarks"
+    _prefer = "processes"  # dlib holds the GIL while it predicts
     #: The features are normalised shape measurements: any image size works.
     _same_size = False
 
@@ -294,4 +295,4 @@ class Landmarks(ImageFeature):
         """
         self._check_params()
         X = validate_images(clone(self), X, reset=True, flat_ok=False)  # no fitted state here
-        return map_batches(self._points, to_grey(X), self.n_jobs, self.batch_size)
+        return map_batches(self._points, to_grey(X), self.n_jobs, self.batch_size, self._prefer)
