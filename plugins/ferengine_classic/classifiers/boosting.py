@@ -7,11 +7,9 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ferengine_classic.classifiers.weighting import sample_weights
+from ferengine_classic.classifiers.weighting import prepare_fit
 
 
 class XGBoost(ClassifierMixin, BaseEstimator):
@@ -94,14 +92,7 @@ class XGBoost(ClassifierMixin, BaseEstimator):
         """
         import xgboost as xgb
 
-        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError("xgboost needs at least 2 classes, got 1 class")
-        codes = encoder.transform(y)
-        weights = sample_weights(self.class_weight, y, sample_weight)
+        X, codes, weights = prepare_fit(self, X, y, sample_weight)
         if weights is not None and not np.asarray(weights).sum() > 0:
             raise ValueError("xgboost: sample weights must contain at least one non-zero number")
         if not 0 <= self.validation_fraction < 1:
@@ -127,9 +118,9 @@ class XGBoost(ClassifierMixin, BaseEstimator):
             ),
         }
         evals, stop = [], None
-        idx = np.arange(len(y))
+        idx = np.arange(len(codes))
         counts = np.bincount(codes)
-        can_split = self.validation_fraction * len(y) >= n_classes and counts.min() >= 2
+        can_split = self.validation_fraction * len(codes) >= n_classes and counts.min() >= 2
         if self.validation_fraction > 0 and can_split:
             idx, val = train_test_split(
                 idx, test_size=self.validation_fraction, stratify=codes,

@@ -71,6 +71,23 @@ class SchemeClassWeight:
             self.class_weight = given
 
 
+def prepare_fit(
+    estimator: Any, X: Any, y: Any, sample_weight: Any = None
+) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Validate a classifier's training data; set ``classes_``; return X, codes 0..C-1, weights.
+
+    The weights combine ``estimator.class_weight`` and ``sample_weight``.
+    """
+    X, y = validate_data(estimator, X, y, dtype=[np.float64, np.float32])
+    check_classification_targets(y)
+    encoder = LabelEncoder().fit(y)
+    estimator.classes_ = encoder.classes_
+    if len(estimator.classes_) < 2:
+        raise ValueError(f"{estimator.name} needs at least 2 classes, got 1 class")
+    weights = sample_weights(estimator.class_weight, y, sample_weight)
+    return X, encoder.transform(y), weights
+
+
 class WrappedClassifier(ClassifierMixin, BaseEstimator):
     """Base of classifiers that build and fit another estimator (``estimator_``) in ``fit``.
 
@@ -93,15 +110,8 @@ class WrappedClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        codes = encoder.transform(y)
-        if len(self.classes_) < 2:
-            raise ValueError(f"{self.name} needs at least 2 classes, got 1 class")
-        weights = sample_weights(self.class_weight, y, sample_weight)
-        self.estimator_ = self._build(len(self.classes_), len(y))
+        X, codes, weights = prepare_fit(self, X, y, sample_weight)
+        self.estimator_ = self._build(len(self.classes_), len(codes))
         self._fit_estimator(self.estimator_, X, codes, weights)
         if hasattr(self.estimator_, "n_iter_"):
             self.n_iter_ = self.estimator_.n_iter_
