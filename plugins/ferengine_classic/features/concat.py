@@ -83,15 +83,24 @@ class Concat(TransformerMixin, BaseEstimator):
         return out
 
     def _fuse(self, blocks: list[np.ndarray]) -> np.ndarray:
-        out = []
-        for block, scaler, weight in zip(blocks, self.scalers_, self._weights(), strict=True):
-            block = np.asarray(block, dtype=np.float32)
+        # One output array filled block by block, scaled in place: fused FER2013 features
+        # run to gigabytes, and a list of scaled copies plus np.concatenate doubles that.
+        widths = [b.shape[1] for b in blocks]
+        out = np.empty((len(blocks[0]), sum(widths)), dtype=np.float32)
+        start = 0
+        for block, width, scaler, weight in zip(
+            blocks, widths, self.scalers_, self._weights(), strict=True
+        ):
+            view = out[:, start : start + width]
+            start += width
+            view[...] = block
             if self.scale == "standard":
-                block = scaler.transform(block) / np.sqrt(block.shape[1])
+                view -= scaler.mean_.astype(np.float32)
+                view /= (scaler.scale_ * np.sqrt(width)).astype(np.float32)
             elif self.scale == "l2":
-                block = block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)
-            out.append(block * weight)
-        return np.concatenate(out, axis=1).astype(np.float32)
+                view /= np.maximum(np.linalg.norm(view, axis=1, keepdims=True), 1e-12)
+            view *= np.float32(weight)
+        return out
 
     def transform(self, X: Any) -> np.ndarray:
         """Return the fused N×D float32 features of a batch of images."""
