@@ -193,6 +193,7 @@ class BoVW(ImageFeature):
             random_state=rng.randint(2**31 - 1),
         ).fit(sample)
         self.codebook_ = kmeans.cluster_centers_.astype(np.float32)
+        self.kernel_width_ = self._kernel_width(self.codebook_)
 
     # -- encoding ----------------------------------------------------------------------
     def _extract(self, grey: np.ndarray) -> np.ndarray:
@@ -212,7 +213,8 @@ class BoVW(ImageFeature):
         if self.encoding == "soft":
             near = np.argpartition(dist, min(self.neighbours, k) - 1, axis=1)[:, : self.neighbours]
             d_near = np.take_along_axis(dist, near, axis=1)
-            weight = np.exp(-(d_near - d_near.min(axis=1, keepdims=True)) / (2 * self._sigma2()))
+            excess = d_near - d_near.min(axis=1, keepdims=True)
+            weight = np.exp(-excess / (2 * self.kernel_width_))
             votes = np.zeros_like(dist)
             np.put_along_axis(votes, near, weight / weight.sum(axis=1, keepdims=True), axis=1)
         else:
@@ -236,9 +238,9 @@ class BoVW(ImageFeature):
         order = 1 if self.norm == "l1" else 2
         return pooled / np.maximum(np.linalg.norm(pooled, ord=order, axis=1, keepdims=True), 1e-12)
 
-    def _sigma2(self) -> float:
-        """Squared kernel width of soft assignment: the mean squared spacing of the codebook."""
-        c = self.codebook_
+    @staticmethod
+    def _kernel_width(c: np.ndarray) -> float:
+        """Squared kernel width of soft assignment: half the mean squared codeword spacing."""
         d2 = (c**2).sum(1)[:, None] - 2 * c @ c.T + (c**2).sum(1)[None]
         np.fill_diagonal(d2, np.inf)
         return float(np.maximum(d2.min(axis=1), 1e-12).mean()) / 2
