@@ -254,8 +254,11 @@ class Landmarks(ImageFeature):
         self.n_jobs = n_jobs
         self.batch_size = batch_size
 
+    def _parts(self) -> tuple[str, ...]:
+        return (self.parts,) if isinstance(self.parts, str) else tuple(self.parts)
+
     def _check_params(self) -> None:
-        parts = (self.parts,) if isinstance(self.parts, str) else tuple(self.parts)
+        parts = self._parts()
         if not parts or len(set(parts)) != len(parts) or not set(parts) <= set(PARTS):
             raise ValueError(
                 f"landmarks: parts must be distinct names from {PARTS}, got {self.parts!r}"
@@ -274,8 +277,7 @@ class Landmarks(ImageFeature):
         return detect_landmarks(grey, str(path), self.box, int(self.min_size))
 
     def _extract(self, grey: np.ndarray) -> np.ndarray:
-        parts = (self.parts,) if isinstance(self.parts, str) else tuple(self.parts)
-        return geometry(self._points(grey), parts)
+        return geometry(self._points(grey), self._parts())
 
     def landmarks(self, X: Any) -> np.ndarray:
         """Return the 68 landmarks of each image, in its pixel coordinates.
