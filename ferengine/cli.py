@@ -287,24 +287,13 @@ def evaluate_cmd(
     _print_metrics(result, f"{model} on {dataset_name}" + (f" / {split}" if split else ""))
 
 
-@main.command("bench")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Folder for results.json and results.csv.",
-)
-@click.option("--folds", default=5, show_default=True, help="Subject-independent folds.")
-@click.option("--seed", default=0, show_default=True, help="Seed of data and folds.")
-def bench_cmd(out: Path | None, folds: int, seed: int) -> None:
-    """Run the built-in benchmark: pipelines on the synthetic dataset, subject-independent folds."""
-    from ferengine.bench import default_suite, print_results, run_suite, write_results
+def _add_bench() -> None:
+    from ferengine.bench.cli import bench_cmd
 
-    results = run_suite(default_suite(seed=seed, folds=folds))
-    print_results(results, console)
-    if out is not None:
-        write_results(results, out)
-        console.print(f"results written to {out}")
+    main.add_command(bench_cmd)
+
+
+_add_bench()
 
 
 if __name__ == "__main__":  # pragma: no cover

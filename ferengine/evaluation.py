@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,12 @@ from ferengine.errors import DatasetError
 from ferengine.labels import LabelSpace, mapping
 
 
-def metrics(y_true: np.ndarray, y_pred: np.ndarray, names: tuple[str, ...]) -> dict[str, Any]:
+def metrics(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    names: tuple[str, ...],
+    true_names: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
     """Return accuracy, balanced accuracy, macro-F1, per-class scores and the confusion matrix.
 
     Parameters
@@ -27,19 +33,32 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, names: tuple[str, ...]) -> d
     y_true, y_pred : ndarray of int
         Label codes (indices into ``names``).
     names : tuple of str
-        Class names in code order; every class appears in the per-class table and
-        the confusion matrix (rows: true class, columns: predicted class).
+        Class names of the model, in code order; every class appears in the
+        per-class table and the confusion matrix (rows: true class, columns:
+        predicted class).
+    true_names : tuple of str, optional
+        Class names of ``y_true`` when the test labels live in a larger space whose
+        first classes are ``names`` (cross-dataset: CK+ contempt kept beside the
+        seven FER2013 classes). The confusion matrix is then rectangular, with
+        one row per true class; extra classes are always wrong and count in
+        accuracy but not in the per-class table or macro-F1.
     """
+    true_names = tuple(true_names or names)
+    if true_names[: len(names)] != tuple(names):
+        raise ValueError(f"true classes {true_names} must start with the model's {names}")
     codes = np.arange(len(names))
+    known = y_true < len(names)
     precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=codes, zero_division=0
+        y_true[known], y_pred[known], labels=codes, zero_division=0
     )
     present = np.isin(codes, y_true)
     return {
         "n": len(y_true),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=codes[present], average="macro")),
+        "balanced_accuracy": _balanced_accuracy(y_true, y_pred),
+        "macro_f1": float(
+            f1_score(y_true[known], y_pred[known], labels=codes[present], average="macro")
+        ),
         "per_class": {
             name: {
                 "precision": float(p),
@@ -50,8 +69,17 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, names: tuple[str, ...]) -> d
             for name, p, r, f, s in zip(names, precision, recall, f1, support, strict=True)
         },
         "labels": list(names),
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=codes).tolist(),
+        "true_labels": list(true_names),
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=np.arange(len(true_names)))[
+            :, : len(names)
+        ].tolist(),
     }
+
+
+def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    with warnings.catch_warnings():  # cross-dataset: predicted classes absent from the test set
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        return float(balanced_accuracy_score(y_true, y_pred))
 
 
 def align_labels(dataset: FaceDataset, space: LabelSpace) -> tuple[FaceDataset, int]:

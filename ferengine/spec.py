@@ -75,7 +75,7 @@ class ModelSpec:
             params["path"] = str(data)
         elif isinstance(params.get("path"), str):
             try:
-                params["path"] = _expand(params["path"], Path(self.source).parent)
+                params["path"] = expand_path(params["path"], Path(self.source).parent)
             except SpecError as exc:
                 raise SpecError(f"{self.source}: dataset.path: {exc}; or pass --data") from exc
         if "path" not in params and "path" in _dataset_params(self.dataset):
@@ -92,7 +92,8 @@ def _dataset_params(name: str) -> dict[str, Any]:
     return info("dataset", name)["parameters"]
 
 
-def _expand(value: str, base: Path) -> str:
+def expand_path(value: str, base: Path) -> str:
+    """Expand ``~`` and ``${VAR}`` in a data path; relative paths resolve against ``base``."""
     expanded = os.path.expandvars(os.path.expanduser(value))
     if "$" in expanded:
         raise SpecError(f"unset environment variable in path {value!r}")

@@ -6,7 +6,7 @@ import ferengine
 from ferengine import registry
 
 NAMES = [
-    "logistic", "svm-linear", "svm-rbf", "decision-tree", "random-forest", "extra-trees",
+    "logistic", "svm-linear", "svm-rbf", "svm-kernel", "decision-tree", "random-forest", "extra-trees",
     "xgboost", "knn", "mlp",
 ]  # fmt: skip
 WEIGHTED = [n for n in NAMES if n != "knn"]
@@ -75,6 +75,7 @@ def test_xgboost_early_stopping_and_safe_save(data, tmp_path):
         ("svm-linear", {}),
         ("svm-linear", {"calibration": "isotonic"}),
         ("svm-rbf", {"calibration": "sigmoid"}),
+        ("svm-kernel", {"calibration": "sigmoid"}),
         ("random-forest", {}),
         ("mlp", {}),
         ("knn", {}),
@@ -85,3 +86,16 @@ def test_saved_and_loaded_classifier_predicts_the_same(name, params, data, tmp_p
     clf = make(name, **params).fit(X, y)
     again = ferengine.load(ferengine.save(clf, tmp_path / f"{name}.zip"))
     assert np.array_equal(again.predict(X), clf.predict(X))
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "linear", "poly"])
+def test_svm_kernel_matches_libsvm_computing_the_kernel_itself(kernel, data):
+    from sklearn.svm import SVC
+
+    X, y = data
+    X = X.astype(np.float64)
+    ours = make("svm-kernel", kernel=kernel, gamma=0.05, C=2.0, block_size=64).fit(X[:300], y[:300])
+    ref = SVC(kernel=kernel, gamma=0.05, C=2.0, coef0=1.0).fit(X[:300], y[:300])
+    assert np.array_equal(ours.predict(X[300:]), ref.predict(X[300:]))
+    assert np.allclose(ours.decision_function(X[300:]), ref.decision_function(X[300:]), atol=1e-6)
+    assert len(ours.support_vectors_) == len(ref.support_)  # only support vectors are kept

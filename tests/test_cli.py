@@ -80,11 +80,14 @@ def test_broken_and_unavailable_plugins_are_shown_with_reasons(make_dist, fresh_
     assert rows["pixels"]["status"] == "ok"
 
 
-def test_bench_runs_and_writes_results(tmp_path):
-    result = run("bench", "--folds", "2", "--out", str(tmp_path))
+def test_bench_runs_a_limited_builtin_suite_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "quick"
+    result = run("bench", "--limit", "2", "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert "pixels24+logistic" in result.output and "chance" in result.output
-    data = json.loads((tmp_path / "results.json").read_text())
-    assert len(data) == 3 and all(len(r["accuracy"]) == 2 for r in data)
-    assert all(0 <= a <= 1 for r in data for a in r["accuracy"])
-    assert (tmp_path / "results.csv").read_text().startswith("pipeline,")
+    assert "pixels(size=24) → logistic(C=0.1)" in result.output
+    rows = json.loads((out / "results.json").read_text())
+    assert len(rows) == 2 * 3 and all(0 <= r["accuracy"] <= 1 for r in rows)  # 2 pipelines × 3 folds
+    assert (out / "results.csv").read_text().startswith("task,dataset,pipeline,")
+    assert (out / "report.md").is_file() and list((out / "plots").glob("*.png"))
+    again = run("bench", "--limit", "2", "--out", str(out))
+    assert again.exit_code != 0 and "--resume" in again.output

@@ -2,6 +2,7 @@
 
 from ferengine import hookimpl
 from ferengine_classic.classifiers.boosting import XGBoost
+from ferengine_classic.classifiers.kernel_svm import SVMKernel
 from ferengine_classic.classifiers.logistic import Logistic
 from ferengine_classic.classifiers.mlp import MLP
 from ferengine_classic.classifiers.neighbors import KNN
@@ -25,4 +26,7 @@ def ferengine_register_features():
 @hookimpl
 def ferengine_register_classifiers():
     """Register the built-in classifiers."""
-    return [Logistic, SVMLinear, SVMRBF, DecisionTree, RandomForest, ExtraTrees, XGBoost, KNN, MLP]
+    return [
+        Logistic, SVMLinear, SVMRBF, SVMKernel, DecisionTree, RandomForest, ExtraTrees,
+        XGBoost, KNN, MLP,
+    ]  # fmt: skip

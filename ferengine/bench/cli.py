@@ -1,0 +1,120 @@
+"""``ferengine bench``: run a benchmark suite, or regenerate a report from stored results."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ferengine.errors import FerengineError
+
+
+@click.command("bench")
+@click.argument("args", nargs=-1, metavar="[SPEC] | report DIR")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results folder [default: bench-results/<suite name>].",
+)
+@click.option("--jobs", "-j", default=1, show_default=True, help="Parallel workers.")
+@click.option(
+    "--backend",
+    type=click.Choice(["loky", "dask"]),
+    default="loky",
+    show_default=True,
+    help="joblib backend: local processes, or a Dask cluster.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Dask scheduler address (tcp://host:port); default: a local cluster.",
+)
+@click.option("--resume", is_flag=True, help="Continue the run in --out, skipping finished work.")
+@click.option("--limit", type=int, default=None, help="Run only the first N combinations.")
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Feature cache folder, shareable between runs [default: OUT/cache].",
+)
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    metavar="KEY=PATH",
+    help="Path of the suite's dataset KEY, overriding the spec (repeatable).",
+)
+def bench_cmd(
+    args: tuple[str, ...], out: Path | None, jobs: int, backend: str, scheduler: str | None,
+    resume: bool, limit: int | None, cache: Path | None, data: tuple[str, ...],
+) -> None:  # fmt: skip
+    r"""Run a benchmark suite and write results.csv, results.json and report.md.
+
+    \b
+    ferengine bench [SPEC]          SPEC: a suite TOML file or a built-in name (default: quick)
+    ferengine bench report DIR      regenerate DIR/report.md from DIR's stored results
+    """
+    from ferengine.bench import RunOptions, load_suite, run_suite, write_report
+    from ferengine.bench.report import leaderboards
+
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    try:
+        if args and args[0] == "report":
+            if len(args) != 2:
+                raise click.UsageError("usage: ferengine bench report DIR")
+            path = write_report(args[1])
+            console.print(f"report written to {path}")
+            return
+        if len(args) > 1:
+            raise click.UsageError(f"expected at most one SPEC, got {' '.join(args)}")
+        suite = load_suite(args[0] if args else None).limit(limit)
+        out = out or Path("bench-results") / suite.name
+        overrides = dict(_key_value(item) for item in data)
+        options = RunOptions(out, jobs, backend, scheduler, resume, cache, overrides)
+        console.print(f"[bold]{suite.name}[/bold]: {len(suite.combinations)} pipelines → {out}")
+        summary = run_suite(suite, options, console)
+        report = write_report(out)
+    except KeyboardInterrupt:
+        console.print(
+            "[yellow]interrupted[/yellow]: finished tasks are stored; "
+            "run again with --resume to continue"
+        )
+        sys.exit(130)
+    except FerengineError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(
+        f"{summary.ran} tasks run, {summary.resumed} resumed, {summary.failed} failed; "
+        f"feature cache {summary.cache_hits} hits / {summary.cache_misses} misses; "
+        f"{summary.seconds:.1f} s"
+    )
+
+    for dataset, rows in leaderboards(load_suite(out / "suite.toml"), _records(out)).items():
+        table = Table(title=f"{suite.name} — {dataset}")
+        for col in ("#", "pipeline", "accuracy", "macro-F1", "fit s", "ms/image"):
+            table.add_column(col, justify="left" if col == "pipeline" else "right")
+        for row in rows[:15]:
+            table.add_row(str(row["rank"]), row["pipeline"], f"{row['accuracy']:.3f}",
+                          f"{row['macro_f1']:.3f}", f"{row['fit_seconds']:.2f}",
+                          f"{row['predict_ms_per_image']:.3f}")  # fmt: skip
+        console.print(table)
+    console.print(f"report: {report}")
+    if summary.failed:
+        sys.exit(1)
+
+
+def _records(out: Path) -> list[dict]:
+    from ferengine.bench.store import ResultStore
+
+    return list(ResultStore(out).records())
+
+
+def _key_value(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"expected KEY=PATH, got {item!r}", param_hint="--data")
+    return key, value

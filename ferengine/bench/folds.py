@@ -1,0 +1,117 @@
+"""Datasets of a suite, loaded once per process, and the folds of its protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import joblib
+import numpy as np
+
+import ferengine
+from ferengine import splits
+from ferengine.bench.suite import DatasetRef, Protocol, SuiteError
+from ferengine.dataset import FaceDataset
+from ferengine.labels import LabelSpace, mapping
+
+
+@dataclass(frozen=True)
+class Side:
+    """Where one side of a fold reads its images.
+
+    A dataset, optionally carried into another label space (cross-dataset tests).
+    """
+
+    ref: DatasetRef
+    space: LabelSpace | None = None  # the model's label space, on a cross-dataset test side
+    contempt: str = "drop"
+    table: tuple[tuple[str, str], ...] = ()
+
+    def load(self) -> FaceDataset:
+        """Load the dataset this side reads, once per process (workers reuse it)."""
+        key = joblib.hash(self)
+        if key not in _LOADED:
+            if len(_LOADED) >= 4:
+                _LOADED.pop(next(iter(_LOADED)))
+            _LOADED[key] = _read(self)
+        return _LOADED[key]
+
+
+@dataclass
+class Fold:
+    """Train and test image indices of one fold of one repeat."""
+
+    repeat: int
+    index: int
+    train_side: Side
+    test_side: Side
+    train: np.ndarray
+    test: np.ndarray
+
+
+_LOADED: dict[str, FaceDataset] = {}
+
+
+def _read(side: Side) -> FaceDataset:
+    ref = side.ref
+    ds = ferengine.load_dataset(ref.name, **ref.params)
+    if ref.label_space:
+        ds = ds.map_labels(mapping(ds.label_space, ref.label_space, unmapped="drop"))
+    if side.space is not None:
+        ds = ds.map_labels(
+            mapping(ds.label_space, side.space, unmapped=side.contempt, table=dict(side.table))
+        )
+    return ds
+
+
+def make_folds(
+    key: str, datasets: dict[str, DatasetRef], protocol: Protocol, seed: int
+) -> list[Fold]:
+    """Return every fold of every repeat for the tested dataset ``key``."""
+    if protocol.kind == "cross-dataset":
+        train_side = Side(datasets[protocol.train])
+        train_ds = train_side.load()
+        test_side = Side(
+            datasets[protocol.test],
+            space=train_ds.label_space,
+            contempt=protocol.contempt,
+            table=tuple(sorted(protocol.mapping.items())),
+        )
+        test_ds = test_side.load()
+        train = _rows(train_ds, protocol.train_split, "train_split")
+        test = _rows(test_ds, protocol.test_split, "test_split")
+        return [Fold(0, 0, train_side, test_side, train, test)]
+    side = Side(datasets[key])
+    ds = side.load()
+    folds = []
+    for repeat in range(protocol.repeats):
+        seeded = seed + repeat
+        pairs = _pairs(ds, protocol, seeded)
+        folds += [Fold(repeat, i, side, side, tr, te) for i, (tr, te) in enumerate(pairs)]
+        if protocol.kind in ("split", "loso"):
+            break  # deterministic protocols: repeats would repeat the same numbers
+    return folds
+
+
+def _pairs(ds: FaceDataset, protocol: Protocol, seed: int) -> list[tuple[Any, Any]]:
+    kind = protocol.kind
+    try:
+        if kind == "split":
+            return splits.by_split(ds, protocol.train_split, protocol.test_split)
+        if kind == "holdout":
+            return splits.holdout(ds, protocol.test_size, seed=seed)
+        if kind == "kfold":
+            return splits.kfold(ds, protocol.folds, seed=seed)
+        if kind == "subject-kfold":
+            return splits.subject_kfold(ds, protocol.folds, seed=seed)
+        return splits.leave_one_subject_out(ds)
+    except ferengine.errors.FerengineError as exc:
+        raise SuiteError(f"protocol {kind}: {exc}") from exc
+
+
+def _rows(ds: FaceDataset, split: str | None, what: str) -> np.ndarray:
+    if split is None:
+        return np.arange(len(ds))
+    if ds.splits is None or split not in set(ds.splits.tolist()):
+        raise SuiteError(f"protocol.{what}: {ds.source} has no split {split!r}")
+    return np.flatnonzero(ds.splits == split)

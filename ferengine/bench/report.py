@@ -1,0 +1,283 @@
+"""Turn stored results into ``results.json``, ``results.csv``, ``report.md`` and plots.
+
+Everything here reads only the results folder (``suite.toml``, ``runs/``,
+``run.json``), so ``ferengine bench report DIR`` regenerates the report of any run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import binomtest
+
+from ferengine.bench import plots
+from ferengine.bench.store import ResultStore, write_atomic
+from ferengine.bench.suite import Suite, SuiteError, parse_suite
+
+#: Scalar columns of results.csv, in order.
+CSV_COLUMNS = (
+    "task", "dataset", "pipeline", "repeat", "fold", "status", "n_train", "n",
+    "accuracy", "balanced_accuracy", "macro_f1", "top2_accuracy", "chance",
+    "fit_seconds", "feature_fit_seconds", "classifier_fit_seconds", "predict_ms_per_image",
+    "latency_ms_batch1", "throughput_per_s", "peak_rss_mb", "model_bytes", "n_parameters",
+    "cache", "error",
+)  # fmt: skip
+_MEANS = (
+    "accuracy", "balanced_accuracy", "macro_f1", "top2_accuracy", "fit_seconds",
+    "predict_ms_per_image", "latency_ms_batch1", "throughput_per_s", "peak_rss_mb",
+    "model_bytes", "n_parameters", "chance",
+)  # fmt: skip
+#: Rows of the leaderboard whose confusion matrices are drawn / whose F1 bars are shown.
+TOP_CONFUSION, TOP_F1 = 3, 5
+_PER_RECORD = ("test_index", "y_true", "y_pred")
+
+
+def write_report(out: str | Path) -> Path:
+    """Write results.json, results.csv, report.md and plots/ for the run stored in ``out``.
+
+    Raises
+    ------
+    SuiteError
+        ``out`` holds no benchmark run.
+    """
+    out = Path(out)
+    if not (out / "suite.toml").is_file():
+        raise SuiteError(f"{out} holds no benchmark run (no suite.toml)")
+    suite = parse_suite((out / "suite.toml").read_text(), str(out / "suite.toml"), out)
+    wanted = {c.key for c in suite.combinations}
+    records = [r for r in ResultStore(out).records() if r.get("combination") in wanted]
+    rows = [{k: v for k, v in r.items() if k not in _PER_RECORD} for r in records]
+    write_atomic(out / "results.json", json.dumps(rows, indent=1))
+    write_atomic(out / "results.csv", _csv(rows))
+    boards = leaderboards(suite, records)
+    report = _markdown(suite, boards, records, out)
+    write_atomic(out / "report.md", report)
+    return out / "report.md"
+
+
+def leaderboards(suite: Suite, records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per tested dataset, one row per pipeline: means and sd over folds, best first."""
+    by_combo: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        if record.get("status") == "ok":
+            by_combo[record["combination"]].append(record)
+    boards: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for combo in suite.combinations:
+        runs = by_combo.get(combo.key)
+        if not runs:
+            continue
+        row: dict[str, Any] = {
+            "pipeline": combo.label,
+            "combination": combo.key,
+            "folds": len(runs),
+            "labels": runs[0]["labels"],
+            "true_labels": runs[0].get("true_labels", runs[0]["labels"]),
+        }
+        for key in _MEANS:
+            values = [r[key] for r in runs if r.get(key) is not None]
+            row[key] = float(np.mean(values)) if values else None
+            row[f"{key}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        row["per_class_f1"] = {
+            name: float(np.mean([r["per_class"][name]["f1"] for r in runs]))
+            for name in row["labels"]
+        }
+        row["confusion"] = np.sum([r["confusion_matrix"] for r in runs], axis=0).tolist()
+        row["runs"] = runs
+        boards[combo.dataset].append(row)
+    for rows in boards.values():
+        rows.sort(key=lambda r: -r["accuracy"])
+        for rank, row in enumerate(rows, 1):
+            row["rank"] = rank
+        for row in rows[1:]:
+            row["mcnemar"] = mcnemar(rows[0]["runs"], row["runs"])
+    return boards
+
+
+def mcnemar(best: list[dict[str, Any]], other: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Exact McNemar test on the test images both pipelines predicted (first repeat).
+
+    ``b`` counts images only ``best`` got right, ``c`` those only ``other`` got right;
+    the two-sided p-value is the binomial test of ``b`` against ``b + c`` at one half.
+    """
+
+    def correct(runs: list[dict[str, Any]]) -> dict[tuple[int, int], bool]:
+        out = {}
+        for r in runs:
+            if r["repeat"] == 0:
+                hits = np.asarray(r["y_true"]) == np.asarray(r["y_pred"])
+                out.update(((r["fold"], int(i)), bool(h))
+                           for i, h in zip(r["test_index"], hits, strict=True))  # fmt: skip
+        return out
+
+    a, o = correct(best), correct(other)
+    shared = a.keys() & o.keys()
+    if not shared:
+        return None
+    b = sum(a[k] and not o[k] for k in shared)
+    c = sum(o[k] and not a[k] for k in shared)
+    p = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
+    return {"b": b, "c": c, "n": len(shared), "p": p}
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _pm(row: dict[str, Any], key: str, fmt: str = "{:.3f}") -> str:
+    if row.get(key) is None:
+        return "–"
+    text = fmt.format(row[key])
+    return f"{text} ± {fmt.format(row[key + '_sd'])}" if row["folds"] > 1 else text
+
+
+def _num(value: Any, fmt: str) -> str:
+    return "–" if value is None else fmt.format(value)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+def _markdown(
+    suite: Suite, boards: dict[str, list[dict[str, Any]]], records: list[dict[str, Any]],
+    out: Path,
+) -> str:  # fmt: skip
+    p = suite.protocol
+    lines = [f"# Benchmark report — {suite.name}", ""]
+    if suite.description:
+        lines += [suite.description, ""]
+    proto = {
+        "split": f"train on {p.train_split}, test on {p.test_split}",
+        "holdout": f"stratified holdout, test size {p.test_size}",
+        "kfold": f"stratified {p.folds}-fold",
+        "subject-kfold": f"subject-independent {p.folds}-fold",
+        "loso": "leave one subject out",
+        "cross-dataset": f"train on {p.train} ({p.train_split or 'all'}), test on "
+        f"{p.test} ({p.test_split or 'all'}), classes the model lacks: {p.contempt}",
+    }[p.kind]
+    repeats = f", {p.repeats} repeats" if p.repeats > 1 else ""
+    lines += [
+        f"Protocol: {proto}{repeats}; seed {suite.seed}. Figures are mean ± sd over "
+        "folds (and repeats).",
+        "",
+    ]
+    lines += _history(out)
+    for dataset, rows in boards.items():
+        lines += _board(dataset, rows, suite, out)
+    failed = [r for r in records if r.get("status") != "ok"]
+    if failed:
+        lines += ["## Failed combinations", ""]
+        for r in failed:
+            lines += [
+                f"<details><summary>{r['pipeline']} — repeat {r['repeat']} fold "
+                f"{r['fold']}: {r.get('error', '')}</summary>",
+                "",
+                "```",
+                str(r.get("traceback", "")).rstrip(),
+                "```",
+                "",
+                "</details>",
+                "",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def _history(out: Path) -> list[str]:
+    path = out / "run.json"
+    if not path.is_file():
+        return []
+    runs = json.loads(path.read_text())
+    lines = [
+        "| run finished | machine | backend × jobs | tasks run / resumed | failed | "
+        "feature cache hits / misses | seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r['finished']} | {r['machine']} | {r['backend']} × {r['jobs']} | "
+            f"{r['ran']} / {r['resumed']} | {r['failed']} | {r['cache_hits']} / "
+            f"{r['cache_misses']} | {r['seconds']:.1f} |"
+        )
+    return [*lines, ""]
+
+
+def _board(dataset: str, rows: list[dict[str, Any]], suite: Suite, out: Path) -> list[str]:
+    slug = _slug(dataset)
+    lines = [f"## {dataset}", "", f"Chance (the training set's majority class): "
+             f"{rows[0]['chance']:.3f}; uniform guess: {1 / len(rows[0]['labels']):.3f}.", "",
+             "| # | pipeline | accuracy | balanced acc. | macro-F1 | top-2 | fit s | "
+             "ms/image (batch) | ms/image (1) | images/s | peak MB | size MB | parameters | "
+             "McNemar vs #1 |", "|" + "---|" * 14]  # fmt: skip
+    for row in rows:
+        test = row.get("mcnemar")
+        versus = "–" if test is None else f"p={test['p']:.3g} (b={test['b']}, c={test['c']})"
+        size = None if row["model_bytes"] is None else row["model_bytes"] / 2**20
+        lines.append(
+            f"| {row['rank']} | `{row['pipeline']}` | {_pm(row, 'accuracy')} | "
+            f"{_pm(row, 'balanced_accuracy')} | {_pm(row, 'macro_f1')} | "
+            f"{_num(row['top2_accuracy'], '{:.3f}')} | {_num(row['fit_seconds'], '{:.2f}')} | "
+            f"{_num(row['predict_ms_per_image'], '{:.3f}')} | "
+            f"{_num(row['latency_ms_batch1'], '{:.2f}')} | "
+            f"{_num(row['throughput_per_s'], '{:,.0f}')} | {_num(row['peak_rss_mb'], '{:.0f}')} "
+            f"| {_num(size, '{:.2f}')} | {_num(row['n_parameters'], '{:,.0f}')} | {versus} |"
+        )
+    refs = [r for r in suite.references if r.get("dataset") in (None, dataset)]
+    if refs:
+        lines += [
+            "",
+            "Literature reference numbers (as published, not measured here):",
+            "",
+            "| pipeline | accuracy | protocol | source |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['pipeline']} | {r['accuracy']:.3f} | {r.get('protocol', '')} | "
+            f"{r.get('source', '')} |"
+            for r in refs
+        ]
+    names = rows[0]["labels"]
+    lines += [
+        "",
+        "### Per-class F1 (mean over folds)",
+        "",
+        "| # | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    lines += [
+        f"| {row['rank']} | " + " | ".join(f"{row['per_class_f1'][n]:.3f}" for n in names) + " |"
+        for row in rows[:10]
+    ]
+    lines += ["", "### Plots", ""]
+    figures = out / "plots"
+    for row in rows[:TOP_CONFUSION]:
+        path = plots.confusion(
+            np.asarray(row["confusion"]),
+            row["true_labels"],
+            names,
+            f"#{row['rank']} {row['pipeline']}",
+            figures / f"{slug}-confusion-{row['rank']}.png",
+        )
+        lines.append(f"![confusion #{row['rank']}](plots/{path.name})")
+    path = plots.accuracy_latency(
+        rows, f"{dataset}: accuracy vs latency", figures / f"{slug}-accuracy-latency.png"
+    )
+    lines.append(f"![accuracy vs latency](plots/{path.name})")
+    path = plots.per_class_f1(
+        rows[:TOP_F1],
+        names,
+        f"{dataset}: per-class F1, top pipelines",
+        figures / f"{slug}-per-class-f1.png",
+    )
+    lines.append(f"![per-class F1](plots/{path.name})")
+    return [*lines, ""]

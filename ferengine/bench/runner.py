@@ -1,0 +1,252 @@
+"""Run a benchmark suite: features once per fold into the cache, then every classifier.
+
+Phase 1 computes each distinct (dataset, fold, front steps) once — a grid of F
+feature settings × C classifiers costs F extractions, not F × C — and phase 2 fits
+every classifier on the cached matrices. Both phases run in parallel through
+joblib (loky processes, or a Dask cluster through joblib's ``dask`` backend);
+finished tasks are stored one file each, so an interrupted run resumes where it
+stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import platform
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+import ferengine
+from ferengine.bench.cache import FeatureCache, cache_key
+from ferengine.bench.folds import Fold, make_folds
+from ferengine.bench.store import ResultStore, write_atomic
+from ferengine.bench.suite import Suite, SuiteError
+from ferengine.bench.tasks import ClassifyJob, FeatureJob, classify, extract
+
+BACKENDS = ("loky", "dask")
+
+
+@dataclass
+class RunOptions:
+    """How to run a suite (the ``ferengine bench`` options)."""
+
+    out: Path
+    jobs: int = 1
+    backend: str = "loky"
+    scheduler: str | None = None
+    resume: bool = False
+    cache: Path | None = None
+    data: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunSummary:
+    """What one invocation did."""
+
+    tasks: int = 0
+    resumed: int = 0
+    ran: int = 0
+    failed: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    seconds: float = 0.0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_suite(suite: Suite, options: RunOptions, console: Console | None = None) -> RunSummary:
+    """Run every combination × fold of ``suite`` not already stored, then write the report.
+
+    Raises
+    ------
+    SuiteError
+        Bad options or data paths, or an output folder holding another run without
+        ``resume``.
+    """
+    console = console or Console(quiet=True)
+    start = time.perf_counter()
+    if options.backend not in BACKENDS:
+        raise SuiteError(f"--backend must be one of {BACKENDS}, got {options.backend!r}")
+    if options.jobs < 1:
+        raise SuiteError(f"--jobs must be at least 1, got {options.jobs}")
+    unknown = set(options.data) - set(suite.datasets)
+    if unknown:
+        raise SuiteError(
+            f"--data names {sorted(unknown)}; the suite's datasets are {sorted(suite.datasets)}"
+        )
+    out = Path(options.out)
+    store = ResultStore(out)
+    if len(store) and not options.resume:
+        raise SuiteError(
+            f"{out} already holds {len(store)} results; pass --resume to continue that run "
+            "or choose another --out"
+        )
+    datasets = {k: ref.resolved(options.data.get(k)) for k, ref in suite.datasets.items()}
+    with console.status("loading datasets and folds"):
+        folds = {
+            key: make_folds(key, datasets, suite.protocol, suite.seed)
+            for key in dict.fromkeys(c.dataset for c in suite.combinations)
+        }
+    write_atomic(out / "suite.toml", suite.text)
+    summary = RunSummary()
+    features: dict[str, FeatureJob] = {}
+    jobs: list[ClassifyJob] = []
+    for combo in suite.combinations:
+        for fold in folds[combo.dataset]:
+            summary.tasks += 1
+            task = f"{combo.key}-r{fold.repeat}-f{fold.index}"
+            if options.resume and store.finished(task):
+                summary.resumed += 1
+                continue
+            key = _feature_key(fold, combo.front)
+            features.setdefault(key, FeatureJob(key, fold, combo.front))
+            combination = {
+                "key": combo.key,
+                "dataset": combo.dataset,
+                "label": combo.label,
+                "front": list(combo.front),
+                "classifier": combo.classifier,
+            }
+            jobs.append(ClassifyJob(task, key, fold, combination, seed=suite.seed + fold.repeat))
+    cache_root = str(options.cache or out / "cache")
+    cache = FeatureCache(cache_root)
+    missing = [job for key, job in features.items() if key not in cache]
+    summary.cache_hits = len(features) - len(missing)
+    summary.cache_misses = len(missing)
+    broken: dict[str, dict[str, Any]] = {}
+    with _progress(console) as progress, _backend(options):
+        for result in _run(progress, "features", extract, missing, options, cache_root):
+            if result["status"] != "ok":
+                broken[result["key"]] = result
+        for job in jobs:
+            job.meta["cache"] = "miss" if any(m.key == job.feature_key for m in missing) else "hit"
+        runnable = [job for job in jobs if job.feature_key not in broken]
+        for job in jobs:
+            if job.feature_key in broken:
+                _store_failed(store, job, broken[job.feature_key])
+                summary.failures.append(
+                    {
+                        "task": job.task,
+                        "pipeline": job.combination["label"],
+                        "error": broken[job.feature_key]["error"],
+                    }
+                )
+        for result in _run(
+            progress, "classifiers", classify, runnable, options, cache_root, str(out)
+        ):
+            if result["status"] != "ok":
+                summary.failures.append(result)
+                console.print(
+                    f"[red]failed[/red] {result['pipeline']} fold {result['fold']}: "
+                    f"{result['error']}"
+                )
+    summary.ran = len(jobs)
+    summary.failed = len(summary.failures)
+    summary.seconds = time.perf_counter() - start
+    _log_run(out, options, summary)
+    return summary
+
+
+def _feature_key(fold: Fold, front: tuple[dict[str, Any], ...]) -> str:
+    test = fold.test_side
+    return cache_key([
+        "features", ferengine.__version__,
+        fold.train_side.ref.describe(),
+        test.ref.describe(), None if test.space is None else test.space.names,
+        test.contempt, test.table,
+        fold.train, fold.test, list(front),
+    ])  # fmt: skip
+
+
+def _store_failed(store: ResultStore, job: ClassifyJob, result: dict[str, Any]) -> None:
+    store.write({
+        "task": job.task, "combination": job.combination["key"],
+        "dataset": job.combination["dataset"], "pipeline": job.combination["label"],
+        "steps": [*job.combination["front"], job.combination["classifier"]],
+        "repeat": job.fold.repeat, "fold": job.fold.index, "status": "failed",
+        "error": f"feature step failed: {result['error']}", "traceback": result["traceback"],
+    })  # fmt: skip
+
+
+@contextlib.contextmanager
+def _progress(console: Console) -> Iterator[Progress]:
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TextColumn("{task.fields[best]}"),
+        console=console, transient=False,
+    )  # fmt: skip
+    with progress:
+        yield progress
+
+
+@contextlib.contextmanager
+def _backend(options: RunOptions) -> Iterator[None]:
+    """Set joblib's backend: loky processes, or a Dask cluster (given, or local)."""
+    if options.backend == "loky":
+        yield
+        return
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise SuiteError(
+            "--backend dask needs the distributed extra: pip install 'ferengine[distributed]'"
+        ) from exc
+    with contextlib.ExitStack() as stack:
+        if options.scheduler:
+            client = stack.enter_context(Client(options.scheduler))
+        else:
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=options.jobs, threads_per_worker=1, processes=True,
+                host="127.0.0.1", dashboard_address=None,
+            ))  # fmt: skip
+            client = stack.enter_context(Client(cluster))
+        stack.enter_context(joblib.parallel_config(backend="dask"))
+        del client
+        yield
+
+
+def _run(
+    progress: Progress,
+    name: str,
+    func: Callable[..., dict[str, Any]],
+    items: list[Any],
+    options: RunOptions,
+    *args: Any,
+) -> Iterable[dict[str, Any]]:
+    """Yield ``func(item, *args)`` for every item as each finishes, advancing a bar."""
+    bar = progress.add_task(name, total=len(items), best="")
+    best: tuple[float, str] = (-1.0, "")
+    if options.backend == "loky" and options.jobs == 1:
+        results: Iterable[dict[str, Any]] = (func(item, *args) for item in items)
+    else:
+        results = joblib.Parallel(n_jobs=options.jobs, return_as="generator_unordered")(
+            joblib.delayed(func)(item, *args) for item in items
+        )
+    for result in results:
+        if result.get("accuracy") is not None and result["accuracy"] > best[0]:
+            best = (result["accuracy"], result["pipeline"])
+            progress.update(bar, best=f"best so far {best[0]:.3f} {best[1]}")
+        progress.advance(bar)
+        yield result
+
+
+def _log_run(out: Path, options: RunOptions, summary: RunSummary) -> None:
+    """Append this invocation to ``run.json`` (history of runs into this folder)."""
+    path = out / "run.json"
+    history = json.loads(path.read_text()) if path.is_file() else []
+    history.append({
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "machine": f"{platform.node()} {platform.machine()} {platform.processor()}".strip(),
+        "python": platform.python_version(), "ferengine": ferengine.__version__,
+        "backend": options.backend, "jobs": options.jobs, "resume": options.resume,
+        "tasks": summary.tasks, "resumed": summary.resumed, "ran": summary.ran,
+        "failed": summary.failed, "cache_hits": summary.cache_hits,
+        "cache_misses": summary.cache_misses, "seconds": round(summary.seconds, 2),
+    })  # fmt: skip
+    write_atomic(path, json.dumps(history, indent=2))

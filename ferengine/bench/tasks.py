@@ -1,0 +1,196 @@
+"""The two kinds of work a benchmark run sends to workers.
+
+``extract`` fits a combination's front steps (preprocessing + feature) on one fold's
+training images and caches both feature matrices; ``classify`` fits a classifier on
+cached features, scores it and stores the record. Both are plain functions of
+picklable arguments, so loky and Dask workers run them alike, and both catch every
+error into the result: a failing combination is recorded and the grid goes on.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+import ferengine
+from ferengine.bench.cache import FeatureCache
+from ferengine.bench.costs import PeakMemory, count_parameters, latency_ms, saved_bytes, stopwatch
+from ferengine.bench.folds import Fold
+from ferengine.bench.store import ResultStore
+from ferengine.evaluation import metrics
+from ferengine.pipeline import make_step
+
+#: Single images timed for the batch-size-1 latency.
+LATENCY_SAMPLES = 20
+
+
+@dataclass
+class FeatureJob:
+    """Compute the front of one combination on one fold."""
+
+    key: str
+    fold: Fold
+    front: tuple[dict[str, Any], ...]
+
+
+@dataclass
+class ClassifyJob:
+    """Fit and score one combination on one fold, from cached features."""
+
+    task: str
+    feature_key: str
+    fold: Fold
+    combination: dict[str, Any]  # dataset, label, key, front, classifier
+    seed: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def extract(job: FeatureJob, cache_root: str) -> dict[str, Any]:
+    """Fit the front steps on the fold's training images and cache train/test features."""
+    cache = FeatureCache(cache_root)
+    if job.key in cache:
+        return {"key": job.key, "status": "ok", "hit": True}
+    try:
+        train_ds, test_ds = job.fold.train_side.load(), job.fold.test_side.load()
+        X_train = train_ds.images[job.fold.train]
+        y_train = train_ds.labels[job.fold.train]
+        X_test = test_ds.images[job.fold.test]
+        with PeakMemory() as memory:
+            if job.front:
+                front = ferengine.pipeline(*job.front)
+                with stopwatch() as fit_time:
+                    F_train = front.fit_transform(X_train, y_train)
+                with stopwatch() as test_time:
+                    F_test = front.transform(X_test)
+                latency = latency_ms(front.transform, X_test, LATENCY_SAMPLES)
+                size, params = saved_bytes(front), count_parameters(front)
+            else:  # the classifier takes the images themselves (deep models)
+                F_train, F_test = X_train, X_test
+                fit_time, test_time, latency, size, params = [0.0], [0.0], 0.0, 0, 0
+        meta = {
+            "fit_seconds": fit_time[0],
+            "test_seconds": test_time[0],
+            "latency_ms": latency,
+            "bytes": size,
+            "parameters": params,
+            "peak_rss_mb": memory.peak_mb,
+            "shape": list(np.shape(F_train)),
+        }
+        cache.put(job.key, np.asarray(F_train), np.asarray(F_test), meta)
+        return {"key": job.key, "status": "ok", "hit": False}
+    except Exception as exc:
+        return {
+            "key": job.key,
+            "status": "failed",
+            "hit": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+        }
+
+
+def classify(job: ClassifyJob, cache_root: str, out: str) -> dict[str, Any]:
+    """Fit the classifier on cached features, score it on the fold's test images, store it."""
+    fold = job.fold
+    record: dict[str, Any] = {
+        "task": job.task,
+        "combination": job.combination["key"],
+        "dataset": job.combination["dataset"],
+        "pipeline": job.combination["label"],
+        "steps": [*job.combination["front"], job.combination["classifier"]],
+        "repeat": fold.repeat,
+        "fold": fold.index,
+        "feature_key": job.feature_key,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **job.meta,
+    }
+    try:
+        record.update(_score(job, FeatureCache(cache_root)))
+        record["status"] = "ok"
+    except Exception as exc:
+        record.update(
+            status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()
+        )
+    ResultStore(out).write(record)
+    return {
+        k: record.get(k)
+        for k in ("task", "pipeline", "dataset", "fold", "status", "accuracy", "error")
+    }
+
+
+def _score(job: ClassifyJob, cache: FeatureCache) -> dict[str, Any]:
+    entry = cache.get(job.feature_key)
+    if entry is None:
+        raise RuntimeError(f"features {job.feature_key} are missing from the cache")
+    fold = job.fold
+    train_ds, test_ds = fold.train_side.load(), fold.test_side.load()
+    y_train = train_ds.labels[fold.train]
+    y_test = test_ds.labels[fold.test]
+    _, estimator = make_step(job.combination["classifier"])
+    classifier = clone(estimator)
+    if "random_state" in classifier.get_params():
+        classifier.set_params(random_state=job.seed)
+    with PeakMemory() as memory:
+        with stopwatch() as fit_time:
+            classifier.fit(entry.train, y_train)
+        with stopwatch() as predict_time:
+            predicted = np.asarray(classifier.predict(entry.test)).astype(int)
+        scores = _scores(classifier, entry.test)
+        latency = latency_ms(classifier.predict, entry.test, LATENCY_SAMPLES)
+    names = train_ds.label_space.names
+    out = metrics(y_test, predicted, names, test_ds.label_space.names)
+    n_test = max(1, len(y_test))
+    front = entry.meta
+    predict_seconds = front["test_seconds"] + predict_time[0]
+    classifier_bytes = saved_bytes(classifier)
+    out.update(
+        n_train=len(y_train),
+        top2_accuracy=_top2(scores, getattr(classifier, "classes_", None), y_test),
+        chance=float(np.mean(y_test == np.bincount(y_train).argmax())),
+        confusion_normalized=_normalise(out["confusion_matrix"]),
+        fit_seconds=front["fit_seconds"] + fit_time[0],
+        feature_fit_seconds=front["fit_seconds"],
+        classifier_fit_seconds=fit_time[0],
+        predict_ms_per_image=1000 * predict_seconds / n_test,
+        latency_ms_batch1=front["latency_ms"] + latency,
+        throughput_per_s=n_test / predict_seconds if predict_seconds > 0 else None,
+        peak_rss_mb=max(front["peak_rss_mb"], memory.peak_mb),
+        model_bytes=None
+        if classifier_bytes is None or front["bytes"] is None
+        else front["bytes"] + classifier_bytes,
+        n_parameters=front["parameters"] + count_parameters(classifier),
+        feature_shape=front["shape"],
+        test_index=fold.test,
+        y_true=y_test,
+        y_pred=predicted,
+    )
+    return out
+
+
+def _scores(classifier: Any, X: np.ndarray) -> np.ndarray | None:
+    for method in ("predict_proba", "decision_function"):
+        if hasattr(classifier, method):
+            try:
+                scores = np.asarray(getattr(classifier, method)(X))
+            except (AttributeError, NotImplementedError):  # e.g. uncalibrated probabilities
+                continue
+            return scores if scores.ndim == 2 else None
+    return None
+
+
+def _top2(scores: np.ndarray | None, classes: Any, y_true: np.ndarray) -> float | None:
+    """Share of images whose true class is among the two highest-scoring classes."""
+    if scores is None or classes is None or scores.shape[1] < 2:
+        return None
+    top = np.asarray(classes)[np.argsort(-scores, axis=1)[:, :2]]
+    return float(np.mean((top == y_true[:, None]).any(axis=1)))
+
+
+def _normalise(matrix: list[list[int]]) -> list[list[float]]:
+    counts = np.asarray(matrix, dtype=float)
+    rows = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0).round(4).tolist()

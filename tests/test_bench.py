@@ -1,0 +1,259 @@
+"""The benchmark runner: suites, feature cache, resume, failures, backends, reports."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import ferengine
+from ferengine.bench import RunOptions, SuiteError, load_suite, parse_suite, run_suite, write_report
+from ferengine.bench.costs import count_parameters
+from ferengine.bench.plots import pareto_front
+from ferengine.bench.report import mcnemar
+from ferengine.evaluation import metrics
+
+TINY = """
+name = "tiny"
+seed = 0
+[datasets.synthetic]
+name = "synthetic"
+params = {{ n_subjects = 8, per_expression = 2, size = 32 }}
+[protocol]
+kind = "subject-kfold"
+folds = 2
+[[features]]
+name = "pixels"
+grid = {{ size = [12, 16] }}
+[[classifiers]]
+name = "logistic"
+params = {{ C = 0.1 }}
+{extra}
+"""
+KNN = '[[classifiers]]\nname = "knn"\nparams = { n_neighbors = 3 }\n'
+
+
+def tiny(extra=""):
+    return parse_suite(TINY.format(extra=extra), "tiny.toml", Path("."))
+
+
+def scores(out):
+    rows = json.loads((Path(out) / "results.json").read_text())
+    return {(r["pipeline"], r["fold"]): r["accuracy"] for r in rows if r["status"] == "ok"}
+
+
+# --- suites -----------------------------------------------------------------------------
+
+
+def test_builtin_quick_suite_is_the_default_and_expands_its_grid():
+    suite = load_suite()
+    assert suite.name == "quick" and suite.protocol.kind == "subject-kfold"
+    assert len(suite.combinations) == 4 * 4  # pixels, hog × 2 cells, lbp × 4 classifiers
+    assert len({c.key for c in suite.combinations}) == len(suite.combinations)
+
+
+def test_grid_settings_become_separate_pipelines():
+    suite = tiny(KNN)
+    assert [c.label for c in suite.combinations] == [
+        "pixels(size=12) → logistic(C=0.1)", "pixels(size=12) → knn(n_neighbors=3)",
+        "pixels(size=16) → logistic(C=0.1)", "pixels(size=16) → knn(n_neighbors=3)",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ('name = "x"\n[protocol]\nkind = "x"', "datasets"),
+        ('[datasets.a]\nname = "synthetic"\n[protocol]\nkind = "bootstrap"', "protocol.kind"),
+        ('[datasets.a]\nname = "synthetic"\nsize = 3\n[[classifiers]]\nname = "knn"', "datasets.a"),
+        (
+            '[datasets.a]\nname = "synthetic"\n[[features]]\nname = "hog"\ngrid = { cell = 6 }\n'
+            '[[classifiers]]\nname = "knn"',
+            r"features\[1\]\.grid",
+        ),
+        (
+            '[datasets.a]\nname = "synthetic"\n[protocol]\nkind = "cross-dataset"\ntrain = "a"\n'
+            'test = "b"\n[[classifiers]]\nname = "knn"',
+            "protocol.test",
+        ),
+        ('[datasets.a]\nname = "synthetic"\nfolds = 3', "unknown keys"),
+    ],
+)
+def test_malformed_suites_name_the_file_and_key(text, match):
+    with pytest.raises(SuiteError, match=match) as info:
+        parse_suite(text, "bad.toml", Path("."))
+    assert "bad.toml" in str(info.value)
+
+
+def test_unset_data_variable_asks_for_data_option(tmp_path, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_DATA_DIR", raising=False)
+    suite = parse_suite('[datasets.f]\nname = "fer2013"\nparams = { path = "${NO_SUCH_DATA_DIR}/x" }'
+                        '\n[[features]]\nname = "hog"\n[[classifiers]]\nname = "knn"',
+                        "s.toml", tmp_path)  # fmt: skip
+    with pytest.raises(SuiteError, match="--data f=PATH"):
+        run_suite(suite, RunOptions(tmp_path / "out"))
+
+
+# --- running, cache, resume ---------------------------------------------------------------
+
+
+def test_features_are_computed_once_per_fold_and_reused(tmp_path):
+    out = tmp_path / "run"
+    first = run_suite(tiny(KNN), RunOptions(out))
+    assert (first.tasks, first.ran, first.failed) == (8, 8, 0)
+    assert (first.cache_hits, first.cache_misses) == (0, 4)  # 2 feature settings × 2 folds
+    write_report(out)
+    rows = json.loads((out / "results.json").read_text())
+    assert len(rows) == 8 and {r["cache"] for r in rows} == {"miss"}
+    row = rows[0]
+    for key in ("accuracy", "balanced_accuracy", "macro_f1", "top2_accuracy", "chance",
+                "fit_seconds", "predict_ms_per_image", "latency_ms_batch1", "throughput_per_s",
+                "peak_rss_mb", "model_bytes", "n_parameters", "per_class", "confusion_matrix",
+                "confusion_normalized"):  # fmt: skip
+        assert row[key] is not None, key
+    assert row["accuracy"] <= row["top2_accuracy"] and row["peak_rss_mb"] > 0
+    assert np.allclose(np.sum(row["confusion_normalized"], axis=1), 1, atol=1e-3)
+    assert sum(map(sum, row["confusion_matrix"])) == row["n"]
+
+    resumed = run_suite(tiny(KNN), RunOptions(out, resume=True))
+    assert (resumed.resumed, resumed.ran, resumed.cache_misses) == (8, 0, 0)
+
+    # one more classifier on the finished grid: its 4 tasks run, no feature is recomputed
+    grown = tiny(KNN + '[[classifiers]]\nname = "decision-tree"\n')
+    more = run_suite(grown, RunOptions(out, resume=True))
+    assert (more.resumed, more.ran, more.cache_hits, more.cache_misses) == (8, 4, 4, 0)
+    write_report(out)
+    assert len(json.loads((out / "results.json").read_text())) == 12
+
+
+def test_a_failing_combination_is_recorded_and_the_grid_goes_on(tmp_path):
+    out = tmp_path / "run"
+    bad = '[[classifiers]]\nname = "svm-linear"\nparams = { C = -1.0 }\n'
+    summary = run_suite(tiny(bad), RunOptions(out))
+    assert summary.failed == 4 and summary.ran == 8
+    report = write_report(out).read_text()
+    rows = json.loads((out / "results.json").read_text())
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert len(failed) == 4 and all("C" in r["error"] and "Traceback" in r["traceback"]
+                                     for r in failed)  # fmt: skip
+    assert "## Failed combinations" in report and "logistic" in report
+
+
+def test_parallel_loky_gives_the_same_numbers_as_serial(tmp_path):
+    run_suite(tiny(KNN), RunOptions(tmp_path / "serial"))
+    run_suite(tiny(KNN), RunOptions(tmp_path / "loky", jobs=2))
+    for out in ("serial", "loky"):
+        write_report(tmp_path / out)
+    assert scores(tmp_path / "serial") == scores(tmp_path / "loky")
+
+
+def test_dask_cluster_of_two_workers_gives_the_same_numbers(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    run_suite(tiny(KNN), RunOptions(tmp_path / "loky"))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:  # fmt: skip
+        options = RunOptions(
+            tmp_path / "dask", jobs=2, backend="dask", scheduler=cluster.scheduler_address
+        )
+        summary = run_suite(tiny(KNN), options)
+    assert summary.failed == 0
+    for out in ("loky", "dask"):
+        write_report(tmp_path / out)
+    assert scores(tmp_path / "loky") == scores(tmp_path / "dask")
+
+
+def test_a_killed_run_leaves_valid_files_and_resumes_without_redoing_work(tmp_path):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY.format(extra=KNN + '[[classifiers]]\nname = "random-forest"\n'
+                                'params = { n_estimators = 300 }\n'))  # fmt: skip
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "ferengine.cli", "bench", str(spec), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "runs").glob("*.json"))) < 3:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored = list((out / "runs").glob("*.json"))
+    assert 3 <= len(stored) < 12, "the run should be killed midway"
+    for path in stored:
+        assert json.loads(path.read_text())["status"] == "ok"  # complete files only
+    summary = run_suite(load_suite(spec), RunOptions(out, resume=True))
+    assert summary.resumed == len(stored) and summary.resumed + summary.ran == 12
+    write_report(out)
+    assert len(json.loads((out / "results.json").read_text())) == 12
+
+
+def test_cross_dataset_gives_a_rectangular_confusion_matrix(tmp_path):
+    ds = ferengine.load_dataset("synthetic", n_subjects=6, per_expression=2, size=32, seed=3)
+    folder = tmp_path / "ck"
+    for i, (image, name) in enumerate(zip(ds.images, ds.label_names, strict=True)):
+        name = "contempt" if name == "neutral" else name  # a class the fer7 model lacks
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / name / f"S{i % 6:03d}_{i:04d}.png"), image)
+    text = f"""
+[datasets.train]
+name = "synthetic"
+params = {{ n_subjects = 8, per_expression = 2, size = 32 }}
+[datasets.ck]
+name = "image-folder"
+params = {{ path = "{folder}", subject_regex = 'S(\\d+)_' }}
+[protocol]
+kind = "cross-dataset"
+train = "train"
+test = "ck"
+contempt = "keep"
+[[features]]
+name = "hog"
+[[classifiers]]
+name = "svm-linear"
+"""
+    out = tmp_path / "run"
+    assert run_suite(parse_suite(text, "x.toml", tmp_path), RunOptions(out)).failed == 0
+    write_report(out)
+    (row,) = json.loads((out / "results.json").read_text())
+    matrix = np.asarray(row["confusion_matrix"])
+    assert matrix.shape == (8, 7)  # true: fer7 + contempt; predicted: the model's fer7
+    assert row["true_labels"] == [*row["labels"], "contempt"]
+    assert matrix[row["labels"].index("neutral")].sum() == 0  # every neutral became contempt
+    assert matrix.sum() == row["n"] == len(ds)
+    assert "train→ck" in (out / "report.md").read_text()
+
+
+# --- statistics and costs ----------------------------------------------------------------
+
+
+def test_mcnemar_counts_discordant_images():
+    def run(pred):
+        return [{"repeat": 0, "fold": 0, "test_index": [0, 1, 2, 3, 4, 5],
+                 "y_true": [0, 0, 0, 1, 1, 1], "y_pred": pred}]  # fmt: skip
+
+    result = mcnemar(run([0, 0, 0, 1, 1, 1]), run([1, 1, 0, 1, 1, 0]))
+    assert (result["b"], result["c"], result["n"]) == (3, 0, 6)
+    assert result["p"] == pytest.approx(0.25)  # exact two-sided binomial, 3 of 3
+
+
+def test_pareto_front_keeps_points_nothing_beats():
+    points = [(1.0, 0.5), (2.0, 0.7), (3.0, 0.6), (0.5, 0.4), (4.0, 0.9)]
+    assert pareto_front(points) == [3, 0, 1, 4]
+
+
+def test_parameter_count_of_a_linear_model():
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression().fit(np.random.default_rng(0).normal(size=(60, 5)),
+                                     np.arange(60) % 3)  # fmt: skip
+    assert count_parameters(model) == 3 * 5 + 3
+
+
+def test_metrics_with_extra_true_classes_are_rectangular():
+    out = metrics(np.array([0, 1, 2, 2]), np.array([0, 1, 1, 0]), ("a", "b"), ("a", "b", "c"))
+    assert out["confusion_matrix"] == [[1, 0], [0, 1], [1, 1]]
+    assert out["accuracy"] == 0.5 and set(out["per_class"]) == {"a", "b"}
