@@ -93,8 +93,9 @@ def test_malformed_suites_name_the_file_and_key(text, match):
 
 def test_unset_data_variable_asks_for_data_option(tmp_path, monkeypatch):
     monkeypatch.delenv("NO_SUCH_DATA_DIR", raising=False)
-    suite = parse_suite('[datasets.f]\nname = "fer2013"\nparams = { path = "${NO_SUCH_DATA_DIR}/x" }'
-                        '\n[[features]]\nname = "hog"\n[[classifiers]]\nname = "knn"',
+    suite = parse_suite('[datasets.f]\nname = "fer2013"\n'
+                        'params = { path = "${NO_SUCH_DATA_DIR}/x" }\n'
+                        '[[features]]\nname = "hog"\n[[classifiers]]\nname = "knn"',
                         "s.toml", tmp_path)  # fmt: skip
     with pytest.raises(SuiteError, match="--data f=PATH"):
         run_suite(suite, RunOptions(tmp_path / "out"))

@@ -6,8 +6,8 @@ import ferengine
 from ferengine import registry
 
 NAMES = [
-    "logistic", "svm-linear", "svm-rbf", "svm-kernel", "decision-tree", "random-forest", "extra-trees",
-    "xgboost", "knn", "mlp",
+    "logistic", "svm-linear", "svm-rbf", "svm-kernel", "decision-tree", "random-forest",
+    "extra-trees", "xgboost", "knn", "mlp",
 ]  # fmt: skip
 WEIGHTED = [n for n in NAMES if n != "knn"]
 FAST = {"random-forest": {"n_estimators": 30}, "extra-trees": {"n_estimators": 30}}

@@ -86,7 +86,8 @@ def test_bench_runs_a_limited_builtin_suite_and_refuses_to_overwrite(tmp_path):
     assert result.exit_code == 0, result.output
     assert "pixels(size=24) → logistic(C=0.1)" in result.output
     rows = json.loads((out / "results.json").read_text())
-    assert len(rows) == 2 * 3 and all(0 <= r["accuracy"] <= 1 for r in rows)  # 2 pipelines × 3 folds
+    assert len(rows) == 2 * 3  # 2 pipelines × 3 folds
+    assert all(0 <= r["accuracy"] <= 1 for r in rows)
     assert (out / "results.csv").read_text().startswith("task,dataset,pipeline,")
     assert (out / "report.md").is_file() and list((out / "plots").glob("*.png"))
     again = run("bench", "--limit", "2", "--out", str(out))
