@@ -258,3 +258,25 @@ def test_metrics_with_extra_true_classes_are_rectangular():
     out = metrics(np.array([0, 1, 2, 2]), np.array([0, 1, 1, 0]), ("a", "b"), ("a", "b", "c"))
     assert out["confusion_matrix"] == [[1, 0], [0, 1], [1, 1]]
     assert out["accuracy"] == 0.5 and set(out["per_class"]) == {"a", "b"}
+
+
+def test_fused_features_reuse_their_cached_members_and_equal_a_direct_fit(tmp_path):
+    fusion = ('[[features]]\nname = "concat"\nparams = { scale = "standard", features = '
+              '[{ name = "pixels", size = 12 }, { name = "hog", n_jobs = 2 }] }\n'
+              '[[features]]\nname = "hog"\n')  # fmt: skip
+    suite = tiny(fusion)
+    out = tmp_path / "run"
+    summary = run_suite(suite, RunOptions(out))
+    # pixels 12 and 16, hog, concat: 4 fronts × 2 folds; members are shared (n_jobs aside)
+    assert (summary.failed, summary.cache_misses) == (0, 8)
+    from ferengine.bench.cache import FeatureCache
+    from ferengine.bench.folds import make_folds
+
+    fold = make_folds("synthetic", suite.datasets, suite.protocol, suite.seed)[0]
+    combo = next(c for c in suite.combinations if c.front[-1]["name"] == "concat")
+    record = next(r for r in map(json.loads, (p.read_text() for p in (out / "runs").glob("*")))
+                  if r["combination"] == combo.key and r["fold"] == 0)  # fmt: skip
+    cached = FeatureCache(out / "cache").get(record["feature_key"])
+    ds = fold.train_side.load()
+    direct = ferengine.pipeline(*combo.front).fit(ds.images[fold.train], ds.labels[fold.train])
+    assert np.allclose(cached.test, direct.transform(ds.images[fold.test]), atol=1e-5)

@@ -105,7 +105,13 @@ def run_suite(suite: Suite, options: RunOptions, console: Console | None = None)
                 summary.resumed += 1
                 continue
             key = _feature_key(fold, combo.front)
-            features.setdefault(key, FeatureJob(key, fold, combo.front))
+            if key not in features:
+                members = [(*combo.front[:-1], step) for step in fusion_members(combo.front)]
+                for front in members:
+                    member = _feature_key(fold, front)
+                    features.setdefault(member, FeatureJob(member, fold, front))
+                keys = tuple(_feature_key(fold, front) for front in members)
+                features[key] = FeatureJob(key, fold, combo.front, keys)
             combination = {
                 "key": combo.key,
                 "dataset": combo.dataset,
@@ -116,16 +122,23 @@ def run_suite(suite: Suite, options: RunOptions, console: Console | None = None)
             jobs.append(ClassifyJob(task, key, fold, combination, seed=suite.seed + fold.repeat))
     cache_root = str(options.cache or out / "cache")
     cache = FeatureCache(cache_root)
-    missing = [job for key, job in features.items() if key not in cache]
-    summary.cache_hits = len(features) - len(missing)
+    direct = dict.fromkeys(job.feature_key for job in jobs)
+    missing_direct = [features[key] for key in direct if key not in cache]
+    members = dict.fromkeys(m for job in missing_direct for m in job.members if m not in direct)
+    missing = missing_direct + [features[key] for key in members if key not in cache]
+    summary.cache_hits = len(direct) + len(members) - len(missing)
     summary.cache_misses = len(missing)
     broken: dict[str, dict[str, Any]] = {}
     with _progress(console) as progress, _backend(options):
-        for result in _run(progress, "features", extract, missing, options, cache_root):
-            if result["status"] != "ok":
-                broken[result["key"]] = result
+        # members of fused features first, so each is computed once and then reused
+        waves = ([j for j in missing if not j.members], [j for j in missing if j.members])
+        for wave in waves:
+            for result in _run(progress, "features", extract, wave, options, cache_root):
+                if result["status"] != "ok":
+                    broken[result["key"]] = result
+        computed = {job.key for job in missing}
         for job in jobs:
-            job.meta["cache"] = "miss" if any(m.key == job.feature_key for m in missing) else "hit"
+            job.meta["cache"] = "miss" if job.feature_key in computed else "hit"
         runnable = [job for job in jobs if job.feature_key not in broken]
         for job in jobs:
             if job.feature_key in broken:
@@ -153,8 +166,24 @@ def run_suite(suite: Suite, options: RunOptions, console: Console | None = None)
     return summary
 
 
+def fusion_members(front: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """Member features of a front ending in ``concat`` (as step dicts), else ``[]``."""
+    if not front or front[-1].get("name") != "concat":
+        return []
+    members = []
+    for step in front[-1].get("features", ("hog", "lbp")):
+        if isinstance(step, str):
+            step = {"name": step}
+        elif isinstance(step, list | tuple):
+            step = {"name": step[0], **step[1]}
+        members.append(dict(step))
+    return members
+
+
 def _feature_key(fold: Fold, front: tuple[dict[str, Any], ...]) -> str:
+    """Cache key of a front on a fold; ``n_jobs`` is left out (it never changes features)."""
     test = fold.test_side
+    front = tuple(_without_n_jobs(step) for step in front)
     return cache_key([
         "features", ferengine.__version__,
         fold.train_side.ref.describe(),
@@ -162,6 +191,14 @@ def _feature_key(fold: Fold, front: tuple[dict[str, Any], ...]) -> str:
         test.contempt, test.table,
         fold.train, fold.test, list(front),
     ])  # fmt: skip
+
+
+def _without_n_jobs(step: Any) -> Any:
+    if isinstance(step, dict):
+        return {k: _without_n_jobs(v) for k, v in step.items() if k != "n_jobs"}
+    if isinstance(step, list | tuple):
+        return [_without_n_jobs(v) for v in step]
+    return step
 
 
 def _store_failed(store: ResultStore, job: ClassifyJob, result: dict[str, Any]) -> None:

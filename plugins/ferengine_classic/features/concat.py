@@ -72,17 +72,31 @@ class Concat(TransformerMixin, BaseEstimator):
         self._weights()
         self.extractors_ = [clone(make_step(spec)[1]) for spec in self.features]
         blocks = [ext.fit_transform(X, y) for ext in self.extractors_]
-        self.scalers_ = [
-            StandardScaler().fit(b) if self.scale == "standard" else None for b in blocks
-        ]
         first = self.extractors_[0]
         self.n_features_in_ = first.n_features_in_
         self.image_shape_ = getattr(first, "image_shape_", None)
-        out = self._fuse(blocks)
+        return self.fit_blocks(blocks)
+
+    def fit_blocks(self, blocks: list[np.ndarray]) -> np.ndarray:
+        """Fit the per-block scaling on features computed elsewhere and return them fused.
+
+        For callers that already hold each extractor's training features (the
+        benchmark's feature cache): ``blocks[i]`` is ``features[i]``'s output.
+        The extractors themselves are not fitted, so :meth:`transform` needs
+        :meth:`fit`; fuse further precomputed blocks with :meth:`fuse`.
+        """
+        if len(blocks) != len(self.features):
+            raise ValueError(f"concat: {len(blocks)} blocks for {len(self.features)} features")
+        self.scalers_ = [
+            StandardScaler().fit(b) if self.scale == "standard" else None for b in blocks
+        ]
+        out = self.fuse(blocks)
         self.n_features_out_ = out.shape[1]
         return out
 
-    def _fuse(self, blocks: list[np.ndarray]) -> np.ndarray:
+    def fuse(self, blocks: list[np.ndarray]) -> np.ndarray:
+        """Scale and concatenate one block per extractor (scaling fitted by ``fit``)."""
+        check_is_fitted(self, "scalers_")
         # One output array filled block by block, scaled in place: fused FER2013 features
         # run to gigabytes, and a list of scaled copies plus np.concatenate doubles that.
         widths = [b.shape[1] for b in blocks]
@@ -105,7 +119,7 @@ class Concat(TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """Return the fused N×D float32 features of a batch of images."""
         check_is_fitted(self, "extractors_")
-        return self._fuse([ext.transform(X) for ext in self.extractors_])
+        return self.fuse([ext.transform(X) for ext in self.extractors_])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
