@@ -105,7 +105,8 @@ def count_parameters(estimator: Any, _depth: int = 0) -> int:
         return sum(count_parameters(step, _depth + 1) for _, step in estimator.steps)
     total = 0
     for name, value in getattr(estimator, "__dict__", {}).items():
-        if name.endswith("_") and not name.startswith("_") and name != "classes_":
+        counts = name.startswith("n_") or name == "classes_"  # n_iter_, n_support_: bookkeeping
+        if name.endswith("_") and not name.startswith("_") and not counts:
             total += count_parameters(value, _depth + 1) if _learned(value) else 0
     booster = getattr(estimator, "booster_", None)
     if booster is not None and hasattr(booster, "get_dump"):  # XGBoost: 2 numbers per node

@@ -216,9 +216,9 @@ def parse_suite(text: str, source: str, base: Path) -> Suite:
     combos = []
     for key in _tested_datasets(protocol, datasets):
         for chain, steps in chains.items():
-            for feat in features:
-                for clf in classifiers:
-                    label = _label(chain, (feat,), clf)
+            for feat, feat_name in features:
+                for clf, clf_name in classifiers:
+                    label = _label(chain, [feat_name], clf_name)
                     combos.append(Combination(key, label, (*steps, feat), clf))
         for i, pipe in enumerate(raw.get("pipelines", []), 1):
             combos.append(_pipeline(pipe, chains, key, source, i))
@@ -326,20 +326,22 @@ def _step(step: Any, source: str, where: str) -> dict[str, Any]:
     return step
 
 
-def _expand(entries: Any, source: str, section: str) -> list[dict[str, Any]]:
-    """Turn ``[[features]]`` / ``[[classifiers]]`` tables into step dicts, one per grid point."""
+def _expand(entries: Any, source: str, section: str) -> list[tuple[dict[str, Any], str]]:
+    """Turn ``[[features]]`` / ``[[classifiers]]`` tables into (step, display name) pairs."""
     if not isinstance(entries, list):
         raise SuiteError(f"{source}: {section} must be an array of tables ([[{section}]])")
     out = []
     for i, entry in enumerate(entries, 1):
         where = f"{section}[{i}]"
         _step(entry, source, where)
-        _keys(entry, {"name", "params", "grid"}, source, where)
+        _keys(entry, {"name", "params", "grid", "label"}, source, where)
         grid = entry.get("grid", {})
         if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
             raise SuiteError(f"{source}: {where}.grid maps parameters to non-empty lists")
         for point in ParameterGrid(grid) if grid else [{}]:
-            out.append({"name": entry["name"], **entry.get("params", {}), **point})
+            step = {"name": entry["name"], **entry.get("params", {}), **point}
+            label = entry.get("label")
+            out.append((step, _display(step) if label is None else _display(point, str(label))))
     return out
 
 
@@ -352,17 +354,20 @@ def _pipeline(pipe: Any, chains: dict[str, list], dataset: str, source: str, i: 
     if chain not in chains and chain != "none":
         raise SuiteError(f"{source}: {where}.preprocess {chain!r} is not a [preprocess] chain")
     steps = [_step(s, source, f"{where}.steps") for s in pipe["steps"]]
-    label = str(pipe.get("name") or _label(chain, tuple(steps[:-1]), steps[-1]))
+    shown = [_display(step) for step in steps]
+    label = str(pipe.get("name") or _label(chain, shown[:-1], shown[-1]))
     return Combination(dataset, label, (*chains.get(chain, []), *steps[:-1]), steps[-1])
 
 
-def _label(chain: str, steps: tuple[dict[str, Any], ...], classifier: dict[str, Any]) -> str:
+def _display(step: dict[str, Any], name: str | None = None) -> str:
+    """``name(param=value,...)``; ``n_jobs`` is left out, as it never changes results."""
+    params = {k: v for k, v in step.items() if k not in ("name", "n_jobs")}
+    inner = ",".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in params.items())
+    name = step["name"] if name is None else name
+    return f"{name}({inner})" if inner else name
+
+
+def _label(chain: str, steps: list[str], classifier: str) -> str:
     """Readable pipeline name: ``[chain] feature(params) → classifier(params)``."""
-
-    def one(step: dict[str, Any]) -> str:
-        params = {k: v for k, v in step.items() if k not in ("name", "n_jobs")}
-        inner = ",".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in params.items())
-        return f"{step['name']}({inner})" if inner else step["name"]
-
-    parts = ([f"[{chain}]"] if chain != "none" else []) + [one(s) for s in steps]
-    return " ".join([*parts, "→", one(classifier)]) if parts else one(classifier)
+    parts = ([f"[{chain}]"] if chain != "none" else []) + steps
+    return " ".join([*parts, "→", classifier]) if parts else classifier
