@@ -92,3 +92,14 @@ def test_bench_runs_a_limited_builtin_suite_and_refuses_to_overwrite(tmp_path):
     assert (out / "report.md").is_file() and list((out / "plots").glob("*.png"))
     again = run("bench", "--limit", "2", "--out", str(out))
     assert again.exit_code != 0 and "--resume" in again.output
+
+
+def test_bench_default_folder_is_dated_and_resume_finds_the_latest(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = run("bench", "--limit", "1")
+    assert first.exit_code == 0, first.output
+    (folder,) = (tmp_path / "bench-results").glob("quick-*")
+    again = run("bench", "--limit", "1", "--resume")
+    assert again.exit_code == 0, again.output
+    assert "0 tasks run, 3 resumed" in again.output
+    assert list((tmp_path / "bench-results").glob("quick-*")) == [folder]

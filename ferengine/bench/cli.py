@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -73,7 +74,7 @@ def bench_cmd(
         if len(args) > 1:
             raise click.UsageError(f"expected at most one SPEC, got {' '.join(args)}")
         suite = load_suite(args[0] if args else None).limit(limit)
-        out = out or Path("bench-results") / suite.name
+        out = out or _default_out(suite.name, resume)
         overrides = dict(_key_value(item) for item in data)
         options = RunOptions(out, jobs, backend, scheduler, resume, cache, overrides)
         console.print(f"[bold]{suite.name}[/bold]: {len(suite.combinations)} pipelines → {out}")
@@ -111,6 +112,17 @@ def _records(out: Path) -> list[dict]:
     from ferengine.bench.store import ResultStore
 
     return list(ResultStore(out).records())
+
+
+def _default_out(name: str, resume: bool) -> Path:
+    """Return a fresh dated results folder or, with ``resume``, the suite's latest one."""
+    root = Path("bench-results")
+    if resume:
+        runs = sorted(root.glob(f"{name}-????????-??????"))
+        if not runs:
+            raise click.UsageError(f"--resume: no earlier run of {name!r} in {root}/; give --out")
+        return runs[-1]
+    return root / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _key_value(item: str) -> tuple[str, str]:
