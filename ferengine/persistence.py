@@ -26,7 +26,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
 from sklearn.base import BaseEstimator
 
 from ferengine.errors import ModelFormatError, UnsafeModelError
@@ -132,7 +131,7 @@ def save(
     """
     path = Path(path)
     manifest = manifest_for(obj, registry, info)
-    payload = sio.dumps(obj)
+    payload = _skops().dumps(obj)
     tmp = path.with_name(path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(MANIFEST, json.dumps(manifest, indent=2))
@@ -202,7 +201,7 @@ def _refused(needed: list[str], registry: Registry | None) -> list[str]:
 
 def untrusted_types(payload: bytes, registry: Registry | None = None) -> list[str]:
     """Return the types in a skops payload that :func:`load` would refuse."""
-    return _refused(sio.get_untrusted_types(data=payload), registry)
+    return _refused(_skops().get_untrusted_types(data=payload), registry)
 
 
 def load(path: str | Path, registry: Registry | None = None) -> Any:
@@ -218,7 +217,7 @@ def load(path: str | Path, registry: Registry | None = None) -> Any:
     path = Path(path)
     _, payload = _open(path)
     try:
-        needed = sio.get_untrusted_types(data=payload)
+        needed = _skops().get_untrusted_types(data=payload)
     except Exception as exc:
         raise ModelFormatError(f"{path}: {PAYLOAD} is damaged: {exc}") from exc
     bad = _refused(needed, registry)
@@ -227,4 +226,15 @@ def load(path: str | Path, registry: Registry | None = None) -> Any:
             f"{path} refers to types that are neither scikit-learn/numpy defaults nor classes "
             f"of ferengine or a registered plugin: {', '.join(bad)}; refusing to load it"
         )
-    return sio.loads(payload, trusted=needed)
+    return _skops().loads(payload, trusted=needed)
+
+
+def _skops() -> Any:
+    """Import skops.io on first use.
+
+    It pulls in torch through scikit-learn's array API support: seconds that every
+    ``ferengine`` command would otherwise pay at start-up.
+    """
+    import skops.io
+
+    return skops.io

@@ -280,3 +280,17 @@ def test_fused_features_reuse_their_cached_members_and_equal_a_direct_fit(tmp_pa
     ds = fold.train_side.load()
     direct = ferengine.pipeline(*combo.front).fit(ds.images[fold.train], ds.labels[fold.train])
     assert np.allclose(cached.test, direct.transform(ds.images[fold.test]), atol=1e-5)
+
+
+def test_resumed_runs_read_their_folds_without_loading_data(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    run_suite(tiny(), RunOptions(out))
+    from ferengine.bench import folds
+
+    def refuse(side):
+        raise AssertionError(f"{side.ref.key} was loaded")
+
+    monkeypatch.setattr(folds, "_read", refuse)
+    monkeypatch.setattr(folds, "_LOADED", {})
+    summary = run_suite(tiny(), RunOptions(out, resume=True))
+    assert (summary.resumed, summary.ran) == (4, 0)

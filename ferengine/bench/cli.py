@@ -79,7 +79,9 @@ def bench_cmd(
         options = RunOptions(out, jobs, backend, scheduler, resume, cache, overrides)
         console.print(f"[bold]{suite.name}[/bold]: {len(suite.combinations)} pipelines → {out}")
         summary = run_suite(suite, options, console)
-        report = write_report(out)
+        report = out / "report.md"
+        if summary.report_stale or not report.is_file():  # a finished resume keeps its report
+            report = write_report(out)
     except KeyboardInterrupt:
         console.print(
             "[yellow]interrupted[/yellow]: finished tasks are stored; "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import joblib
@@ -90,6 +93,53 @@ def make_folds(
         folds += [Fold(repeat, i, side, side, tr, te) for i, (tr, te) in enumerate(pairs)]
         if protocol.kind in ("split", "loso"):
             break  # deterministic protocols: repeats would repeat the same numbers
+    return folds
+
+
+def cached_folds(
+    key: str, datasets: dict[str, DatasetRef], protocol: Protocol, seed: int, root: Path
+) -> list[Fold]:
+    """:func:`make_folds`, stored under ``root`` by content key.
+
+    A resumed run then finds its folds without loading (or rendering) any dataset;
+    workers load the data only for tasks that still have to run.
+    """
+    ident = joblib.hash([key, {k: r.describe() for k, r in datasets.items()},
+                         repr(protocol), seed])  # fmt: skip
+    path = Path(root) / f"{ident}.npz"
+    if path.is_file():
+        stored = np.load(path)
+        meta = json.loads(str(stored["meta"]))
+        space = (
+            None if meta["space"] is None else LabelSpace(meta["space"][0], tuple(meta["space"][1]))
+        )
+        folds = []
+        for i, (repeat, index) in enumerate(meta["folds"]):
+            train_side = Side(datasets[meta["train"]])
+            test_side = replace(Side(datasets[meta["test"]]), space=space,
+                                contempt=protocol.contempt,
+                                table=tuple(sorted(protocol.mapping.items())))  # fmt: skip
+            if space is None:
+                test_side = train_side
+            folds.append(Fold(repeat, index, train_side, test_side,
+                              stored[f"train{i}"], stored[f"test{i}"]))  # fmt: skip
+        return folds
+    folds = make_folds(key, datasets, protocol, seed)
+    first = folds[0]
+    space = first.test_side.space
+    meta = {
+        "train": first.train_side.ref.key,
+        "test": first.test_side.ref.key,
+        "space": None if space is None else [space.name, list(space.names)],
+        "folds": [[f.repeat, f.index] for f in folds],
+    }
+    arrays = {
+        f"{side}{i}": getattr(f, side) for i, f in enumerate(folds) for side in ("train", "test")
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, meta=json.dumps(meta), **arrays)
+    os.replace(tmp, path)
     return folds
 
 

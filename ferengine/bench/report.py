@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 
-from ferengine.bench import plots
 from ferengine.bench.store import ResultStore, write_atomic
 from ferengine.bench.suite import Suite, SuiteError, parse_suite
 
@@ -116,6 +114,8 @@ def mcnemar(best: list[dict[str, Any]], other: list[dict[str, Any]]) -> dict[str
                            for i, h in zip(r["test_index"], hits, strict=True))  # fmt: skip
         return out
 
+    from scipy.stats import binomtest  # imported on use: scipy.stats takes a second to load
+
     a, o = correct(best), correct(other)
     shared = a.keys() & o.keys()
     if not shared:
@@ -213,6 +213,8 @@ def _history(out: Path) -> list[str]:
 
 
 def _board(dataset: str, rows: list[dict[str, Any]], suite: Suite, out: Path) -> list[str]:
+    from ferengine.bench import plots  # matplotlib only when a report is drawn
+
     slug = _slug(dataset)
     lines = [f"## {dataset}", "", f"Chance (the training set's majority class): "
              f"{rows[0]['chance']:.3f}; uniform guess: {1 / len(rows[0]['labels']):.3f}.", "",

@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import ferengine
 from ferengine.bench.cache import FeatureCache, cache_key
-from ferengine.bench.folds import Fold, make_folds
+from ferengine.bench.folds import Fold, cached_folds
 from ferengine.bench.store import ResultStore, write_atomic
 from ferengine.bench.suite import Suite, SuiteError
 from ferengine.bench.tasks import ClassifyJob, FeatureJob, classify, extract
@@ -58,6 +58,12 @@ class RunSummary:
     cache_misses: int = 0
     seconds: float = 0.0
     failures: list[dict[str, Any]] = field(default_factory=list)
+    suite_changed: bool = True
+
+    @property
+    def report_stale(self) -> bool:
+        """Whether the stored report may differ from what the results now say."""
+        return self.ran > 0 or self.suite_changed
 
 
 def run_suite(suite: Suite, options: RunOptions, console: Console | None = None) -> RunSummary:
@@ -90,11 +96,13 @@ def run_suite(suite: Suite, options: RunOptions, console: Console | None = None)
     datasets = {k: ref.resolved(options.data.get(k)) for k, ref in suite.datasets.items()}
     with console.status("loading datasets and folds"):
         folds = {
-            key: make_folds(key, datasets, suite.protocol, suite.seed)
+            key: cached_folds(key, datasets, suite.protocol, suite.seed, out / "folds")
             for key in dict.fromkeys(c.dataset for c in suite.combinations)
         }
-    write_atomic(out / "suite.toml", suite.text)
     summary = RunSummary()
+    previous = out / "suite.toml"
+    summary.suite_changed = not previous.is_file() or previous.read_text() != suite.text
+    write_atomic(out / "suite.toml", suite.text)
     features: dict[str, FeatureJob] = {}
     jobs: list[ClassifyJob] = []
     for combo in suite.combinations:
