@@ -1,0 +1,50 @@
+"""skorch glue of the ``cnn`` estimator: bfloat16 autocast and batch assembly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+
+from ferengine_deep import augment as aug
+
+
+class BF16Net(NeuralNetClassifier):
+    """skorch's classifier with optional bfloat16 autocast around the forward pass.
+
+    The loss is computed in float32.
+    """
+
+    def __init__(self, *args: Any, bf16: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bf16 = bf16
+
+    def infer(self, x: Any, **fit_params: Any) -> torch.Tensor:
+        """Forward pass, autocast to bfloat16 when enabled."""
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            out = super().infer(x, **fit_params)
+        return out.float()
+
+
+class Collate:
+    """Stack (image, label) samples into a channels-last uint8 batch.
+
+    With augmenters (training batches only), the batch is augmented first.
+    """
+
+    def __init__(self, augmenters: list, rng: np.random.Generator) -> None:
+        self.augmenters = augmenters
+        self.rng = rng
+
+    def __call__(self, samples: list[tuple[np.ndarray, Any]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the (images, labels) tensors of a batch."""
+        images = np.stack([s[0] for s in samples])  # N×1×S×S uint8
+        if self.augmenters:
+            images = aug.apply(self.augmenters, images[:, 0], self.rng)[:, None]
+        x = torch.from_numpy(np.ascontiguousarray(images)).contiguous(
+            memory_format=torch.channels_last
+        )
+        y = torch.as_tensor(np.asarray([s[1] for s in samples]), dtype=torch.int64)
+        return x, y
