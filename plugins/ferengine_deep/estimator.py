@@ -117,6 +117,14 @@ class CNN(ClassifierMixin, BaseEstimator):
         the same folder resumes from the last epoch saved.
     curves_dir : str, optional
         Write ``curves.csv`` and ``curves.png`` (losses, accuracy, learning rate).
+    init : str, optional
+        Transfer learning: a saved ferengine model (path, or "default") holding a
+        ``cnn`` whose normalisation and backbone initialise this one; its
+        architecture, input size and normalisation replace ``arch``, ``arch_params``,
+        ``size`` and ``normalize``. The head is new, sized for this fit's classes.
+    trainable : {"all", "head"} or int
+        With ``init``: train everything, only the new head (frozen backbone), or the
+        head and the last ``k`` weight layers of the backbone.
     verbose : int
         0: silent; 1: skorch's epoch table and a progress bar.
     """
@@ -150,6 +158,8 @@ class CNN(ClassifierMixin, BaseEstimator):
         bf16: Any = "auto",
         checkpoint_dir: str | None = None,
         curves_dir: str | None = None,
+        init: str | None = None,
+        trainable: Any = "all",
         verbose: int = 0,
     ) -> None:
         self.arch = arch
@@ -175,6 +185,8 @@ class CNN(ClassifierMixin, BaseEstimator):
         self.bf16 = bf16
         self.checkpoint_dir = checkpoint_dir
         self.curves_dir = curves_dir
+        self.init = init
+        self.trainable = trainable
         self.verbose = verbose
 
     # ---- images -------------------------------------------------------------------------
@@ -185,9 +197,10 @@ class CNN(ClassifierMixin, BaseEstimator):
         grey = to_uint8(to_grey(np.asarray(X)))
         if reset:
             h, w = grey.shape[1:]
-            if self.size is None and h != w:
+            size = self.config_["size"]
+            if size is None and h != w:
                 raise ValueError(f"cnn: images are {h}×{w}; give size= to resize them square")
-            self.size_ = int(self.size or h)
+            self.size_ = int(size or h)
         if grey.shape[1:] != (self.size_, self.size_):
             grey = np.stack([cv2.resize(im, (self.size_, self.size_),
                                         interpolation=cv2.INTER_AREA) for im in grey])  # fmt: skip
@@ -233,9 +246,11 @@ class CNN(ClassifierMixin, BaseEstimator):
         from skorch.dataset import Dataset, ValidSplit
         from skorch.helper import predefined_split
 
-        from ferengine_deep import zoo
-
         self._check_params()
+        source = self._source()
+        self.config_ = (dict(source.config_) if source is not None else {
+            "arch": self.arch, "arch_params": dict(self.arch_params or {}),
+            "size": self.size, "normalize": self.normalize})  # fmt: skip
         images = self._images(X, reset=True)
         y = np.asarray(y)
         check_classification_targets(y)
@@ -253,9 +268,11 @@ class CNN(ClassifierMixin, BaseEstimator):
             images = np.concatenate([images, *copies])
             codes = np.tile(codes, self.augment_copies + 1)
         torch.manual_seed(self.seed)
-        module = zoo.build(self.arch, len(self.classes_), 1, self.size_, self.normalize,
-                           **(self.arch_params or {}))  # fmt: skip
-        module.normalize.fit(torch.from_numpy(images))
+        module = self._build(len(self.classes_))
+        if source is None:
+            module.normalize.fit(torch.from_numpy(images))
+        else:
+            transfer(source.module_, module, self.trainable)
         module = module.to(memory_format=torch.channels_last)
         self.bf16_ = bf16_supported() if self.bf16 == "auto" else bool(self.bf16)
         if X_val is not None and y_val is not None:
@@ -279,6 +296,26 @@ class CNN(ClassifierMixin, BaseEstimator):
 
             write_curves(self.history_, self.curves_dir)
         return self
+
+    def _build(self, n_classes: int) -> Any:
+        from ferengine_deep import zoo
+
+        config = self.config_
+        return zoo.build(config["arch"], n_classes, 1, self.size_, config["normalize"],
+                         **config["arch_params"])  # fmt: skip
+
+    def _source(self) -> CNN | None:
+        """Return the fitted ``cnn`` inside the ``init`` model, if any."""
+        if self.init is None:
+            return None
+        from ferengine.persistence import load
+
+        model = load(self.init)
+        steps = [s for _, s in getattr(model, "steps", [("", model)])]
+        found = [s for s in steps if isinstance(s, CNN)]
+        if not found:
+            raise ValueError(f"cnn: init model {self.init} holds no fitted cnn")
+        return found[-1]
 
     def _net(self, module: Any, split: Any, codes: np.ndarray, chain: list,
              rng: np.random.Generator, n_train: int) -> Any:  # fmt: skip
@@ -420,10 +457,7 @@ class CNN(ClassifierMixin, BaseEstimator):
         if weights is not None:
             import torch
 
-            from ferengine_deep import zoo
-
-            module = zoo.build(self.arch, len(self.classes_), 1, self.size_, self.normalize,
-                               **(self.arch_params or {}))  # fmt: skip
+            module = self._build(len(self.classes_))
             module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
             self.module_ = module.to(memory_format=torch.channels_last).eval()
 
@@ -432,3 +466,24 @@ class CNN(ClassifierMixin, BaseEstimator):
         """Number of learned weights of the network."""
         check_is_fitted(self, "module_")
         return int(sum(p.numel() for p in self.module_.parameters()))
+
+
+def transfer(source: Any, target: Any, trainable: Any = "all") -> None:
+    """Copy ``source``'s normalisation and backbone into ``target``; freeze the rest.
+
+    ``target`` keeps its new head; layers ``trainable`` leaves out stop learning.
+    """
+    target.normalize.load_state_dict(source.normalize.state_dict())
+    target.features.load_state_dict(source.features.state_dict())
+    if trainable == "all":
+        return
+    layers = [m for m in target.features.modules() if getattr(m, "weight", None) is not None]
+    if trainable == "head":
+        keep = 0
+    elif isinstance(trainable, int) and not isinstance(trainable, bool) and trainable >= 0:
+        keep = trainable
+    else:
+        raise ValueError(f"cnn: trainable must be 'all', 'head' or an int ≥ 0, got {trainable!r}")
+    for layer in layers[: len(layers) - keep]:
+        for parameter in layer.parameters(recurse=False):
+            parameter.requires_grad_(False)

@@ -5,10 +5,21 @@ from ferengine import hookimpl
 
 @hookimpl
 def ferengine_register_classifiers():
-    """Register the torch classifiers."""
+    """Register the torch classifiers and the composites built on them."""
+    from ferengine_deep.embedding import SoftmaxHead
+    from ferengine_deep.ensemble import TTA, Fusion
     from ferengine_deep.estimator import CNN
+    from ferengine_deep.tree import CNNTree
 
-    return [CNN]
+    return [CNN, SoftmaxHead, CNNTree, TTA, Fusion]
+
+
+@hookimpl
+def ferengine_register_features():
+    """Register CNN embeddings as a feature."""
+    from ferengine_deep.embedding import CNNEmbedding
+
+    return [CNNEmbedding]
 
 
 @hookimpl

@@ -1,0 +1,188 @@
+"""``cnn-tree``: a tree of classifiers over a partition of the classes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from ferengine.balance import resample_indices
+from ferengine.labels import get_label_space
+from ferengine.pipeline import make_step, pipeline
+
+#: fear vs rest → {angry, sad, neutral} vs {disgust, happy, surprise} → three-way leaves.
+DEFAULT_PARTITION = ["fear", [["angry", "sad", "neutral"], ["disgust", "happy", "surprise"]]]
+
+
+class CNNTree(ClassifierMixin, BaseEstimator):
+    """A tree whose internal nodes are classifiers choosing among their children.
+
+    Every internal node is trained on the images of the classes under it, to tell
+    which child they belong to; a child is a class (leaf) or a subtree.
+
+    Parameters
+    ----------
+    partition : nested list
+        The tree: a list of children, each a class (name or code) or a list
+        (subtree). Default: fear vs rest → {angry, sad, neutral} vs {disgust, happy,
+        surprise} → three-way leaves.
+    node : step or list of steps
+        The classifier of every node: a registry step (``{"name": "cnn", ...}``) or a
+        list of steps forming a pipeline (``[{"name": "hog"}, {"name": "svm-linear"}]``).
+    nodes : dict, optional
+        Per-node overrides, keyed by node path ("root", "1", "1.0", …: child indices).
+    routing : {"soft", "hard"}
+        "soft": a class's probability is the product of node probabilities along its
+        path; "hard": every node sends the image to its most probable child.
+    balance : bool
+        Resample each node's training images so its children have equal counts.
+    label_space : str
+        Space that turns class names in ``partition`` into the codes of ``y``.
+    seed : int
+        Seed of the resampling.
+    """
+
+    name = "cnn-tree"
+    _image_input = True
+
+    def __init__(self, partition: Any = None, node: Any = None, nodes: dict | None = None,
+                 routing: str = "soft", balance: bool = True, label_space: str = "fer7",
+                 seed: int = 0) -> None:  # fmt: skip
+        self.partition = partition
+        self.node = node
+        self.nodes = nodes
+        self.routing = routing
+        self.balance = balance
+        self.label_space = label_space
+        self.seed = seed
+
+    # ---- structure ----------------------------------------------------------------------
+
+    def _resolve(self, tree: Any, y: np.ndarray) -> Any:
+        """Replace class names by the label values used in ``y``."""
+        if isinstance(tree, list | tuple):
+            return [self._resolve(child, y) for child in tree]
+        if isinstance(tree, str) and y.dtype.kind in "iu":
+            return int(get_label_space(self.label_space).index(tree))
+        return tree
+
+    @staticmethod
+    def _leaves(tree: Any) -> list[Any]:
+        if isinstance(tree, list):
+            return [leaf for child in tree for leaf in CNNTree._leaves(child)]
+        return [tree]
+
+    def _internal(self, tree: Any, path: str = "root") -> list[tuple[str, list[Any]]]:
+        """Return (path, children) of every internal node, parents first."""
+        out = [(path, tree)]
+        for i, child in enumerate(tree):
+            if isinstance(child, list) and len(child) > 1:
+                out += self._internal(child, f"{i}" if path == "root" else f"{path}.{i}")
+        return out
+
+    def _estimator(self, path: str) -> Any:
+        spec = (self.nodes or {}).get(path, self.node)
+        if spec is None:
+            spec = {"name": "cnn"}
+        if isinstance(spec, list):
+            return pipeline(*spec)
+        return clone(make_step(spec)[1])
+
+    # ---- fitting and prediction ---------------------------------------------------------
+
+    def fit(self, X: Any, y: Any) -> CNNTree:
+        """Fit every node on the images of the classes under it.
+
+        Returns
+        -------
+        self
+        """
+        y = np.asarray(y)
+        check_classification_targets(y)
+        X = np.asarray(X)
+        if self.routing not in ("soft", "hard"):
+            raise ValueError(f"cnn-tree: routing must be 'soft' or 'hard', got {self.routing!r}")
+        self.tree_ = self._resolve(self.partition or DEFAULT_PARTITION, y)
+        leaves = self._leaves(self.tree_)
+        if len(set(leaves)) != len(leaves):
+            raise ValueError(f"cnn-tree: a class appears twice in the partition {self.tree_}")
+        unknown = set(np.unique(y).tolist()) - set(leaves)
+        if unknown:
+            raise ValueError(f"cnn-tree: classes {sorted(unknown)} are in no leaf of the partition")
+        self.classes_ = np.array(sorted(leaves))
+        self.nodes_ = {}
+        for path, children in self._internal(self.tree_):
+            groups = [set(self._leaves(child)) for child in children]
+            target = np.full(len(y), -1)
+            for i, group in enumerate(groups):
+                target[np.isin(y, list(group))] = i
+            rows = np.flatnonzero(target >= 0)
+            if self.balance:
+                rows = rows[resample_indices(target[rows], fraction=1.0, seed=self.seed)]
+            self.nodes_[path] = self._estimator(path).fit(X[rows], target[rows])
+        return self
+
+    def _node_proba(self, path: str, X: np.ndarray, n_children: int) -> np.ndarray:
+        model = self.nodes_[path]
+        proba = np.zeros((len(X), n_children))
+        proba[:, np.asarray(model.classes_, dtype=int)] = model.predict_proba(X)
+        return proba
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Return class probabilities, columns in ``classes_`` order.
+
+        Soft routing: products of node probabilities along each path; hard routing:
+        one-hot leaves.
+        """
+        check_is_fitted(self, "nodes_")
+        X = np.asarray(X)
+        out = np.zeros((len(X), len(self.classes_)))
+        index = {c: i for i, c in enumerate(self.classes_.tolist())}
+
+        def walk(tree: list[Any], path: str, weight: np.ndarray) -> None:
+            proba = self._node_proba(path, X, len(tree))
+            if self.routing == "hard":
+                proba = np.eye(len(tree))[proba.argmax(axis=1)]
+            for i, child in enumerate(tree):
+                w = weight * proba[:, i]
+                if isinstance(child, list) and len(child) > 1:
+                    walk(child, f"{i}" if path == "root" else f"{path}.{i}", w)
+                else:
+                    leaf = child[0] if isinstance(child, list) else child
+                    out[:, index[leaf]] += w
+
+        walk(self.tree_, "root", np.ones(len(X)))
+        return out
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict class labels."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def node_report(self, X: Any, y: Any) -> dict[str, dict[str, Any]]:
+        """Each node's accuracy on the test images whose true class lies under it.
+
+        Returns
+        -------
+        dict
+            Node path -> ``{"accuracy", "n", "children"}``: how well the node alone
+            routes the images that truly reach it, beside the end-to-end accuracy.
+        """
+        check_is_fitted(self, "nodes_")
+        X, y = np.asarray(X), np.asarray(y)
+        report = {}
+        for path, children in self._internal(self.tree_):
+            groups = [set(self._leaves(child)) for child in children]
+            target = np.full(len(y), -1)
+            for i, group in enumerate(groups):
+                target[np.isin(y, list(group))] = i
+            rows = np.flatnonzero(target >= 0)
+            predicted = self._node_proba(path, X[rows], len(children)).argmax(axis=1)
+            report[path] = {
+                "accuracy": float(np.mean(predicted == target[rows])) if len(rows) else None,
+                "n": len(rows),
+                "children": [sorted(g) for g in groups],
+            }
+        return report
