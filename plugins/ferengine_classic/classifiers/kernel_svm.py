@@ -100,7 +100,7 @@ class SVMKernel(WrappedClassifier):
         )
         return calibrated(svm, self.calibration, self.cv, self.name, ensemble=False)
 
-    def _gram(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    def _gram(self, A: np.ndarray, B: np.ndarray, B_sq: np.ndarray | None = None) -> np.ndarray:
         if not (isinstance(self.block_size, int) and self.block_size > 0):
             raise ValueError(f"{self.name}: block_size must be a positive int, got "
                              f"{self.block_size!r}")  # fmt: skip
@@ -108,9 +108,18 @@ class SVMKernel(WrappedClassifier):
         params = {"gamma": self.gamma_, "degree": self.degree, "coef0": self.coef0}
         for start in range(0, len(A), self.block_size):
             stop = start + self.block_size
-            out[start:stop] = pairwise_kernels(
-                A[start:stop], B, metric=self.kernel, filter_params=True, **params
-            )
+            if self.kernel == "rbf" and B_sq is not None:
+                # Prediction against stored support vectors: their squared norms are
+                # kept, and pairwise_kernels would re-validate the whole support-vector
+                # matrix on every call (most of the time of a one-image prediction).
+                block = A[start:stop]
+                sq = np.einsum("ij,ij->i", block, block)[:, None] + B_sq[None, :]
+                dist = np.maximum(sq - 2.0 * (block @ B.T), 0.0)
+                out[start:stop] = np.exp(-self.gamma_ * dist)
+            else:
+                out[start:stop] = pairwise_kernels(
+                    A[start:stop], B, metric=self.kernel, filter_params=True, **params
+                )
         return out
 
     def _fit_estimator(self, estimator: Any, X: np.ndarray, y: np.ndarray, weights: Any) -> None:
@@ -133,14 +142,16 @@ class SVMKernel(WrappedClassifier):
         self.n_fit_ = len(X)
         self.fit_index_ = used
         self.support_vectors_ = np.ascontiguousarray(X[used])
+        self.support_sq_norms_ = np.einsum("ij,ij->i", self.support_vectors_, self.support_vectors_)
 
     def _batched(self, method: str, X: Any) -> np.ndarray:
         X = self._features(X)
         outputs = []
         for start in range(0, len(X), self.block_size):
-            K = np.zeros((len(X[start : start + self.block_size]), self.n_fit_))
-            K[:, self.fit_index_] = self._gram(X[start : start + self.block_size],
-                                               self.support_vectors_)  # fmt: skip
+            block = X[start : start + self.block_size]
+            K = np.zeros((len(block), self.n_fit_))
+            K[:, self.fit_index_] = self._gram(block, self.support_vectors_,
+                                               self.support_sq_norms_)  # fmt: skip
             outputs.append(getattr(self.estimator_, method)(K))
         return np.concatenate(outputs)
 
