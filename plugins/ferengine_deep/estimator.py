@@ -336,15 +336,16 @@ class CNN(ClassifierMixin, BaseEstimator):
             criterion, kwargs = nn.MultiMarginLoss, {"p": 1 if self.loss == "hinge" else 2}
         monitor = "valid_loss" if split is not None else "train_loss"
         callbacks: list[Any] = []
+        schedulers = torch.optim.lr_scheduler
         if self.schedule == "plateau":
-            callbacks.append(LRScheduler("ReduceLROnPlateau", monitor=monitor, factor=0.5,
-                                         patience=3))  # fmt: skip
+            callbacks.append(LRScheduler(schedulers.ReduceLROnPlateau, monitor=monitor,
+                                         factor=0.5, patience=3))  # fmt: skip
         elif self.schedule == "cosine":
-            callbacks.append(LRScheduler("CosineAnnealingLR", T_max=self.epochs))
+            callbacks.append(LRScheduler(schedulers.CosineAnnealingLR, T_max=self.epochs))
         elif self.schedule == "onecycle":
             steps = self.epochs * math.ceil(n_train / self.batch_size)
-            callbacks.append(LRScheduler("OneCycleLR", max_lr=self.lr, total_steps=steps + 1,
-                                         step_every="batch"))  # fmt: skip
+            callbacks.append(LRScheduler(schedulers.OneCycleLR, max_lr=self.lr,
+                                         total_steps=steps + 1, step_every="batch"))  # fmt: skip
         if self.patience and split is not None:
             callbacks.append(EarlyStopping(monitor="valid_loss", patience=self.patience,
                                            load_best=True))  # fmt: skip
