@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.validation import validate_data
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
 #: OpenCV interpolation flags by name, for plugins that resize.
 INTERPOLATION = {
@@ -88,3 +89,21 @@ def validate_images(estimator, X, *, reset: bool, flat_ok: bool = True) -> np.nd
         estimator.image_shape_ = arr.shape[1:]
         estimator.n_features_in_ = int(np.prod(arr.shape[1:]))
     return arr
+
+
+def validate_labelled_images(estimator, X, y, *, flat_ok: bool = True):
+    """Validate a training batch and its labels for a classifier that takes images.
+
+    Returns
+    -------
+    X, y : ndarray
+        The images (see :func:`validate_images`) and 1-D classification labels.
+    """
+    name = type(estimator).__name__
+    if y is None:
+        raise ValueError(f"{name} requires y to be passed, but the target y is None")
+    X = validate_images(estimator, X, reset=True, flat_ok=flat_ok)
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(X, y)
+    check_classification_targets(y)
+    return X, y

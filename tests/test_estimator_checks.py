@@ -34,10 +34,37 @@ def _flat(out):
 
 
 _ADAPTERS = {}
+_IMAGE_METHODS = ("transform", "predict", "predict_proba", "decision_function")
+
+
+def _table_input(cls, self, X):
+    """Check a table's width like sklearn does, then tile it into images."""
+    X = X if hasattr(X, "toarray") else np.asarray(X)
+    width = getattr(self, "n_features_in_", None)  # unfitted: the plugin raises
+    if X.ndim == 2 and width is not None and X.shape[1] != width:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {cls.__name__} is expecting "
+            f"{width} features as input"
+        )
+    return _as_images(X)
+
+
+def _wrap(cls, method):
+    base = getattr(cls, method)
+
+    def wrapped(self, X, *args, **kw):
+        return _flat(base(self, _table_input(cls, self, X), *args, **kw))
+
+    wrapped.__name__ = method
+    return wrapped
 
 
 def _table_adapter(cls):
-    """A subclass of an image plugin that sklearn's table-based checks can drive."""
+    """A subclass of an image plugin that sklearn's table-based checks can drive.
+
+    Only the methods the plugin has are wrapped, so a classifier stays a classifier
+    and a transformer a transformer in sklearn's eyes.
+    """
     if cls in _ADAPTERS:
         return _ADAPTERS[cls]
 
@@ -49,22 +76,12 @@ def _table_adapter(cls):
             self.n_features_in_ = width
         return self
 
-    def transform(self, X):
-        X = X if hasattr(X, "toarray") else np.asarray(X)
-        if X.ndim == 2 and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {cls.__name__} is expecting "
-                f"{self.n_features_in_} features as input"
-            )
-        return _flat(cls.transform(self, _as_images(X)))
-
-    def fit_transform(self, X, y=None, **kw):
-        return self.fit(X, y, **kw).transform(X)
-
+    methods = {"fit": fit}
+    methods.update({m: _wrap(cls, m) for m in _IMAGE_METHODS if hasattr(cls, m)})
+    if hasattr(cls, "transform"):
+        methods["fit_transform"] = lambda self, X, y=None, **kw: self.fit(X, y, **kw).transform(X)
     name = f"Table{cls.__name__}"
-    adapted = type(
-        name, (cls,), {"fit": fit, "transform": transform, "fit_transform": fit_transform}
-    )
+    adapted = type(name, (cls,), methods)
     adapted.__module__ = __name__
     adapted.__qualname__ = name
     globals()[name] = adapted  # picklable by reference, as sklearn's pickling check needs

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ferengine_deep.base import LogitsClassifier
 from ferengine_deep.estimator import CNN, torch_threads
 
 
@@ -30,6 +31,7 @@ class CNNEmbedding(TransformerMixin, BaseEstimator):
     name = "cnn-embedding"
     requires = ("torch", "skorch")
     _image_input = True
+    _test_params: ClassVar[dict] = {"cnn_params": CNN._test_params}
 
     def __init__(self, model: str | None = None, cnn_params: dict | None = None) -> None:
         self.model = model
@@ -59,6 +61,11 @@ class CNNEmbedding(TransformerMixin, BaseEstimator):
         self.n_features_out_ = int(self.cnn_.module_.embedding_size)
         return self
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # always float32
+        return tags
+
     def transform(self, X: Any) -> np.ndarray:
         """Return the N×D float32 embeddings of a batch of images."""
         check_is_fitted(self, "cnn_")
@@ -67,7 +74,7 @@ class CNNEmbedding(TransformerMixin, BaseEstimator):
         return self.cnn_.embed(X).astype(np.float32)
 
 
-class SoftmaxHead(ClassifierMixin, BaseEstimator):
+class SoftmaxHead(LogitsClassifier):
     """Dense layers with a softmax output, trained with Adam on feature vectors.
 
     The "VGG16 features under a dense head" recipe: put it after ``cnn-embedding``
@@ -93,6 +100,8 @@ class SoftmaxHead(ClassifierMixin, BaseEstimator):
 
     name = "softmax-head"
     requires = ("torch", "skorch")
+    _test_params: ClassVar[dict] = {"hidden": (16,), "epochs": 40, "lr": 1e-2,
+                                    "validation_fraction": 0.0, "threads": 1}  # fmt: skip
 
     def __init__(self, hidden=(256,), dropout: float = 0.5, epochs: int = 50,
                  batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 1e-4,
@@ -170,8 +179,7 @@ class SoftmaxHead(ClassifierMixin, BaseEstimator):
         self.n_epochs_ = len(net.history)
         return self
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Class scores (logits)."""
+    def _logits(self, X: Any) -> np.ndarray:
         import torch
 
         check_is_fitted(self, "module_")
@@ -179,16 +187,6 @@ class SoftmaxHead(ClassifierMixin, BaseEstimator):
         Z = torch.from_numpy(((X - self.mean_) / self.scale_).astype(np.float32))
         with torch_threads(self.threads), torch.inference_mode():
             return self.module_(Z).numpy()
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Softmax class probabilities, columns in ``classes_`` order."""
-        logits = self.decision_function(X)
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict class labels."""
-        return self.classes_[self.decision_function(X).argmax(axis=1)]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

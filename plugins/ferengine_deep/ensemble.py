@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
+from ferengine.images import validate_images, validate_labelled_images
 from ferengine.pipeline import make_step, pipeline
+from ferengine_deep.base import ProbaClassifier
+from ferengine_deep.estimator import CNN
 
 TTA_MODES = ("flip", "ten-crop")
 FUSIONS = ("average", "weighted", "max", "stacking")
@@ -48,7 +51,7 @@ def views(images: np.ndarray, mode: str, crop: int) -> list[np.ndarray]:
     return out
 
 
-class TTA(ClassifierMixin, BaseEstimator):
+class TTA(ProbaClassifier):
     """Average a classifier's probabilities over flipped or cropped views of each image.
 
     Parameters
@@ -63,6 +66,8 @@ class TTA(ClassifierMixin, BaseEstimator):
 
     name = "tta"
     _image_input = True
+    _test_params: ClassVar[dict] = {"estimator": {"name": "cnn", **CNN._test_params}}
+    _expected_failed_checks = CNN._expected_failed_checks  # it wraps a cnn
 
     def __init__(self, estimator: Any = None, mode: str = "flip", crop: int = 42) -> None:
         self.estimator = estimator
@@ -78,6 +83,7 @@ class TTA(ClassifierMixin, BaseEstimator):
         """
         if self.mode not in TTA_MODES:
             raise ValueError(f"tta: mode must be one of {TTA_MODES}, got {self.mode!r}")
+        X, y = validate_labelled_images(self, X, y, flat_ok=False)
         self.estimator_ = _model(self.estimator or {"name": "cnn"}).fit(X, y)
         self.classes_ = self.estimator_.classes_
         return self
@@ -85,16 +91,12 @@ class TTA(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Mean class probabilities over the views."""
         check_is_fitted(self, "estimator_")
-        X = np.asarray(X)
+        X = validate_images(self, X, reset=False, flat_ok=False)
         return np.mean([self.estimator_.predict_proba(v) for v in views(X, self.mode, self.crop)],
                        axis=0)  # fmt: skip
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict class labels."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
-
-class Fusion(ClassifierMixin, BaseEstimator):
+class Fusion(ProbaClassifier):
     """Late fusion of several pipelines' class probabilities.
 
     Parameters
@@ -116,6 +118,7 @@ class Fusion(ClassifierMixin, BaseEstimator):
 
     name = "fusion"
     _image_input = True
+    _test_params: ClassVar[dict] = {"members": [[{"name": "pixels"}, {"name": "logistic"}]] * 2}
 
     def __init__(self, members: Any = None, method: str = "average",
                  validation_fraction: float = 0.2, seed: int = 0) -> None:  # fmt: skip
@@ -137,7 +140,7 @@ class Fusion(ClassifierMixin, BaseEstimator):
             raise ValueError(f"fusion: method must be one of {FUSIONS}, got {self.method!r}")
         if not self.members:
             raise ValueError("fusion: give at least one member")
-        X, y = np.asarray(X), np.asarray(y)
+        X, y = validate_labelled_images(self, X, y)
         self.classes_ = np.unique(y)
         saved = [isinstance(m, str) for m in self.members]
         calibrate = self.method in ("weighted", "stacking")
@@ -171,7 +174,7 @@ class Fusion(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Fused class probabilities, columns in ``classes_`` order."""
         check_is_fitted(self, "members_")
-        probas = self._probas(np.asarray(X))
+        probas = self._probas(validate_images(self, X, reset=False))
         if self.method == "stacking":
             return self.meta_.predict_proba(np.hstack(probas))
         if self.method == "max":
@@ -179,7 +182,3 @@ class Fusion(ClassifierMixin, BaseEstimator):
             return fused / fused.sum(axis=1, keepdims=True)
         weights = self.weights_ if self.method == "weighted" else np.ones(len(probas))
         return np.average(probas, axis=0, weights=weights)
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict class labels."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]

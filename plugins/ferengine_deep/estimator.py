@@ -14,11 +14,10 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
@@ -27,6 +26,7 @@ from ferengine.balance import class_weights
 from ferengine.extractor import to_grey, to_uint8
 from ferengine.images import validate_images
 from ferengine_deep import augment as aug
+from ferengine_deep.base import LogitsClassifier
 
 OPTIMIZERS = ("adam", "adamw", "adadelta", "sgd")
 SCHEDULES = (None, "plateau", "cosine", "onecycle")
@@ -62,7 +62,7 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-class CNN(ClassifierMixin, BaseEstimator):
+class CNN(LogitsClassifier):
     """A convolutional network from the zoo, trained on CPU with torch.
 
     Parameters
@@ -132,6 +132,14 @@ class CNN(ClassifierMixin, BaseEstimator):
     name = "cnn"
     requires = ("torch", "skorch")  # the deep extra; imported on use
     _image_input = True
+    # A small, fast instance for scikit-learn's estimator checks (tests/).
+    _test_params: ClassVar[dict] = {"arch_params": {"width": 8}, "epochs": 15, "batch_size": 32,
+                    "lr": 3e-3, "validation_fraction": 0.0, "threads": 1}  # fmt: skip
+    _expected_failed_checks: ClassVar[dict] = {
+        "check_classifiers_train": "the check's tables hold negative values; as 8-bit "
+        "images each row is min-max rescaled on its own, which keeps only the order of "
+        "its features, and the blobs are not separable from that",
+    }
 
     def __init__(
         self,
@@ -252,6 +260,8 @@ class CNN(ClassifierMixin, BaseEstimator):
             "arch": self.arch, "arch_params": dict(self.arch_params or {}),
             "size": self.size, "normalize": self.normalize})  # fmt: skip
         images = self._images(X, reset=True)
+        if y is None:
+            raise ValueError("cnn requires y to be passed, but the target y is None")
         y = np.asarray(y)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
@@ -421,21 +431,6 @@ class CNN(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X: Any) -> np.ndarray:
         return self._run(X, "logits")
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Class scores (logits), columns in ``classes_`` order."""
-        return self._logits(X)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Softmax of the class scores (for hinge losses: a monotone stand-in)."""
-        logits = self._logits(X)
-        logits -= logits.max(axis=1, keepdims=True)
-        e = np.exp(logits)
-        return e / e.sum(axis=1, keepdims=True)
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict class labels."""
-        return self.classes_[self._logits(X).argmax(axis=1)]
 
     def embed(self, X: Any) -> np.ndarray:
         """Penultimate-layer activations (the ``cnn-embedding`` feature)."""

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from ferengine.balance import resample_indices
+from ferengine.images import validate_images, validate_labelled_images
 from ferengine.labels import get_label_space
 from ferengine.pipeline import make_step, pipeline
+from ferengine_deep.base import ProbaClassifier
 
 #: fear vs rest → {angry, sad, neutral} vs {disgust, happy, surprise} → three-way leaves.
 DEFAULT_PARTITION = ["fear", [["angry", "sad", "neutral"], ["disgust", "happy", "surprise"]]]
 
 
-class CNNTree(ClassifierMixin, BaseEstimator):
+class CNNTree(ProbaClassifier):
     """A tree whose internal nodes are classifiers choosing among their children.
 
     Every internal node is trained on the images of the classes under it, to tell
@@ -47,6 +48,12 @@ class CNNTree(ClassifierMixin, BaseEstimator):
 
     name = "cnn-tree"
     _image_input = True
+    _test_params: ClassVar[dict] = {"node": [{"name": "pixels"}, {"name": "logistic"}]}
+    _expected_failed_checks: ClassVar[dict] = {
+        check: "the default partition is over fer7 class names and codes; the check's "
+        "labels ('one', 'two', …) are in none of its leaves"
+        for check in ("check_classifiers_classes", "check_classifiers_train")
+    }
 
     def __init__(self, partition: Any = None, node: Any = None, nodes: dict | None = None,
                  routing: str = "soft", balance: bool = True, label_space: str = "fer7",
@@ -65,9 +72,19 @@ class CNNTree(ClassifierMixin, BaseEstimator):
         """Replace class names by the label values used in ``y``."""
         if isinstance(tree, list | tuple):
             return [self._resolve(child, y) for child in tree]
-        if isinstance(tree, str) and y.dtype.kind in "iu":
+        if isinstance(tree, str) and y.dtype.kind in "iuf":  # numeric labels are codes
             return int(get_label_space(self.label_space).index(tree))
         return tree
+
+    @staticmethod
+    def _prune(tree: Any, present: set) -> Any:
+        """Drop absent leaves and collapse the nodes left with a single child."""
+        if not isinstance(tree, list | tuple):
+            return tree if tree in present else None
+        children = [c for c in (CNNTree._prune(child, present) for child in tree) if c is not None]
+        if not children:
+            return None
+        return children[0] if len(children) == 1 else children
 
     @staticmethod
     def _leaves(tree: Any) -> list[Any]:
@@ -100,9 +117,7 @@ class CNNTree(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        y = np.asarray(y)
-        check_classification_targets(y)
-        X = np.asarray(X)
+        X, y = validate_labelled_images(self, X, y)
         if self.routing not in ("soft", "hard"):
             raise ValueError(f"cnn-tree: routing must be 'soft' or 'hard', got {self.routing!r}")
         self.tree_ = self._resolve(self.partition or DEFAULT_PARTITION, y)
@@ -112,7 +127,11 @@ class CNNTree(ClassifierMixin, BaseEstimator):
         unknown = set(np.unique(y).tolist()) - set(leaves)
         if unknown:
             raise ValueError(f"cnn-tree: classes {sorted(unknown)} are in no leaf of the partition")
-        self.classes_ = np.array(sorted(leaves))
+        # classes of the partition that are absent from y are pruned away
+        self.tree_ = self._prune(self.tree_, set(np.unique(y).tolist()))
+        self.classes_ = np.unique(y)
+        if not isinstance(self.tree_, list):
+            raise ValueError("cnn-tree needs at least 2 classes, got 1 class")
         self.nodes_ = {}
         for path, children in self._internal(self.tree_):
             groups = [set(self._leaves(child)) for child in children]
@@ -138,7 +157,7 @@ class CNNTree(ClassifierMixin, BaseEstimator):
         one-hot leaves.
         """
         check_is_fitted(self, "nodes_")
-        X = np.asarray(X)
+        X = validate_images(self, X, reset=False)
         out = np.zeros((len(X), len(self.classes_)))
         index = {c: i for i, c in enumerate(self.classes_.tolist())}
 
@@ -157,10 +176,6 @@ class CNNTree(ClassifierMixin, BaseEstimator):
         walk(self.tree_, "root", np.ones(len(X)))
         return out
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict class labels."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
     def node_report(self, X: Any, y: Any) -> dict[str, dict[str, Any]]:
         """Each node's accuracy on the test images whose true class lies under it.
 
@@ -171,7 +186,7 @@ class CNNTree(ClassifierMixin, BaseEstimator):
             routes the images that truly reach it, beside the end-to-end accuracy.
         """
         check_is_fitted(self, "nodes_")
-        X, y = np.asarray(X), np.asarray(y)
+        X, y = validate_images(self, X, reset=False), np.asarray(y)
         report = {}
         for path, children in self._internal(self.tree_):
             groups = [set(self._leaves(child)) for child in children]

@@ -1,0 +1,39 @@
+"""Prediction methods shared by the deep classifiers and composites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+class ProbaClassifier(ClassifierMixin, BaseEstimator):
+    """``predict`` as the most probable class of ``predict_proba``."""
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict class labels."""
+        codes = self.predict_proba(X).argmax(axis=1)  # checks the fit before classes_
+        return self.classes_[codes]
+
+
+class LogitsClassifier(ProbaClassifier):
+    """Prediction methods of a torch classifier, from its ``_logits(X)`` (N×K)."""
+
+    def _logits(self, X: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Class scores (logits) in ``classes_`` order.
+
+        For two classes, as scikit-learn expects, one column: the score of
+        ``classes_[1]`` minus that of ``classes_[0]``.
+        """
+        logits = self._logits(X)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Softmax of the class scores (for hinge losses: a monotone stand-in)."""
+        logits = self._logits(X)
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
