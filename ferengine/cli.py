@@ -265,7 +265,10 @@ def evaluate_cmd(
     params: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Score saved MODEL on a dataset: accuracy, macro-F1, per-class scores, confusion matrix."""
+    """Score saved MODEL on a dataset: accuracy, macro-F1, per-class scores, confusion matrix.
+
+    MODEL is a model file, or "default" for the shipped CNN (the deep extra).
+    """
     import ferengine
     from ferengine.errors import FerengineError
     from ferengine.evaluation import evaluate

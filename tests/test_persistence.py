@@ -99,3 +99,31 @@ def test_damaged_or_foreign_archives_are_refused(tmp_path, fitted):
         ferengine.load(tmp_path / "d.fer")
     with pytest.raises(FileNotFoundError):
         ferengine.load(tmp_path / "missing.fer")
+
+
+def test_shipped_model_name_resolves_in_its_package(tmp_path, monkeypatch, fitted):
+    from ferengine import persistence
+
+    pkg = tmp_path / "fakeshipped"
+    (pkg / "models").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    ferengine.save(fitted, pkg / "models" / "default.fer")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(persistence.SHIPPED_MODELS, "default",
+                        ("fakeshipped", "models/default.fer", "deep"))  # fmt: skip
+    assert persistence.model_path("default") == pkg / "models" / "default.fer"
+    assert type(ferengine.load("default")) is type(fitted)
+    assert read_manifest("default")["format"] == "ferengine-model"
+
+
+def test_shipped_model_without_its_package_names_the_extra(monkeypatch, tmp_path):
+    from ferengine import persistence
+
+    monkeypatch.setitem(persistence.SHIPPED_MODELS, "default",
+                        ("no_such_package_xyz", "models/default.fer", "deep"))  # fmt: skip
+    with pytest.raises(FileNotFoundError, match=r"ferengine\[deep\]"):
+        ferengine.load("default")
+    monkeypatch.chdir(tmp_path)  # a file named "default" is a path like any other
+    (tmp_path / "default").write_bytes(b"not a zip")
+    with pytest.raises(ModelFormatError):
+        ferengine.load("default")
