@@ -1,5 +1,7 @@
 """The deep plugin: CNN zoo, the cnn estimator, augmenters, embeddings, trees, ensembles."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -92,6 +94,36 @@ def test_training_resumes_from_its_checkpoint(faces, tmp_path):
                               checkpoint_dir=str(tmp_path / "ckpt")).fit(X, y)  # fmt: skip
     assert resumed.n_epochs_ == 5  # 2 loaded + 3 trained
     assert [row["epoch"] for row in resumed.history_] == [1, 2, 3, 4, 5]
+
+
+def test_resumed_one_cycle_schedule_continues_where_it_stopped(faces, tmp_path, monkeypatch):
+    from ferengine_deep import net
+
+    X, y, _, _ = faces
+    params = {**FAST, "schedule": "onecycle", "lr": 0.01, "validation_fraction": 0.0}
+    registry.create("classifier", "cnn", **params, checkpoint_dir=str(tmp_path / "a")).fit(X, y)
+    batches = -(-len(X) // FAST["batch_size"])
+    collate, calls = net.Collate.__call__, []
+
+    def interrupted(self, samples):  # Ctrl-C in the third epoch
+        calls.append(1)
+        if len(calls) > 2 * batches:
+            raise KeyboardInterrupt
+        return collate(self, samples)
+
+    monkeypatch.setattr(net.Collate, "__call__", interrupted)
+    first = registry.create("classifier", "cnn", **params, checkpoint_dir=str(tmp_path / "b"))
+    assert first.fit(X, y).n_epochs_ == 2
+    monkeypatch.setattr(net.Collate, "__call__", collate)
+    resumed = registry.create("classifier", "cnn", **params, checkpoint_dir=str(tmp_path / "b"))
+    assert resumed.fit(X, y).n_epochs_ == FAST["epochs"]
+
+    def rates(folder):
+        history = json.loads((tmp_path / folder / "history.json").read_text())
+        return [batch["event_lr"] for epoch in history for batch in epoch["batches"]]
+
+    assert len(rates("b")) == len(rates("a")) == FAST["epochs"] * batches
+    assert np.allclose(rates("b"), rates("a"))
 
 
 def test_curves_are_written_as_csv_and_png(faces, tmp_path):

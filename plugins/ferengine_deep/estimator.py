@@ -299,7 +299,9 @@ class CNN(LogitsClassifier):
         with torch_threads(self.threads):
             self._train(net, images, codes)
         self.module_ = net.module_.eval()
-        self.history_ = [{k: v for k, v in row.items() if k != "batches"} for row in net.history]
+        # completed epochs only: an interrupted one (Ctrl-C) has no duration
+        self.history_ = [{k: v for k, v in row.items() if k != "batches"}
+                         for row in net.history if "dur" in row]  # fmt: skip
         self.n_epochs_ = len(self.history_)
         if self.curves_dir:
             from ferengine_deep.curves import write_curves
@@ -330,10 +332,11 @@ class CNN(LogitsClassifier):
     def _net(self, module: Any, split: Any, codes: np.ndarray, chain: list,
              rng: np.random.Generator, n_train: int) -> Any:  # fmt: skip
         import torch
-        from skorch.callbacks import Checkpoint, EarlyStopping, LRScheduler, ProgressBar
+        from skorch.callbacks import Checkpoint, EarlyStopping, ProgressBar
         from torch import nn
 
         from ferengine_deep.net import BF16Net, Collate
+        from ferengine_deep.net import ResumableLRScheduler as LRScheduler
 
         weight = None
         if self.class_weight is not None:

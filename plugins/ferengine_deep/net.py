@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
+from skorch.callbacks import LRScheduler
 
 from ferengine_deep import augment as aug
 
@@ -26,6 +27,20 @@ class BF16Net(NeuralNetClassifier):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             out = super().infer(x, **fit_params)
         return out.float()
+
+
+class ResumableLRScheduler(LRScheduler):
+    """skorch's ``LRScheduler`` that resumes per-batch schedules where they stopped.
+
+    skorch restarts a scheduler at ``last_epoch = epochs trained - 1`` when a fit
+    resumes; a schedule stepped every batch (one-cycle) counts batches, so it would
+    restart near its beginning. This one resumes it at the batch count instead.
+    """
+
+    def _get_scheduler(self, net: Any, policy: Any, **kwargs: Any) -> Any:
+        if self.step_every == "batch" and net.history and "last_epoch" not in kwargs:
+            kwargs["last_epoch"] = self.batch_idx_ - 1
+        return super()._get_scheduler(net, policy, **kwargs)
 
 
 class Collate:
