@@ -294,3 +294,19 @@ def test_resumed_runs_read_their_folds_without_loading_data(tmp_path, monkeypatc
     monkeypatch.setattr(folds, "_LOADED", {})
     summary = run_suite(tiny(), RunOptions(out, resume=True))
     assert (summary.resumed, summary.ran) == (4, 0)
+
+
+def test_features_of_a_saved_model_are_keyed_by_its_bytes_not_its_name(tmp_path):
+    from ferengine.bench.runner import _model_digests
+
+    model = tmp_path / "m.fer"
+    model.write_bytes(b"first")
+    front = ({"name": "concat", "features": [{"name": "cnn-embedding", "model": str(model)}]},)
+    before = _model_digests(front)
+    model.write_bytes(b"retrained")
+    after = _model_digests(front)
+    assert [name for name, _ in before] == [str(model)] and before != after
+    assert _model_digests(({"name": "cnn-embedding", "model": str(tmp_path / "gone")},)) == [
+        (str(tmp_path / "gone"), None)
+    ]
+    assert _model_digests(({"name": "hog", "cell": 6},)) == []

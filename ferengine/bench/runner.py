@@ -11,6 +11,7 @@ stopped.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import platform
 import time
@@ -29,6 +30,7 @@ from ferengine.bench.folds import Fold, cached_folds
 from ferengine.bench.store import ResultStore, write_atomic
 from ferengine.bench.suite import Suite, SuiteError
 from ferengine.bench.tasks import ClassifyJob, FeatureJob, classify, extract
+from ferengine.persistence import model_path
 
 BACKENDS = ("loky", "dask")
 
@@ -192,13 +194,36 @@ def _feature_key(fold: Fold, front: tuple[dict[str, Any], ...]) -> str:
     """Cache key of a front on a fold; ``n_jobs`` is left out (it never changes features)."""
     test = fold.test_side
     front = tuple(_without_n_jobs(step) for step in front)
-    return cache_key([
+    parts = [
         "features", ferengine.__version__,
         fold.train_side.ref.describe(),
         test.ref.describe(), None if test.space is None else test.space.names,
         test.contempt, test.table,
         fold.train, fold.test, list(front),
-    ])  # fmt: skip
+    ]  # fmt: skip
+    digests = _model_digests(front)
+    return cache_key([*parts, digests] if digests else parts)
+
+
+def _model_digests(step: Any) -> list[tuple[str, str | None]]:
+    """Content hashes of the saved models a front reads (``model`` parameters, any depth).
+
+    A model named by path or as "default" can change under the same name (a retrained
+    file), so its bytes, not its name, key the features computed from it.
+    """
+    if isinstance(step, list | tuple):
+        return [d for v in step for d in _model_digests(v)]
+    if not isinstance(step, dict):
+        return []
+    found = [d for k, v in step.items() if k != "model" for d in _model_digests(v)]
+    model = step.get("model")
+    if isinstance(model, str):
+        try:
+            digest: str | None = hashlib.sha256(model_path(model).read_bytes()).hexdigest()
+        except OSError:
+            digest = None  # missing: the feature job fails and names the file
+        found.insert(0, (model, digest))
+    return found
 
 
 def _without_n_jobs(step: Any) -> Any:
