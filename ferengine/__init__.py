@@ -16,7 +16,7 @@ from ferengine.hookspecs import hookimpl
 from ferengine.labels import LabelMapping, LabelSpace, get_label_space, mapping
 from ferengine.persistence import load, save
 from ferengine.pipeline import FERPipeline, pipeline
-from ferengine.plugin import Augmenter, DatasetPlugin
+from ferengine.plugin import Augmenter, DatasetPlugin, Face, FaceDetector
 
 try:
     __version__ = metadata.version("ferengine")
@@ -41,7 +41,9 @@ __all__ = [
     "Augmenter",
     "DatasetPlugin",
     "FERPipeline",
+    "Face",
     "FaceDataset",
+    "FaceDetector",
     "LabelMapping",
     "LabelSpace",
     "__version__",

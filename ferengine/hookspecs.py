@@ -44,6 +44,11 @@ def ferengine_register_classifiers() -> Iterable[type]:
     """Return classifier classes: scikit-learn classifiers on features or images."""
 
 
+@hookspec
+def ferengine_register_detectors() -> Iterable[type]:
+    """Return face detector classes (subclasses of :class:`ferengine.FaceDetector`)."""
+
+
 #: Registry kind -> the hook that registers plugins of that kind.
 KIND_HOOKS: dict[str, str] = {
     "dataset": "ferengine_register_datasets",
@@ -51,4 +56,5 @@ KIND_HOOKS: dict[str, str] = {
     "augmenter": "ferengine_register_augmenters",
     "feature": "ferengine_register_features",
     "classifier": "ferengine_register_classifiers",
+    "detector": "ferengine_register_detectors",
 }

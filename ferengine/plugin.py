@@ -1,4 +1,4 @@
-"""Base classes for plugin authors: datasets and augmenters.
+"""Base classes for plugin authors: datasets, augmenters and face detectors.
 
 Preprocessors, features and classifiers need no ferengine base class: they are
 ordinary scikit-learn estimators with a ``name`` attribute (see
@@ -8,8 +8,10 @@ ordinary scikit-learn estimators with a ``name`` attribute (see
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+import cv2
 import numpy as np
 from sklearn.base import BaseEstimator
 
@@ -44,3 +46,93 @@ class Augmenter(BaseEstimator, ABC):
     @abstractmethod
     def augment(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Return a randomly transformed copy of a batch of uint8 images."""
+
+
+@dataclass
+class Face:
+    """A face found in an image.
+
+    Attributes
+    ----------
+    box : (int, int, int, int)
+        ``(x, y, width, height)`` in the pixels of the image given to the detector.
+    score : float or None
+        The detector's confidence (its own scale), if it gives one.
+    """
+
+    box: tuple[int, int, int, int]
+    score: float | None = None
+
+    @property
+    def area(self) -> int:
+        """Box area in pixels."""
+        return self.box[2] * self.box[3]
+
+
+def as_uint8(image: np.ndarray) -> np.ndarray:
+    """Return one image as 8-bit grey (H×W) or RGB (H×W×3), whatever it came as.
+
+    Alpha is dropped; 16-bit images are scaled by 255/65535; float images in [0, 1]
+    are scaled by 255, other floats are clipped to [0, 255].
+    """
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] in (1, 2):  # grey (+ alpha)
+        image = image[..., 0]
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = image[..., :3]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise ValueError(f"expected an H×W or H×W×C image, got shape {image.shape}")
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return np.rint(image / 257.0).astype(np.uint8)
+    values = image.astype(np.float32)
+    if image.dtype.kind == "f" and values.size and np.nanmax(values) <= 1.0:
+        values = values * 255.0
+    return np.rint(np.clip(np.nan_to_num(values), 0, 255)).astype(np.uint8)
+
+
+def as_grey(image: np.ndarray) -> np.ndarray:
+    """Return one image as 8-bit grey H×W (RGB through BT.601 luma, as OpenCV)."""
+    image = as_uint8(image)
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+
+
+class FaceDetector(BaseEstimator, ABC):
+    """Find the faces in one image.
+
+    Subclasses set ``name`` and implement :meth:`_find` on an 8-bit grey image; they
+    take ``mode`` ("all" faces or the "largest") and ``max_side`` as constructor
+    parameters. :meth:`detect` converts any image (grey, RGB, RGBA, 16-bit, float),
+    shrinks one whose longer side exceeds ``max_side`` for detection, maps the boxes
+    back to the original pixels and sorts them largest first.
+    """
+
+    name: ClassVar[str]
+    requires: ClassVar[tuple[str, ...]] = ()
+    mode: str = "all"
+    max_side: int | None = 1024
+
+    @abstractmethod
+    def _find(self, grey: np.ndarray) -> list[tuple[float, float, float, float, float | None]]:
+        """Return ``(x, y, width, height, score)`` of each face in an 8-bit grey image."""
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Return the faces of one image, largest first (only the largest in "largest" mode)."""
+        if self.mode not in ("all", "largest"):
+            raise ValueError(f"{self.name}: mode must be 'all' or 'largest', got {self.mode!r}")
+        grey = as_grey(image)
+        h, w = grey.shape
+        scale = 1.0
+        if self.max_side and max(h, w) > self.max_side:
+            scale = self.max_side / max(h, w)
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        faces = []
+        for x, y, bw, bh, score in self._find(grey):
+            x0, y0 = max(0, round(x / scale)), max(0, round(y / scale))
+            x1, y1 = min(w, round((x + bw) / scale)), min(h, round((y + bh) / scale))
+            if x1 > x0 and y1 > y0:
+                faces.append(Face((x0, y0, x1 - x0, y1 - y0), score))
+        faces.sort(key=lambda f: f.area, reverse=True)
+        return faces[:1] if self.mode == "largest" else faces

@@ -194,9 +194,23 @@ class Blank(ferengine.DatasetPlugin):
         space = ferengine.get_label_space("fer7")
         return ferengine.FaceDataset(np.zeros((2, 4, 4), np.uint8), [0, 1], space)
 
+class Centre(ferengine.FaceDetector):
+    """The centre quarter of every image is a face."""
+    name = "toy-centre"
+    def __init__(self, mode="all", max_side=None):
+        self.mode = mode
+        self.max_side = max_side
+    def _find(self, grey):
+        h, w = grey.shape
+        return [(w / 4, h / 4, w / 2, h / 2, 1.0)]
+
 @ferengine.hookimpl
 def ferengine_register_augmenters():
     return [Flip]
+
+@ferengine.hookimpl
+def ferengine_register_detectors():
+    return [Centre]
 
 @ferengine.hookimpl
 def ferengine_register_preprocessors():
@@ -218,5 +232,8 @@ def test_every_kind_registers_through_its_hook(make_dist):
     assert flip.augment(img, np.random.default_rng(0))[0, 0].tolist() == [3, 2, 1, 0]
     assert reg.create("preprocessor", "toy-invert").fit_transform(img)[0, 0, 0] == 255
     assert len(reg.create("dataset", "toy-blank").load()) == 2
+    faces = reg.create("detector", "toy-centre").detect(np.zeros((40, 80, 4), np.uint16))
+    assert [f.box for f in faces] == [(20, 10, 40, 20)]
+    assert {"haar", "none", "toy-centre"} <= set(reg.names("detector"))  # joins the built-ins
     assert "toy-flip" in reg.names("augmenter")  # beside the built-in augmenters
     assert reg.record("augmenter", "toy-flip").package == "fakeplug-kinds"

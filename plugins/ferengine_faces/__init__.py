@@ -1,0 +1,1 @@
+"""Built-in face detectors and landmark alignment (the ``faces`` entry point)."""

@@ -1,0 +1,17 @@
+"""Entry point of the built-in face detectors and the alignment preprocessor."""
+
+from ferengine import hookimpl
+from ferengine_faces.align import Align
+from ferengine_faces.detectors import DlibHOGDetector, DlibMMODDetector, HaarDetector, NoDetector
+
+
+@hookimpl
+def ferengine_register_detectors():
+    """Register the built-in face detectors."""
+    return [HaarDetector, DlibHOGDetector, DlibMMODDetector, NoDetector]
+
+
+@hookimpl
+def ferengine_register_preprocessors():
+    """Register landmark alignment."""
+    return [Align]
