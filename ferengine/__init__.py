@@ -37,6 +37,16 @@ def load_dataset(name: str, **params: Any) -> FaceDataset:
     return registry.create("dataset", name, **params).load()
 
 
+def predict(inputs: Any, model: Any = "default", detector: Any = "haar", **options: Any) -> list:
+    """Find, align and classify every face of images, folders and videos.
+
+    See :func:`ferengine.prediction.predict` for the options and the rows returned.
+    """
+    from ferengine.prediction import predict as run
+
+    return run(inputs, model, detector, **options)
+
+
 __all__ = [
     "Augmenter",
     "DatasetPlugin",
@@ -53,6 +63,7 @@ __all__ = [
     "load_dataset",
     "mapping",
     "pipeline",
+    "predict",
     "registry",
     "save",
     "splits",

@@ -290,13 +290,15 @@ def evaluate_cmd(
     _print_metrics(result, f"{model} on {dataset_name}" + (f" / {split}" if split else ""))
 
 
-def _add_bench() -> None:
+def _add_commands() -> None:
     from ferengine.bench.cli import bench_cmd
+    from ferengine.prediction.cli import predict_cmd
 
     main.add_command(bench_cmd)
+    main.add_command(predict_cmd)
 
 
-_add_bench()
+_add_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -52,7 +52,8 @@ class HaarDetector(FaceDetector):
     min_size : int
         Smallest face side searched, in pixels of the (possibly shrunk) image.
     equalize : bool
-        Equalise the histogram first (helps under uneven light).
+        Equalise the histogram first (the cascade already normalises each window's
+        contrast; global equalisation can hurt on large uniform backgrounds).
     mode : {"all", "largest"}
         Return every face or only the largest.
     max_side : int or None
@@ -62,7 +63,7 @@ class HaarDetector(FaceDetector):
     name = "haar"
 
     def __init__(self, cascade: str = "default", scale_factor: float = 1.1,
-                 min_neighbors: int = 5, min_size: int = 30, equalize: bool = True,
+                 min_neighbors: int = 5, min_size: int = 30, equalize: bool = False,
                  mode: str = "all", max_side: int | None = 1024) -> None:  # fmt: skip
         self.cascade = cascade
         self.scale_factor = scale_factor
