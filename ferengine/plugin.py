@@ -81,7 +81,7 @@ def as_uint8(image: np.ndarray) -> np.ndarray:
     elif image.ndim == 3 and image.shape[2] == 4:
         image = image[..., :3]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
-        raise ValueError(f"expected an H×W or H×W×C image, got shape {image.shape}")
+        raise ValueError(f"expected one H×W or H×W×C image, got shape {image.shape}")
     if image.dtype == np.uint8:
         return image
     if image.dtype == np.uint16:

@@ -11,6 +11,9 @@ import ferengine
 from ferengine.cli import main
 from ferengine.prediction.run import read_jsonl, timing_summary
 from ferengine.prediction.tracking import IoUTracker, Smoother, iou_matrix
+from ferengine.spec import load_spec
+
+from .conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +141,18 @@ def test_bad_options_are_named(model_file):
     result = CliRunner().invoke(main, ["predict", "x.png", "--model", str(model_file),
                                        "--detector", "nope"])  # fmt: skip
     assert result.exit_code != 0 and "nope" in result.output
+
+
+def test_seed_recipe_keeps_its_preprocessing_inside_the_saved_model(tmp_path):
+    pytest.importorskip("torch")
+    spec = load_spec(ROOT / "benchmarks" / "models" / "seed-small32.toml")
+    quick = {"epochs": 1, "threads": 1, "validation_fraction": 0.0, "patience": None}
+    steps = [{**step, **quick} if step["name"] == "cnn" else step for step in spec.steps]
+    ds = ferengine.load_dataset("synthetic", n_subjects=4, per_expression=2, size=96)
+    model = ferengine.pipeline(*steps).fit(ds.images, ds.labels)
+    ferengine.save(model, tmp_path / "seed.fer")
+    loaded = ferengine.load(tmp_path / "seed.fer")
+    assert [name for name, _ in loaded.steps] == ["clahe", "align", "cnn"]
+    np.testing.assert_array_equal(loaded.predict(ds.images), model.predict(ds.images))
+    rows = ferengine.predict(list(ds.images[:2]), model=loaded, detector="none")
+    assert all(len(r["faces"]) == 1 for r in rows)
