@@ -136,6 +136,7 @@ def save(
     path = Path(path)
     manifest = manifest_for(obj, registry, info)
     payload = _skops().dumps(obj)
+    path.parent.mkdir(parents=True, exist_ok=True)  # hours of training must not die here
     tmp = path.with_name(path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(MANIFEST, json.dumps(manifest, indent=2))
