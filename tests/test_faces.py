@@ -1,5 +1,7 @@
 """Face detectors and landmark alignment: synthetic faces, real crops upsampled, no-face images."""
 
+import warnings
+
 import cv2
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from .conftest import shared_data_dir
 pytest.importorskip("dlib", reason="detectors and alignment need the landmarks extra")
 from ferengine_faces.align import (
     TEMPLATE,
+    AlignFallbackWarning,
     eye_centres,
     eye_line_matrix,
     plausible,
@@ -146,15 +149,25 @@ def test_implausible_shapes_are_rejected():
     assert not plausible(shape_with_eyes((49, 50), (51, 50)), 100, 100)  # eyes 2 px apart
 
 
+def aligned(align, images, fit=False):
+    """Return the aligned images and the indices reported as fallbacks."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = align.fit_transform(images) if fit else align.transform(images)
+    reported = [w.message for w in caught if isinstance(w.message, AlignFallbackWarning)]
+    return out, [i for m in reported for i in m.indices]
+
+
 def test_align_crops_faces_and_falls_back_on_images_without_one(faces192):
     align = registry.create("preprocessor", "align", size=32, box="haar")
-    out = align.fit_transform(faces192)
-    assert out.shape == (len(faces192), 32, 32) and align.n_fallbacks_ <= len(faces192) // 4
+    out, failed = aligned(align, faces192, fit=True)
+    assert out.shape == (len(faces192), 32, 32) and len(failed) <= len(faces192) // 4
     noise = np.random.default_rng(1).integers(0, 256, (2, 192, 192), np.uint8)
     blank = np.full((1, 192, 192), 90, np.uint8)
-    with pytest.warns(UserWarning, match="no plausible landmarks"):
-        out = align.transform(np.concatenate([faces192[:1], blank, noise]))
-    assert out.shape == (4, 32, 32) and align.n_fallbacks_ >= 1
+    with pytest.warns(AlignFallbackWarning, match="no plausible landmarks"):
+        align.transform(blank)
+    out, failed = aligned(align, np.concatenate([faces192[:1], blank, noise]))
+    assert out.shape == (4, 32, 32) and 1 in failed
     with pytest.raises(ValueError, match="image 0 has no plausible landmarks"):
         registry.create("preprocessor", "align", fallback="error").fit_transform(blank)
 
@@ -188,6 +201,5 @@ def test_real_ck_faces_upsampled_are_found_and_aligned():
         found = [detector(name).detect(im) for im in images]
         assert np.mean([len(f) >= 1 for f in found]) >= 0.9, name
     assert len(detector("dlib-mmod").detect(images[0])) == 1
-    align = registry.create("preprocessor", "align")
-    assert align.fit_transform(images).shape == (len(images), 48, 48)
-    assert align.n_fallbacks_ <= 0.1 * len(images)
+    out, failed = aligned(registry.create("preprocessor", "align"), images, fit=True)
+    assert out.shape == (len(images), 48, 48) and len(failed) <= 0.1 * len(images)

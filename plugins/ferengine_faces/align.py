@@ -85,6 +85,17 @@ def plausible(points: np.ndarray, height: int, width: int) -> bool:
     )
 
 
+class AlignFallbackWarning(UserWarning):
+    """Images whose landmarks failed and were resized whole; ``indices`` lists them."""
+
+    def __init__(self, indices: list[int], n_images: int) -> None:
+        self.indices = indices
+        super().__init__(
+            f"align: {len(indices)} of {n_images} images had no plausible landmarks and were "
+            f"resized whole (first: {indices[:5]})"
+        )
+
+
 class Align(ImagePreprocessor):
     """Align faces by their landmarks (dlib's 68 points, found on each whole image).
 
@@ -108,7 +119,7 @@ class Align(ImagePreprocessor):
     fallback : {"resize", "error"}
         When the landmarks fail (no face found, eyes crossed or tilted over 45°):
         resize the whole image to the output size, or raise. Fallbacks are counted in
-        ``n_fallbacks_`` (of the last ``transform``) and warned about.
+        reported by an :class:`AlignFallbackWarning` holding their indices.
     min_size : int
         Images are upscaled to at least this side for the landmark predictor.
     model_path : str, optional
@@ -173,6 +184,8 @@ class Align(ImagePreprocessor):
         oh, ow = positive_pair(self.size, "align: size")
         greys = to_uint8(to_grey(X))
         out, failed = [], []
+        if X.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+            X = X.astype(np.float32)  # the dtypes OpenCV's warps and resizes take
         for i, image in enumerate(X):
             h, w = image.shape[:2]
             size = (w, h) if self.method == "rotate" else (ow, oh)
@@ -188,11 +201,6 @@ class Align(ImagePreprocessor):
                 raise ValueError(f"align: image {i} has no plausible landmarks")
             failed.append(i)
             out.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
-        self.n_fallbacks_ = len(failed)
         if failed:
-            warnings.warn(
-                f"align: {len(failed)} of {len(X)} images had no plausible landmarks and were "
-                f"resized whole (first: {failed[:5]})",
-                stacklevel=2,
-            )
+            warnings.warn(AlignFallbackWarning(failed, len(X)), stacklevel=2)
         return np.stack(out).reshape(len(X), *out[0].shape) if out else X
