@@ -124,6 +124,11 @@ class FacePredictor:
         if landmarks == "auto":
             landmarks = importlib.util.find_spec("dlib") is not None
         self.landmarks = bool(landmarks)
+        self._landmark_model = None
+        if self.landmarks:
+            from ferengine_classic.features.landmarks import default_model_path
+
+            self._landmark_model = str(default_model_path())
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -153,17 +158,16 @@ class FacePredictor:
         grey = as_grey(image)
         source = image if self.colour else grey
         found = []
-        for face in self.detector.detect(image):
+        for face in self.detector.detect(grey):
             points = self._landmarks(grey, face.box) if self.landmarks else None
             crop = crop_face(source, face.box, self.margin, self.size)
             found.append(FoundFace(face, crop, points))
         return ImageFaces(found, time.perf_counter() - start)
 
-    @staticmethod
-    def _landmarks(grey: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        from ferengine_classic.features.landmarks import default_model_path, shape_in_box
+    def _landmarks(self, grey: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        from ferengine_classic.features.landmarks import shape_in_box
 
-        return shape_in_box(grey, box, str(default_model_path()))
+        return shape_in_box(grey, box, self._landmark_model)
 
     def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
         """Return the class probabilities of a list of crops (one batch through the model)."""

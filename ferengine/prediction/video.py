@@ -46,8 +46,10 @@ def predict_video(path: Path, predictor: FacePredictor, stride: int = 1, smooth:
     index, faces = 0, []
     try:
         while ok:
-            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            if index % stride == 0:
+            process = index % stride == 0
+            if process or writer is not None:  # skipped frames of an unannotated run: no work
+                rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            if process:
                 found = predictor.find(rgb)
                 proba = predictor.probabilities([f.crop for f in found.faces])
                 tracks = tracker.update([f.face.box for f in found.faces])

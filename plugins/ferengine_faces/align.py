@@ -12,8 +12,10 @@ import warnings
 import cv2
 import numpy as np
 
+from ferengine import registry
 from ferengine.extractor import ImagePreprocessor, to_grey, to_uint8
 from ferengine.images import positive_pair
+from ferengine.plugin import FaceDetector
 
 LEFT_EYE, RIGHT_EYE = slice(36, 42), slice(42, 48)
 #: Template points: eye centres, nose tip (30), mouth corners (48, 54).
@@ -118,8 +120,8 @@ class Align(ImagePreprocessor):
         shape, so only implausible geometry counts as a failure).
     fallback : {"resize", "error"}
         When the landmarks fail (no face found, eyes crossed or tilted over 45°):
-        resize the whole image to the output size, or raise. Fallbacks are counted in
-        reported by an :class:`AlignFallbackWarning` holding their indices.
+        resize the whole image to the output size, or raise. Fallbacks are reported by
+        an :class:`AlignFallbackWarning` holding their indices.
     min_size : int
         Images are upscaled to at least this side for the landmark predictor.
     model_path : str, optional
@@ -161,20 +163,16 @@ class Align(ImagePreprocessor):
             return template_matrix(points, out)
         return spatial_matrix(points, out, self.side, self.above, self.below)
 
-    def _face(self, grey: np.ndarray) -> tuple[int, int, int, int] | None:
-        """Return the largest face the ``box`` detector finds, upscaled to ``min_size`` first."""
-        from ferengine import registry
+    def _face(self, grey: np.ndarray, detector: FaceDetector) -> tuple[int, int, int, int] | None:
+        """Return the largest face ``detector`` finds, the image upscaled to ``min_size`` first."""
+        from ferengine_classic.features.landmarks import upscaled
 
-        h, w = grey.shape
-        scale = max(1.0, self.min_size / min(h, w))
-        if scale > 1:
-            size = (round(w * scale), round(h * scale))
-            grey = cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR)
-        faces = registry.create("detector", self.box, mode="largest").detect(grey)
+        big, sx, sy = upscaled(grey, self.min_size / min(grey.shape))
+        faces = detector.detect(big)
         if not faces:
             return None
-        x, y, bw, bh = (v / scale for v in faces[0].box)
-        return round(x), round(y), max(1, round(bw)), max(1, round(bh))
+        x, y, bw, bh = faces[0].box
+        return round(x / sx), round(y / sy), max(1, round(bw / sx)), max(1, round(bh / sy))
 
     def _apply(self, X: np.ndarray) -> np.ndarray:
         from ferengine_classic.features.landmarks import default_model_path, shape_in_box
@@ -183,13 +181,16 @@ class Align(ImagePreprocessor):
         model = str(self.model_path or default_model_path())
         oh, ow = positive_pair(self.size, "align: size")
         greys = to_uint8(to_grey(X))
+        detector = (
+            None if self.box == "image" else registry.create("detector", self.box, mode="largest")
+        )
         out, failed = [], []
         if X.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
             X = X.astype(np.float32)  # the dtypes OpenCV's warps and resizes take
         for i, image in enumerate(X):
             h, w = image.shape[:2]
             size = (w, h) if self.method == "rotate" else (ow, oh)
-            face = None if self.box == "image" else self._face(greys[i])
+            face = None if detector is None else self._face(greys[i], detector)
             found = face is not None or self.box == "image"
             points = shape_in_box(greys[i], face, model, int(self.min_size)) if found else None
             if points is not None and plausible(points, h, w):

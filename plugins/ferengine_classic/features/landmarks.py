@@ -127,18 +127,26 @@ def detect_landmarks(
     return out
 
 
+def upscaled(img: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
+    """Return ``img`` enlarged by ``scale`` (bilinear) and the exact x and y factors.
+
+    Sides are rounded to whole pixels, so the factors differ slightly from ``scale``;
+    an image with ``scale`` ≤ 1 is returned unchanged with factors 1.
+    """
+    if scale <= 1:
+        return img, 1.0, 1.0
+    h, w = img.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    big = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+    return big, big.shape[1] / w, big.shape[0] / h
+
+
 def _largest_face(img: np.ndarray, min_size: int) -> tuple[int, int, int, int] | None:
     """Return the largest face dlib's HOG detector finds, as (x, y, w, h) in ``img``'s pixels.
 
     The image is upscaled so its shorter side is at least ``min_size`` first.
     """
-    h, w = img.shape
-    scale = max(1.0, min_size / min(h, w))
-    big = img
-    if scale > 1:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        big = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
-    sx, sy = big.shape[1] / w, big.shape[0] / h
+    big, sx, sy = upscaled(img, min_size / min(img.shape))
     faces = _detector()(big, 0)
     if not len(faces):
         return None
@@ -166,13 +174,7 @@ def shape_in_box(
     m = 0 if box is None else round(0.25 * max(bw, bh))
     x0, y0, x1, y1 = max(0, x - m), max(0, y - m), min(w, x + bw + m), min(h, y + bh + m)
     region = np.ascontiguousarray(img[y0:y1, x0:x1])
-    scale = max(1.0, min_size / max(1, min(bw, bh)))
-    rh, rw = region.shape
-    big = region
-    if scale > 1:
-        size = (max(1, round(rw * scale)), max(1, round(rh * scale)))
-        big = cv2.resize(region, size, interpolation=cv2.INTER_LINEAR)
-    sx, sy = big.shape[1] / rw, big.shape[0] / rh
+    big, sx, sy = upscaled(region, min_size / max(1, min(bw, bh)))
     left, top = round((x - x0) * sx), round((y - y0) * sy)
     rect = dlib.rectangle(left, top, min(big.shape[1], round((x - x0 + bw) * sx)) - 1,
                           min(big.shape[0], round((y - y0 + bh) * sy)) - 1)  # fmt: skip
