@@ -7,8 +7,8 @@ float32 and, where the CPU supports it natively, under bfloat16 autocast (as the
 ``cnn`` plugin does by default). Size: the model's float32 weights as written by
 ``ferengine.save`` (a zip of numpy arrays).
 
-Accuracy needs training; it is measured by the ``fer2013`` benchmark suite and
-``benchmarks/models/`` specs, not here.
+Accuracy needs training; ``benchmarks/zoo_accuracy.py`` measures it at an equal
+training budget per architecture.
 
 Usage: python benchmarks/zoo_costs.py [--arch NAME ...] [--threads 2] [--markdown]
 """

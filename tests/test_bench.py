@@ -310,3 +310,15 @@ def test_features_of_a_saved_model_are_keyed_by_its_bytes_not_its_name(tmp_path)
         (str(tmp_path / "gone"), None)
     ]
     assert _model_digests(({"name": "hog", "cell": 6},)) == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((Path(__file__).parents[1] / "benchmarks" / "suites").glob("*.toml")),
+    ids=lambda p: p.name,
+)
+def test_shipped_suites_build_every_pipeline(path):
+    suite = load_suite(path)
+    assert suite.combinations
+    for combo in suite.combinations:
+        ferengine.pipeline(*combo.front, combo.classifier)  # every name and parameter valid

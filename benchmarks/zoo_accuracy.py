@@ -1,0 +1,111 @@
+"""FER2013 PublicTest accuracy of every zoo architecture at an equal CPU training budget.
+
+Each architecture is trained on FER2013 Training with the shipped default's recipe
+(``benchmarks/models/cnn-default.toml``: AdamW one-cycle, lr 3e-3, weight decay 5e-4,
+label smoothing 0.1, ``"fer"`` augmentation, batch 64, bf16 autocast) for as many
+epochs as fit in ``--minutes`` of training, then scored on PublicTest. The epoch count
+comes from a timed probe (one epoch on 1,024 training images); an architecture too slow
+for one full epoch in the budget trains one epoch on a stratified subset of the size the
+budget allows. An equal budget, not an equal epoch count, is the fair comparison on a
+2-core CPU: it is the question "which network should I train here".
+
+Results go to ``--out`` as one JSON file per architecture (plan, then result); a second
+run skips finished architectures and resumes an interrupted training from its
+per-epoch checkpoint, so the whole table is resumable.
+
+Usage: python benchmarks/zoo_accuracy.py [--arch NAME ...] [--minutes 5] [--out zoo-accuracy]
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from datapaths import fer2013_csv
+from ferengine_deep import zoo
+from ferengine_deep.estimator import CNN
+from sklearn.model_selection import train_test_split
+
+import ferengine
+
+#: Input side each architecture is meant for (BKVGG12: 42×42 crops; small32: 32×32).
+SIZES = {"small32": 32, "bkvgg12": 42}
+PROBE = 1024
+RECIPE = {"batch_size": 64, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 5e-4,
+          "schedule": "onecycle", "label_smoothing": 0.1, "augment": "fer",
+          "validation_fraction": 0.0}  # fmt: skip
+
+
+def probe_rate(arch: str, X: np.ndarray, y: np.ndarray, threads: int) -> float:
+    """Training images per second of ``arch`` (one epoch on ``PROBE`` images)."""
+    rows, _ = train_test_split(np.arange(len(y)), train_size=PROBE, stratify=y, random_state=1)
+    cnn = CNN(arch=arch, size=SIZES.get(arch, 48), epochs=1, threads=threads, **RECIPE)
+    cnn.fit(X[rows], y[rows])
+    return PROBE / cnn.history_[0]["dur"]
+
+
+def plan(rate: float, n: int, minutes: float) -> dict:
+    """Epochs and training-set size that fit ``minutes`` at ``rate`` images/s."""
+    budget = rate * minutes * 60
+    if budget >= n:
+        return {"epochs": int(budget // n), "n_train": n}
+    return {"epochs": 1, "n_train": int(budget)}
+
+
+def run(arch: str, data: dict, args: argparse.Namespace) -> dict:
+    """Train and score one architecture, resuming from ``args.out``."""
+    out = args.out / f"{arch}.json"
+    record = json.loads(out.read_text()) if out.exists() else {"arch": arch}
+    if "accuracy" in record:
+        return record
+    X, y = data["train"]
+    if "epochs" not in record:
+        record["probe_images_per_s"] = probe_rate(arch, X, y, args.threads)
+        record.update(plan(record["probe_images_per_s"], len(y), args.minutes))
+        record["budget_minutes"] = args.minutes
+        out.write_text(json.dumps(record, indent=1))
+    if record["n_train"] < len(y):
+        rows, _ = train_test_split(np.arange(len(y)), train_size=record["n_train"], stratify=y,
+                                   random_state=0)  # fmt: skip
+        X, y = X[rows], y[rows]
+    cnn = CNN(arch=arch, size=SIZES.get(arch, 48), epochs=record["epochs"], threads=args.threads,
+              checkpoint_dir=str(args.out / "checkpoints" / arch), **RECIPE)  # fmt: skip
+    cnn.fit(X, y)
+    X_test, y_test = data["test"]
+    start = time.perf_counter()
+    record["accuracy"] = float(np.mean(cnn.predict(X_test) == y_test))
+    record["predict_s"] = time.perf_counter() - start
+    record["train_minutes"] = sum(row["dur"] for row in cnn.history_) / 60
+    record["parameters"] = sum(p.numel() for p in cnn.module_.parameters())
+    out.write_text(json.dumps(record, indent=1))
+    return record
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", nargs="+", default=sorted(zoo.ARCHITECTURES))
+    parser.add_argument("--minutes", type=float, default=5.0, help="training budget per arch")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--data", type=Path, default=fer2013_csv())
+    parser.add_argument("--out", type=Path, default=Path("zoo-accuracy"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    ds = ferengine.load_dataset("fer2013", path=str(args.data), usage=["Training", "PublicTest"])
+    train, test = ds.where(split="Training"), ds.where(split="PublicTest")
+    data = {"train": (train.images, train.labels), "test": (test.images, test.labels)}
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"{args.threads} threads; budget {args.minutes:g} min per architecture; "
+          f"{len(train)} training, {len(test)} PublicTest images")  # fmt: skip
+    print("| arch | images/s (probe) | epochs | training images | training min | accuracy |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for arch in args.arch:
+        r = run(arch, data, args)
+        print(f"| `{arch}` | {r['probe_images_per_s']:,.0f} | {r['epochs']} | {r['n_train']:,} | "
+              f"{r['train_minutes']:.1f} | {r['accuracy']:.4f} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
