@@ -31,18 +31,21 @@ from sklearn.model_selection import train_test_split
 
 import ferengine
 
-#: Input side each architecture is meant for (BKVGG12: 42×42 crops; small32: 32×32).
-SIZES = {"small32": 32, "bkvgg12": 42}
 PROBE = 1024
 RECIPE = {"batch_size": 64, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 5e-4,
           "schedule": "onecycle", "label_smoothing": 0.1, "augment": "fer",
           "validation_fraction": 0.0}  # fmt: skip
 
 
+def _cnn(arch: str, **params: object) -> CNN:
+    """The recipe's estimator for ``arch`` at the architecture's own input size."""
+    return CNN(arch=arch, size=zoo.NATIVE_SIZES.get(arch, 48), **RECIPE, **params)
+
+
 def probe_rate(arch: str, X: np.ndarray, y: np.ndarray, threads: int) -> float:
     """Training images per second of ``arch`` (one epoch on ``PROBE`` images)."""
     rows, _ = train_test_split(np.arange(len(y)), train_size=PROBE, stratify=y, random_state=1)
-    cnn = CNN(arch=arch, size=SIZES.get(arch, 48), epochs=1, threads=threads, **RECIPE)
+    cnn = _cnn(arch, epochs=1, threads=threads)
     cnn.fit(X[rows], y[rows])
     return PROBE / cnn.history_[0]["dur"]
 
@@ -71,8 +74,8 @@ def run(arch: str, data: dict, args: argparse.Namespace) -> dict:
         rows, _ = train_test_split(np.arange(len(y)), train_size=record["n_train"], stratify=y,
                                    random_state=0)  # fmt: skip
         X, y = X[rows], y[rows]
-    cnn = CNN(arch=arch, size=SIZES.get(arch, 48), epochs=record["epochs"], threads=args.threads,
-              checkpoint_dir=str(args.out / "checkpoints" / arch), **RECIPE)  # fmt: skip
+    cnn = _cnn(arch, epochs=record["epochs"], threads=args.threads,
+               checkpoint_dir=str(args.out / "checkpoints" / arch))  # fmt: skip
     cnn.fit(X, y)
     X_test, y_test = data["test"]
     start = time.perf_counter()

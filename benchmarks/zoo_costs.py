@@ -28,9 +28,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import ferengine
 
-#: Input side each architecture is meant for (BKVGG12: 42×42 crops; small32: 32×32).
-SIZES = {"small32": 32, "bkvgg12": 42}
-
 
 def _fitted(arch: str, size: int) -> CNN:
     """A CNN estimator holding an untrained network (for size on disk only)."""
@@ -53,7 +50,7 @@ def _median_ms(net: torch.nn.Module, x: torch.Tensor, bf16: bool, repeats: int) 
 
 def measure(arch: str, threads: int) -> dict:
     """Return the costs of one architecture at its input size."""
-    size = SIZES.get(arch, 48)
+    size = zoo.NATIVE_SIZES.get(arch, 48)
     torch.manual_seed(0)
     net = zoo.build(arch, 7, 1, size).eval().to(memory_format=torch.channels_last)
     one = torch.randint(0, 256, (1, 1, size, size), dtype=torch.uint8)

@@ -18,6 +18,9 @@ from torch import nn
 #: Architecture name -> builder(n_classes, channels, size, **params) -> FERNet.
 ARCHITECTURES: dict[str, Callable[..., FERNet]] = {}
 NORMALIZATIONS = ("unit", "image", "pixel")
+#: Input side an architecture was designed for, where it is not 48 (BKVGG12: 42×42
+#: crops; the small CNN: 32×32). The ``cnn`` estimator resizes to its ``size``.
+NATIVE_SIZES = {"small32": 32, "bkvgg12": 42}
 
 
 class Normalize(nn.Module):
