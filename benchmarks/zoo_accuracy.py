@@ -55,13 +55,16 @@ def plan(rate: float, n: int, minutes: float) -> dict:
     budget = rate * minutes * 60
     if budget >= n:
         return {"epochs": int(budget // n), "n_train": n}
-    return {"epochs": 1, "n_train": int(budget)}
+    return {"epochs": 1, "n_train": max(int(budget), 100)}  # stratifying needs a few per class
 
 
 def run(arch: str, data: dict, args: argparse.Namespace) -> dict:
     """Train and score one architecture, resuming from ``args.out``."""
     out = args.out / f"{arch}.json"
     record = json.loads(out.read_text()) if out.exists() else {"arch": arch}
+    if record.get("budget_minutes", args.minutes) != args.minutes:
+        raise SystemExit(f"{out}: planned for {record['budget_minutes']:g} minutes, not "
+                         f"{args.minutes:g}; give another --out")  # fmt: skip
     if "accuracy" in record:
         return record
     X, y = data["train"]
