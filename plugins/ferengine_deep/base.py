@@ -1,4 +1,4 @@
-"""Prediction methods shared by the deep classifiers and composites."""
+"""Prediction methods and persistence shared by the deep classifiers and composites."""
 
 from __future__ import annotations
 
@@ -18,10 +18,37 @@ class ProbaClassifier(ClassifierMixin, BaseEstimator):
 
 
 class LogitsClassifier(ProbaClassifier):
-    """Prediction methods of a torch classifier, from its ``_logits(X)`` (N×K)."""
+    """Prediction methods of a torch classifier, from its ``_logits(X)`` (N×K).
+
+    Its fitted network ``module_`` is pickled as a state dict of numpy arrays (which
+    skops stores safely), never as a torch module; ``_new_module`` rebuilds the
+    untrained network the arrays are loaded into.
+    """
 
     def _logits(self, X: Any) -> np.ndarray:
         raise NotImplementedError
+
+    def _new_module(self) -> Any:
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        module = state.pop("module_", None)
+        if module is not None:
+            state["module_state_"] = {k: v.detach().cpu().numpy()
+                                      for k, v in module.state_dict().items()}  # fmt: skip
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        weights = state.pop("module_state_", None)
+        self.__dict__.update(state)
+        if weights is not None:
+            import torch
+
+            module = self._new_module()
+            module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
+            self.module_ = module.eval()
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Class scores (logits) in ``classes_`` order.

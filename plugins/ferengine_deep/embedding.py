@@ -188,23 +188,8 @@ class SoftmaxHead(LogitsClassifier):
         with torch_threads(self.threads), torch.inference_mode():
             return self.module_(Z).numpy()
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        module = state.pop("module_", None)
-        if module is not None:
-            state["module_state_"] = {k: v.detach().numpy() for k, v in module.state_dict().items()}
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        import torch
-
-        state = dict(state)
-        weights = state.pop("module_state_", None)
-        self.__dict__.update(state)
-        if weights is not None:
-            module = self._module(len(self.mean_), len(self.classes_))
-            module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
-            self.module_ = module.eval()
+    def _new_module(self) -> Any:
+        return self._module(len(self.mean_), len(self.classes_))
 
 
 __all__ = ["CNNEmbedding", "SoftmaxHead"]

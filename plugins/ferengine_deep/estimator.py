@@ -439,26 +439,11 @@ class CNN(LogitsClassifier):
         """Penultimate-layer activations (the ``cnn-embedding`` feature)."""
         return self._run(X, "embed")
 
-    # ---- persistence: a state dict of arrays, never a pickled torch module ---------------
+    def _new_module(self) -> Any:
+        """Return the untrained network a saved state dict loads into."""
+        import torch
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        module = state.pop("module_", None)
-        if module is not None:
-            state["module_state_"] = {k: v.detach().cpu().numpy()
-                                      for k, v in module.state_dict().items()}  # fmt: skip
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        weights = state.pop("module_state_", None)
-        self.__dict__.update(state)
-        if weights is not None:
-            import torch
-
-            module = self._build(len(self.classes_))
-            module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
-            self.module_ = module.to(memory_format=torch.channels_last).eval()
+        return self._build(len(self.classes_)).to(memory_format=torch.channels_last)
 
     @property
     def n_parameters_(self) -> int:

@@ -92,6 +92,14 @@ class CNNTree(ProbaClassifier):
             return [leaf for child in tree for leaf in CNNTree._leaves(child)]
         return [tree]
 
+    @staticmethod
+    def _branch_targets(children: list[Any], y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return each label's branch index under a node (-1: none) and the rows in one."""
+        target = np.full(len(y), -1)
+        for i, child in enumerate(children):
+            target[np.isin(y, CNNTree._leaves(child))] = i
+        return target, np.flatnonzero(target >= 0)
+
     def _internal(self, tree: Any, path: str = "root") -> list[tuple[str, list[Any]]]:
         """Return (path, children) of every internal node, parents first."""
         out = [(path, tree)]
@@ -134,11 +142,7 @@ class CNNTree(ProbaClassifier):
             raise ValueError("cnn-tree needs at least 2 classes, got 1 class")
         self.nodes_ = {}
         for path, children in self._internal(self.tree_):
-            groups = [set(self._leaves(child)) for child in children]
-            target = np.full(len(y), -1)
-            for i, group in enumerate(groups):
-                target[np.isin(y, list(group))] = i
-            rows = np.flatnonzero(target >= 0)
+            target, rows = self._branch_targets(children, y)
             if self.balance:
                 rows = rows[resample_indices(target[rows], fraction=1.0, seed=self.seed)]
             self.nodes_[path] = self._estimator(path).fit(X[rows], target[rows])
@@ -189,15 +193,11 @@ class CNNTree(ProbaClassifier):
         X, y = validate_images(self, X, reset=False), np.asarray(y)
         report = {}
         for path, children in self._internal(self.tree_):
-            groups = [set(self._leaves(child)) for child in children]
-            target = np.full(len(y), -1)
-            for i, group in enumerate(groups):
-                target[np.isin(y, list(group))] = i
-            rows = np.flatnonzero(target >= 0)
+            target, rows = self._branch_targets(children, y)
             predicted = self._node_proba(path, X[rows], len(children)).argmax(axis=1)
             report[path] = {
                 "accuracy": float(np.mean(predicted == target[rows])) if len(rows) else None,
                 "n": len(rows),
-                "children": [sorted(g) for g in groups],
+                "children": [sorted(self._leaves(child)) for child in children],
             }
         return report
