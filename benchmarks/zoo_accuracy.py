@@ -39,7 +39,7 @@ RECIPE = {"batch_size": 64, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 5e
 
 def _cnn(arch: str, **params: object) -> CNN:
     """The recipe's estimator for ``arch`` at the architecture's own input size."""
-    return CNN(arch=arch, size=zoo.NATIVE_SIZES.get(arch, 48), **RECIPE, **params)
+    return CNN(arch=arch, size=zoo.native_size(arch), **RECIPE, **params)
 
 
 def probe_rate(arch: str, X: np.ndarray, y: np.ndarray, threads: int) -> float:
@@ -82,10 +82,10 @@ def run(arch: str, data: dict, args: argparse.Namespace) -> dict:
     cnn.fit(X, y)
     X_test, y_test = data["test"]
     start = time.perf_counter()
-    record["accuracy"] = float(np.mean(cnn.predict(X_test) == y_test))
+    record["accuracy"] = float(cnn.score(X_test, y_test))
     record["predict_s"] = time.perf_counter() - start
     record["train_minutes"] = sum(row["dur"] for row in cnn.history_) / 60
-    record["parameters"] = sum(p.numel() for p in cnn.module_.parameters())
+    record["parameters"] = cnn.n_parameters_
     out.write_text(json.dumps(record, indent=1))
     return record
 

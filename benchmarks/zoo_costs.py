@@ -50,7 +50,7 @@ def _median_ms(net: torch.nn.Module, x: torch.Tensor, bf16: bool, repeats: int) 
 
 def measure(arch: str, threads: int) -> dict:
     """Return the costs of one architecture at its input size."""
-    size = zoo.NATIVE_SIZES.get(arch, 48)
+    size = zoo.native_size(arch)
     torch.manual_seed(0)
     net = zoo.build(arch, 7, 1, size).eval().to(memory_format=torch.channels_last)
     one = torch.randint(0, 256, (1, 1, size, size), dtype=torch.uint8)

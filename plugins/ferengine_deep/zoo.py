@@ -23,6 +23,11 @@ NORMALIZATIONS = ("unit", "image", "pixel")
 NATIVE_SIZES = {"small32": 32, "bkvgg12": 42}
 
 
+def native_size(name: str) -> int:
+    """Return the input side architecture ``name`` was designed for."""
+    return NATIVE_SIZES.get(name, 48)
+
+
 class Normalize(nn.Module):
     """Scale uint8-range input.
 
