@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ferengine import registry
+from ferengine.errors import FerengineError, PluginWarning
+from ferengine.extras import missing_extra_message
 from ferengine.registry import KINDS
 
 # Piped output has no terminal width; give tables room instead of rich's 80 columns.
@@ -22,6 +28,7 @@ def _plugin_rows(kind: str | None) -> list[dict[str, str]]:
         {
             "kind": rec.kind,
             "name": rec.name,
+            "qualified": rec.qualified,
             "package": rec.package,
             "version": rec.version,
             "status": rec.status,
@@ -30,23 +37,104 @@ def _plugin_rows(kind: str | None) -> list[dict[str, str]]:
         }
         for rec in registry.records(kind)
     ]
-    if kind is None:
-        rows += [
-            {
-                "kind": "-",
-                "name": f.entry_point,
-                "package": f.package,
-                "version": f.version,
-                "status": "broken",
-                "reason": f.error,
-                "description": "",
-            }
-            for f in registry.failures()
-        ]
+    # A package that failed to import could have registered any kind: list it under
+    # every filter. A failing hook is listed under its own kind.
+    rows += [
+        {
+            "kind": f.kind or "-",
+            "name": f.entry_point,
+            "qualified": f"{f.package}:{f.entry_point}",
+            "package": f.package,
+            "version": f.version,
+            "status": "broken",
+            "reason": f.error,
+            "description": "",
+        }
+        for f in registry.failures()
+        if kind is None or f.kind in (None, kind)
+    ]
     return rows
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _declared_extras() -> Mapping[str, str]:
+    try:
+        return registry.get_registry().module_extras()
+    except Exception:  # the registry itself may be what failed; metadata still helps
+        return {}
+
+
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Print ferengine's own warnings in one line; leave the others as Python prints them."""
+    if issubclass(category, PluginWarning):
+        click.echo(f"Warning: {message}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+class _Main(click.Group):
+    """The top-level group: errors of ferengine and missing extras end in one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except (click.exceptions.Exit, click.Abort):
+                raise
+            except Exception as exc:
+                # A missing extra wins over whatever error wrapped it (a command's
+                # ClickException, or a loader calling the model "damaged").
+                command = " ".join(filter(None, ["ferengine", ctx.invoked_subcommand]))
+                hint = missing_extra_message(exc, command, _declared_extras())
+                if hint is not None:
+                    raise click.ClickException(hint) from exc
+                if isinstance(exc, click.ClickException):
+                    raise
+                if isinstance(exc, FerengineError):
+                    raise click.ClickException(" ".join(str(exc).split())) from exc
+                if isinstance(exc, OSError) and exc.filename is not None:  # unreadable file
+                    raise click.ClickException(f"{exc.filename}: {exc.strerror}") from exc
+                raise
+
+
+def missing_parameters(
+    kind: str, name: str, given: Mapping[str, object], spelled: Mapping[str, str], other: str
+) -> None:
+    """Raise a one-line usage error naming each required parameter of a plugin not given.
+
+    Parameters
+    ----------
+    kind, name : str
+        The plugin, as the user named it.
+    given : mapping
+        The parameters the command line provides.
+    spelled : mapping
+        Parameter -> how this command spells it (``{"path": "--path"}``).
+    other : str
+        How any other parameter is given, with ``{}`` for its name
+        (``"--param {}=VALUE"``).
+    """
+    try:
+        required = registry.info(kind, name)["required_parameters"]
+    except FerengineError:
+        return  # unknown or unusable: creating it says why
+    missing = [p for p in required if p not in given]
+    if missing:
+        options = [spelled.get(p) or other.format(p) for p in missing]
+        raise click.UsageError(f"{kind} {name!r} needs {' and '.join(options)}")
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ferengine")
 def main() -> None:
     """ferengine: plugin-based facial expression recognition.
@@ -65,7 +153,8 @@ def plugins_cmd(args: tuple[str, ...], as_json: bool) -> None:
     \b
     ferengine plugins [KIND] [--json]      table: kind, name, package, version, status
     ferengine plugins show KIND NAME       package, version, description, parameters
-    KIND is one of: dataset, preprocessor, augmenter, feature, classifier.
+    KIND is one of: dataset, preprocessor, augmenter, feature, classifier, detector.
+    NAME may be qualified by its package: my-plugin:pixels.
     """
     if args and args[0] == "show":
         if len(args) != 3:
@@ -88,30 +177,39 @@ def plugins_cmd(args: tuple[str, ...], as_json: bool) -> None:
     for r in rows:
         style = None if r["status"] == "ok" else "yellow" if r["status"] == "unavailable" else "red"
         text = r["description"] if r["status"] == "ok" else r["reason"]
-        table.add_row(
-            r["kind"], r["name"], r["package"], r["version"], r["status"], text, style=style
-        )
+        cells = (r["kind"], r["name"], r["package"], r["version"], r["status"], text)
+        table.add_row(*map(Text, cells), style=style)  # Text: "[deep]" is not markup
     console.print(table)
 
 
 def _show(kind: str, name: str, as_json: bool) -> None:
     try:
         data = registry.info(kind, name)
-    except KeyError as exc:
+    except (FerengineError, KeyError) as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(data, indent=2, default=repr))
         return
-    console.print(f"[bold]{kind} {name}[/bold] — {data['description']}")
+    console.print(Text.assemble((f"{kind} {name}", "bold"), f" — {data['description']}"))
     for key in ("package", "version", "module", "class", "status", "reason", "requires"):
         if data[key]:
-            console.print(f"  {key}: {data[key]}")
+            console.print(Text(f"  {key}: {data[key]}"))
+    if len(data["candidates"]) > 1:
+        others = Table(title=f"every package that registers {kind} {name.split(':')[-1]!r}")
+        for col in ("use as", "package", "version", "status", "description"):
+            others.add_column(col)
+        for c in data["candidates"]:
+            cells = (c["name"], c["package"], c["version"], c["status"], c["description"])
+            others.add_row(*map(Text, cells))
+        console.print(others)
+    if data["status"] == "conflict":
+        return  # no single class, so no parameters: show one of the qualified names
     table = Table(title="parameters")
     table.add_column("name")
     table.add_column("default")
     for param, default in data["parameters"].items():
         shown = "(required)" if param in data["required_parameters"] else repr(default)
-        table.add_row(param, shown)
+        table.add_row(Text(param), Text(shown))
     console.print(table)
 
 
@@ -132,6 +230,9 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, object]:
             params[key] = value
     return params
 
+
+#: Dataset parameters that have an option of their own; the others go through ``--param``.
+DATASET_OPTIONS = {"path": "--path"}
 
 #: ``--param KEY=VALUE`` for dataset loader parameters (parsed by :func:`_parse_params`).
 param_option = click.option(
@@ -162,12 +263,12 @@ def datasets_show(
     Also writes NAME-contact-sheet.png with sample images of every class.
     """
     import ferengine
-    from ferengine.errors import FerengineError
     from ferengine.inspect_data import contact_sheet, summary
 
     kwargs = _parse_params(params)
     if data_path is not None:
         kwargs["path"] = data_path
+    missing_parameters("dataset", name, kwargs, DATASET_OPTIONS, "--param {}=VALUE")
     try:
         ds = ferengine.load_dataset(name, **kwargs)
     except (FerengineError, ValueError, TypeError) as exc:
@@ -270,12 +371,12 @@ def evaluate_cmd(
     MODEL is a model file, or "default" for the shipped CNN (the deep extra).
     """
     import ferengine
-    from ferengine.errors import FerengineError
     from ferengine.evaluation import evaluate
 
     kwargs = _parse_params(params)
     if data_path is not None:
         kwargs["path"] = data_path
+    missing_parameters("dataset", dataset_name, kwargs, DATASET_OPTIONS, "--param {}=VALUE")
     try:
         fitted = ferengine.load(model)
         ds = ferengine.load_dataset(dataset_name, **kwargs)

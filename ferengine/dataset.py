@@ -31,6 +31,13 @@ class FaceDataset:
         Where the data came from (plugin name and path).
     meta : dict
         Free-form extra information from the loader.
+    per_sample : frozenset of str
+        The ``meta`` keys holding one value per image (a list, tuple or 1-D-or-more
+        array of length N, e.g. ``"files"``). Every derived dataset (:meth:`subset`,
+        :meth:`where`, :meth:`map_labels`, :meth:`with_mirrors`, resampling) takes the
+        same rows of these entries, so they stay aligned with the images; every other
+        ``meta`` entry describes the whole dataset and is carried over unchanged.
+        Declared keys absent from ``meta`` are ignored.
     """
 
     images: np.ndarray
@@ -40,6 +47,7 @@ class FaceDataset:
     splits: np.ndarray | None = None
     source: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    per_sample: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         images = np.asarray(self.images)
@@ -70,6 +78,20 @@ class FaceDataset:
                         f"{self.source}: {attr} has shape {value.shape}, expected ({n},)"
                     )
                 object.__setattr__(self, attr, value)
+        per_sample = frozenset(k for k in self.per_sample if k in self.meta)
+        for key in per_sample:
+            value = self.meta[key]
+            if not isinstance(value, list | tuple | np.ndarray) or len(value) != n:
+                found = (
+                    f"{len(value)} entries"
+                    if isinstance(value, list | tuple | np.ndarray)
+                    else type(value).__name__
+                )
+                raise DatasetError(
+                    f"{self.source or 'dataset'}: per-sample meta[{key!r}] has {found}, "
+                    f"expected a sequence of {n} (one per image)"
+                )
+        object.__setattr__(self, "per_sample", per_sample)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -92,17 +114,25 @@ class FaceDataset:
         return self.label_space.decode(self.labels)
 
     def subset(self, index: Sequence[int] | np.ndarray) -> FaceDataset:
-        """Return the images selected by integer indices or a boolean mask."""
+        """Return the images selected by integer indices or a boolean mask.
+
+        Every per-sample column follows: labels, subjects, splits and the ``meta``
+        entries named in :attr:`per_sample`. This is the one place rows are selected;
+        every other derived dataset is built through it.
+        """
         index = np.asarray(index)
         if index.dtype == bool and index.shape != (len(self),):
             raise DatasetError(f"mask has shape {index.shape}, expected ({len(self)},)")
-        pick = lambda a: None if a is None else a[index]  # noqa: E731
+        rows = np.arange(len(self))[index]  # positions; raises IndexError like images[index]
+        pick = lambda a: None if a is None else a[rows]  # noqa: E731
+        meta = {k: _take(v, rows) if k in self.per_sample else v for k, v in self.meta.items()}
         return replace(
             self,
-            images=self.images[index],
-            labels=self.labels[index],
+            images=self.images[rows],
+            labels=self.labels[rows],
             subjects=pick(self.subjects),
             splits=pick(self.splits),
+            meta=meta,
         )
 
     def where(
@@ -139,18 +169,10 @@ class FaceDataset:
         The offline ×2 flip augmentation of the FER literature; expressions are
         left-right symmetric, so a mirrored face keeps its label.
         """
-
-        def twice(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else np.concatenate([a, a])
-
+        rows = np.arange(len(self))
+        doubled = self.subset(np.concatenate([rows, rows]))
         mirrored = np.ascontiguousarray(self.images[:, :, ::-1])
-        return replace(
-            self,
-            images=np.concatenate([self.images, mirrored]),
-            labels=twice(self.labels),
-            subjects=twice(self.subjects),
-            splits=twice(self.splits),
-        )
+        return replace(doubled, images=np.concatenate([self.images, mirrored]))
 
     def map_labels(self, mapping: LabelMapping) -> FaceDataset:
         """Carry labels into ``mapping.target``, dropping images the mapping drops."""
@@ -172,3 +194,11 @@ class FaceDataset:
             labels = labels[self.splits == split]
         counts = np.bincount(labels, minlength=len(self.label_space))
         return dict(zip(self.label_space.names, counts.tolist(), strict=True))
+
+
+def _take(value: list | tuple | np.ndarray, rows: np.ndarray) -> list | tuple | np.ndarray:
+    """Return the ``rows`` of a per-sample ``meta`` value, keeping its type."""
+    if isinstance(value, np.ndarray):
+        return value[rows]
+    picked = [value[i] for i in rows.tolist()]
+    return tuple(picked) if isinstance(value, tuple) else picked

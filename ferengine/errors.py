@@ -24,6 +24,22 @@ class InvalidPluginError(FerengineError):
     """A plugin class does not satisfy the plugin contract."""
 
 
+class PluginLoadError(FerengineError, ImportError):
+    """A plugin package failed to import or its hook raised (raised in strict mode only)."""
+
+
+class MissingParameterError(FerengineError, TypeError):
+    """A plugin was created without a parameter it requires; ``missing`` lists their names."""
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+class PluginWarning(UserWarning):
+    """Something about the installed plugins that works but deserves attention."""
+
+
 class DatasetError(FerengineError, ValueError):
     """A dataset is malformed: wrong shapes, labels, files or rows."""
 
@@ -38,3 +54,7 @@ class UnsafeModelError(FerengineError):
 
 class ModelFormatError(FerengineError, ValueError):
     """A model file is not a ferengine model, or is damaged."""
+
+
+class MissingPluginError(ModelFormatError):
+    """A model file needs a plugin package that is not installed (its manifest names it)."""

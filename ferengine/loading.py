@@ -8,6 +8,9 @@ silently.
 
 from __future__ import annotations
 
+import io
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +24,12 @@ from ferengine.labels import LabelSpace
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp", ".gif"}
 )
+
+#: Largest image (width × height) read by default, by the dataset loaders and by
+#: ``predict``: 50 megapixels (an 8660×5773 photo). Larger ones are refused from their
+#: header, before any decoding, so a small file declaring a huge image (a
+#: decompression bomb) costs no memory. Each reader takes ``max_pixels`` to change it.
+MAX_PIXELS = 50_000_000
 
 
 @dataclass
@@ -44,13 +53,15 @@ class LoadReport:
         color: bool = False,
         size: tuple[int, int] | None = None,
         data: bytes | None = None,
+        max_pixels: int | None = MAX_PIXELS,
     ) -> np.ndarray | None:
         """Read (or decode ``data`` of) an image and resize it.
 
-        On failure the problem is recorded at ``where`` and None is returned.
+        On failure (including an image above ``max_pixels``) the problem is recorded
+        at ``where`` and None is returned.
         """
         try:
-            return fit_size(read_image(path, color, data), size)
+            return fit_size(read_image(path, color, data, max_pixels), size)
         except DatasetError as exc:
             self.problem(where, str(exc).split(": ", 1)[-1])
             return None
@@ -58,6 +69,17 @@ class LoadReport:
     def meta(self) -> dict[str, object]:
         """Return the ``meta`` entries describing what was skipped."""
         return {"skipped": list(self.skipped), "n_skipped": len(self.skipped)}
+
+    def nothing_loaded(self, message: str) -> DatasetError:
+        """Return the error for a load that accepted no image, with what was skipped.
+
+        An empty dataset is never returned: every command would fail later on it
+        with a less helpful message (scikit-learn's "Found array with 0 sample(s)").
+        """
+        if self.skipped:
+            first = self.skipped[0]
+            message += f" ({len(self.skipped)} skipped; first: {first['where']}: {first['reason']})"
+        return DatasetError(f"{self.source}: {message}")
 
 
 def to_uint8(img: np.ndarray, color: bool) -> np.ndarray:
@@ -78,21 +100,107 @@ def to_uint8(img: np.ndarray, color: bool) -> np.ndarray:
     return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
 
 
-def read_image(path: Path, color: bool = False, data: bytes | None = None) -> np.ndarray:
+def check_max_pixels(max_pixels: object, param: str = "max_pixels") -> int | None:
+    """Return ``max_pixels`` as an int (or None: no limit of ferengine's own); validate it."""
+    if max_pixels is None:
+        return None
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int | np.integer):
+        raise ValueError(f"{param} must be a positive int or None, got {max_pixels!r}")
+    if max_pixels < 1:
+        raise ValueError(f"{param} must be a positive int or None, got {max_pixels!r}")
+    return int(max_pixels)
+
+
+def pixel_limit_reason(width: int, height: int, max_pixels: int | None) -> str | None:
+    """Return why an image of ``width`` × ``height`` is refused, or None when it is not."""
+    if max_pixels is None or width * height <= max_pixels:
+        return None
+    return (
+        f"image too large: {width * height} pixels ({width}×{height}), above "
+        f"max_pixels={max_pixels} (raise max_pixels to read it)"
+    )
+
+
+def pillow_limit_reason(exc: Exception, max_pixels: int | None) -> str:
+    """Word Pillow's ``DecompressionBombError`` (raised from a header) like ``max_pixels``'s.
+
+    Pillow refuses images above 2 × ``PIL.Image.MAX_IMAGE_PIXELS`` (≈179 MP) in
+    ``Image.open`` itself, before the size can be read; its message holds the count.
+    """
+    found = re.search(r"\((\d+) pixels\) exceeds limit of (\d+)", str(exc))
+    if found is None:
+        return f"image too large: {exc}"
+    pixels, limit = int(found[1]), int(found[2])
+    if max_pixels is not None and pixels > max_pixels:
+        return (
+            f"image too large: {pixels} pixels, above max_pixels={max_pixels} "
+            "(raise max_pixels to read it)"
+        )
+    return (
+        f"image too large: {pixels} pixels, above Pillow's own limit of {limit} "
+        "(raise PIL.Image.MAX_IMAGE_PIXELS to read it)"
+    )
+
+
+def header_size(source: Path | bytes, max_pixels: int | None) -> tuple[int, int] | None:
+    """Return ``(width, height)`` from an image file's header (or its bytes), not decoding it.
+
+    Pillow's ``Image.open`` is lazy: it parses the header only. None when no Pillow
+    decoder recognises the header. Pillow's own decompression-bomb warning is silenced
+    (``max_pixels`` replaces it).
+
+    Raises
+    ------
+    ValueError
+        The image is above ``max_pixels`` or Pillow's own limit (the reason).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # BytesIO shares a bytes object's buffer (no copy); a path is read lazily.
+            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+                size = img.size
+    except Image.DecompressionBombError as exc:
+        raise ValueError(pillow_limit_reason(exc, max_pixels)) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        return None
+    reason = pixel_limit_reason(*size, max_pixels)
+    if reason is not None:
+        raise ValueError(reason)
+    return size
+
+
+def read_image(
+    path: Path,
+    color: bool = False,
+    data: bytes | None = None,
+    max_pixels: int | None = MAX_PIXELS,
+) -> np.ndarray:
     """Read an image file as uint8 grey (H×W) or RGB (H×W×3).
 
-    ``data``, when given, is the file's content already read (``path`` then only names it).
+    The size in the file's header is checked first (:func:`header_size`): an image of
+    more than ``max_pixels`` pixels (default :data:`MAX_PIXELS`) is refused without
+    being decoded. ``data``, when given, is the file's content already read (``path``
+    then only names it).
 
     Raises
     ------
     DatasetError
-        If the file cannot be read or decoded (naming the file).
+        If the file cannot be read or decoded, or is above ``max_pixels`` (naming the file).
     """
+    max_pixels = check_max_pixels(max_pixels)
     try:
         buf = np.fromfile(path, dtype=np.uint8) if data is None else np.frombuffer(data, np.uint8)
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read file: {exc}") from exc
-    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+    try:
+        # Only images whose header Pillow reads are decoded: the size is known first.
+        size = header_size(path if data is None else bytes(data), max_pixels) if buf.size else None
+    except ValueError as exc:
+        raise DatasetError(f"{path}: {exc}") from None
+    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if size is not None else None
     if img is None:
         raise DatasetError(f"{path}: not a readable image (empty, truncated or unknown format)")
     return to_uint8(img, color)
@@ -137,7 +245,8 @@ class Collector:
 
     Per-image ``subject`` and ``split`` become the dataset's columns (left ``None`` when
     no image has one); any other per-image field goes to ``meta`` as an array, and the
-    file of every image to ``meta["files"]``.
+    file of every image to ``meta["files"]``. These ``meta`` entries are declared
+    per-sample (``FaceDataset.per_sample``), so they follow every subset.
     """
 
     report: LoadReport
@@ -159,9 +268,13 @@ class Collector:
         return None if values is None or all(v is None for v in values) else np.asarray(values)
 
     def dataset(self, label_space: LabelSpace, empty: str, **meta: object) -> FaceDataset:
-        """Return the dataset; raise ``DatasetError`` with ``empty`` when nothing was accepted."""
+        """Return the dataset; raise ``DatasetError`` with ``empty`` when nothing was accepted.
+
+        ``empty`` should say where nothing was found (the source, naming the file or
+        folder, is prepended; what was skipped is appended).
+        """
         if not self.images:
-            raise DatasetError(f"{self.report.source}: {empty}")
+            raise self.report.nothing_loaded(empty)
         extra = {k: np.asarray(v) for k, v in self.fields.items() if k not in ("subject", "split")}
         return FaceDataset(
             images=stack_images(self.images, self.files, self.report.source),
@@ -171,4 +284,5 @@ class Collector:
             splits=self._column("split"),
             source=self.report.source,
             meta={"files": self.files, **extra, **meta, **self.report.meta()},
+            per_sample=frozenset({"files", *extra}),
         )

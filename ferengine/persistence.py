@@ -13,7 +13,13 @@ On load, every type the skops payload needs beyond skops' own safe defaults
 must be a class defined by ferengine or by a registered plugin package; any
 other type (``os.system``, ``builtins.eval``, a class from an unknown module)
 makes :func:`load` raise :class:`~ferengine.errors.UnsafeModelError` before a
-single object is built. Plain pickle files are refused outright.
+single object is built. Plain pickle files are refused outright. Before that, the
+sizes the archive declares are checked against limits (zip bombs,
+:mod:`ferengine.model_archive`); saved values that reach a compiled parser while
+objects are rebuilt are checked first (:mod:`ferengine.model_checks.state`); and
+after skops has rebuilt the objects, every array that compiled code indexes is
+validated before :func:`load` returns (:mod:`ferengine.model_checks`). Any damage
+is a one-line :class:`~ferengine.errors.ModelFormatError`.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import warnings
 import zipfile
 from datetime import UTC, datetime
 from importlib import metadata
@@ -29,14 +36,25 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 
-from ferengine.errors import ModelFormatError, UnsafeModelError
+from ferengine.errors import MissingPluginError, ModelFormatError, UnsafeModelError
+from ferengine.extras import missing_extra_message, missing_module
 from ferengine.labels import LabelSpace
+from ferengine.model_archive import (
+    MANIFEST,
+    MANIFEST_MAX_BYTES,
+    PAYLOAD,
+    check_payload,
+    describe_damage,
+    max_model_bytes,
+    one_line,
+    read_archive,
+)
+from ferengine.model_checks import validate_model
+from ferengine.model_checks.state import check_state
 from ferengine.registry import Registry, get_registry
 
 FORMAT = "ferengine-model"
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-PAYLOAD = "model.skops"
 #: Models shipped inside packages, by the name every ``MODEL`` argument accepts:
 #: name -> (package, file inside it, the extra that installs the package).
 SHIPPED_MODELS = {"default": ("ferengine_deep", "models/default.fer", "deep")}
@@ -126,7 +144,9 @@ def save(
 ) -> Path:
     """Write a fitted pipeline or estimator to ``path`` (a zip: manifest + skops payload).
 
-    ``info`` (JSON-able: the training spec and report, say) is stored in the manifest.
+    ``info`` (JSON-able: the training spec and report, say) is stored in the manifest,
+    which may take at most 1 MiB (:data:`ferengine.model_archive.MANIFEST_MAX_BYTES`):
+    a larger ``info`` is left out, with a warning.
 
     Returns
     -------
@@ -134,12 +154,19 @@ def save(
         The path written.
     """
     path = Path(path)
-    manifest = manifest_for(obj, registry, info)
+    manifest = json.dumps(manifest_for(obj, registry, info), indent=2).encode()
+    if len(manifest) > MANIFEST_MAX_BYTES:  # load() would refuse the file: keep the model
+        warnings.warn(
+            f"{path}: info= would make the manifest {len(manifest)} bytes, more than the "
+            f"{MANIFEST_MAX_BYTES} a model file may hold; saving the model without it",
+            stacklevel=2,
+        )
+        manifest = json.dumps(manifest_for(obj, registry, None), indent=2).encode()
     payload = _skops().dumps(obj)
     path.parent.mkdir(parents=True, exist_ok=True)  # hours of training must not die here
     tmp = path.with_name(path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(MANIFEST, json.dumps(manifest, indent=2))
+        zf.writestr(MANIFEST, manifest)
         zf.writestr(PAYLOAD, payload)
     tmp.replace(path)  # atomic: a crash never leaves half a model under the real name
     return path
@@ -167,38 +194,31 @@ def model_path(model: str | Path) -> Path:
     return path
 
 
-def read_manifest(path: str | Path) -> dict[str, Any]:
-    """Return the manifest of a model file (a path or "default") without loading it."""
-    return _open(model_path(path))[0]
+def read_manifest(path: str | Path, max_bytes: int | None = None) -> dict[str, Any]:
+    """Return the manifest of a model file (a path or "default") without loading it.
+
+    ``max_bytes`` is the payload limit of :func:`load`.
+    """
+    path = model_path(path)
+    return _manifest(read_archive(path, max_model_bytes(max_bytes))[0], path)
 
 
-def _open(path: Path) -> tuple[dict[str, Any], bytes]:
-    if not path.is_file():
-        raise FileNotFoundError(f"model file {path} does not exist")
-    if not zipfile.is_zipfile(path):
+def _manifest(manifest: Any, path: Path) -> dict[str, Any]:
+    """Check a parsed manifest's type, format and version."""
+    if not isinstance(manifest, dict):
         raise ModelFormatError(
-            f"{path} is not a ferengine model (expected a zip with {MANIFEST}); "
-            "pickle files are refused because loading them can run arbitrary code"
+            f"{path}: {MANIFEST} holds a JSON {type(manifest).__name__}, expected an object"
         )
-    with zipfile.ZipFile(path) as zf:
-        names = set(zf.namelist())
-        if not {MANIFEST, PAYLOAD} <= names:
-            raise ModelFormatError(
-                f"{path} lacks {sorted({MANIFEST, PAYLOAD} - names)}; found {sorted(names)}"
-            )
-        try:
-            manifest = json.loads(zf.read(MANIFEST))
-        except json.JSONDecodeError as exc:
-            raise ModelFormatError(f"{path}: {MANIFEST} is not valid JSON: {exc}") from exc
-        payload = zf.read(PAYLOAD)
     if manifest.get("format") != FORMAT:
-        raise ModelFormatError(f"{path}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
+        raise ModelFormatError(
+            f"{path}: format is {one_line(repr(manifest.get('format')), 80)}, expected {FORMAT!r}"
+        )
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ModelFormatError(
-            f"{path}: format_version {manifest.get('format_version')} is not supported "
-            f"(this ferengine reads version {FORMAT_VERSION})"
+            f"{path}: format_version {one_line(repr(manifest.get('format_version')), 40)} is not "
+            f"supported (this ferengine reads version {FORMAT_VERSION})"
         )
-    return manifest, payload
+    return manifest
 
 
 def _is_trusted(type_name: str, roots: set[str]) -> bool:
@@ -220,6 +240,20 @@ def _is_trusted(type_name: str, roots: set[str]) -> bool:
     )
 
 
+def _resolve(type_name: str, roots: set[str]) -> type | None:
+    """Return the class of a payload type from ferengine or a plugin package, or None."""
+    module_name, _, qualname = type_name.rpartition(".")
+    if module_name.split(".")[0] not in roots:
+        return None
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        return None
+    return obj if isinstance(obj, type) else None
+
+
 def _refused(needed: list[str], registry: Registry | None) -> list[str]:
     """Return which of the payload's non-default types :func:`load` must refuse."""
     roots = {"ferengine"} | (registry or get_registry()).plugin_packages()
@@ -231,32 +265,126 @@ def untrusted_types(payload: bytes, registry: Registry | None = None) -> list[st
     return _refused(_skops().get_untrusted_types(data=payload), registry)
 
 
-def load(path: str | Path, registry: Registry | None = None) -> Any:
+def _missing_dependency(exc: BaseException, path: Path, registry: Registry | None) -> str | None:
+    """Say which module (and extra) a failure to import or rebuild a class came from."""
+    try:  # the plugins' own declarations (xgboost comes from the xgboost-cpu distribution)
+        declared = (registry or get_registry()).module_extras()
+    except Exception:
+        declared = {}
+    message = missing_extra_message(exc, str(path), declared)
+    name = missing_module(exc)
+    if message is None and name:
+        message = f"{path} needs {name.split('.')[0]}, which is not installed"
+    return message
+
+
+def _missing_plugin(
+    bad: list[str], manifest: dict[str, Any], path: Path, registry: Registry | None
+) -> str | None:
+    """Say which uninstalled package the refused types need, or None.
+
+    Either a class of ferengine or of a registered plugin cannot be imported for
+    want of a module (an extra), or the manifest names, for a step of that class's
+    package, a plugin package that is not installed.
+    """
+    roots = {"ferengine"} | (registry or get_registry()).plugin_packages()
+    for type_name in bad:
+        module_name = type_name.rpartition(".")[0]
+        if module_name.split(".")[0] in roots:
+            try:
+                importlib.import_module(module_name)
+            except ImportError as exc:
+                message = _missing_dependency(exc, path, registry)
+                if message:
+                    return message
+    steps = manifest.get("steps")
+    if not isinstance(steps, list):
+        return None
+    roots = {t.split(".")[0] for t in bad}
+    for step in steps:
+        if not isinstance(step, dict):
+            continue
+        cls, package = step.get("class"), step.get("package")
+        if not (isinstance(cls, str) and isinstance(package, str) and package):
+            continue
+        if cls.split(".")[0] not in roots:
+            continue
+        try:
+            metadata.version(package)
+        except (metadata.PackageNotFoundError, ValueError):
+            version = step.get("package_version")
+            shown = f" (version {one_line(version, 40)})" if isinstance(version, str) else ""
+            # No install command: the name comes from the file, which may be hostile.
+            return (
+                f"{path} needs plugin package {one_line(package, 80)}{shown}, which is not "
+                "installed"
+            )
+    return None
+
+
+def load(path: str | Path, registry: Registry | None = None, max_bytes: int | None = None) -> Any:
     """Load a model written by :func:`save`, refusing anything that is not allow-listed.
 
-    ``path`` is a model file or the name of a shipped model ("default": the
-    recommended CNN, in the ``deep`` extra).
+    Before a single object is built, the sizes the archive declares are checked
+    (see :mod:`ferengine.model_archive`) and every type the payload needs beyond
+    skops' safe defaults must be a class of ferengine or of a registered plugin.
+    After skops has rebuilt the objects, and before they are returned, every
+    array that compiled code indexes is validated (see :mod:`ferengine.model_checks`).
+
+    Parameters
+    ----------
+    path : str or Path
+        A model file, or the name of a shipped model ("default": the recommended
+        CNN, in the ``deep`` extra).
+    registry : Registry, optional
+        Whose plugin packages are trusted (default: the process-wide registry).
+    max_bytes : int, optional
+        Payload limit in bytes: no member of the file, and not the payload's
+        members together, may declare more. Default: the ``FERENGINE_MAX_MODEL_BYTES``
+        environment variable, else 2 GiB. ``manifest.json`` is capped at 1 MiB.
 
     Raises
     ------
     ModelFormatError
-        The file is not a ferengine model (a pickle, say) or is damaged.
+        The file is not a ferengine model (a pickle, an empty or truncated file,
+        say), is damaged (bad CRC, broken payload, inconsistent arrays), or
+        declares more than a size limit.
+    MissingPluginError
+        The payload needs a plugin package the manifest names, or a module an extra
+        provides (torch, xgboost), that is not installed.
     UnsafeModelError
         The payload needs types outside skops' defaults, ferengine and registered plugins.
     """
     path = model_path(path)
-    _, payload = _open(path)
+    limit = max_model_bytes(max_bytes)
+    raw_manifest, payload = read_archive(path, limit)
+    manifest = _manifest(raw_manifest, path)
+    payload = check_payload(payload, path, limit)  # repacked: no member expands past its size
     try:
         needed = _skops().get_untrusted_types(data=payload)
     except Exception as exc:
-        raise ModelFormatError(f"{path}: {PAYLOAD} is damaged: {exc}") from exc
+        raise ModelFormatError(f"{path}: {PAYLOAD} is damaged: {describe_damage(exc)}") from exc
     bad = _refused(needed, registry)
     if bad:
+        missing = _missing_plugin(bad, manifest, path, registry)
+        if missing:
+            raise MissingPluginError(missing)
         raise UnsafeModelError(
             f"{path} refers to types that are neither scikit-learn/numpy defaults nor classes "
-            f"of ferengine or a registered plugin: {', '.join(bad)}; refusing to load it"
+            f"of ferengine or a registered plugin: {one_line(', '.join(bad), 500)}; refusing to "
+            "load it"
         )
-    return _skops().loads(payload, trusted=needed)
+    roots = {"ferengine"} | (registry or get_registry()).plugin_packages()
+    payload = check_state(payload, str(path), lambda name: _resolve(name, roots))  # libxgboost
+    try:
+        model = _skops().loads(payload, trusted=needed)
+    except Exception as exc:  # rebuilding runs constructors on the file's values
+        missing = _missing_dependency(exc, path, registry)  # xgboost is imported only here
+        if missing:
+            raise MissingPluginError(missing) from exc
+        raise ModelFormatError(f"{path}: {PAYLOAD} is damaged: {describe_damage(exc)}") from exc
+    validate_model(model, str(path))
+    return model
 
 
 def _skops() -> Any:

@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 from ferengine.dataset import FaceDataset
 from ferengine.errors import InvalidPluginError, UnknownPluginError
 from ferengine.labels import LabelSpace, get_label_space
-from ferengine.registry import Registry, get_registry
+from ferengine.registry import Registry, get_registry, split_name
 
 #: Kinds a pipeline step may come from, in lookup order.
 STEP_KINDS = ("preprocessor", "feature", "classifier")
@@ -98,22 +98,27 @@ class FERPipeline(Pipeline):
         return super().score(X, y, sample_weight=sample_weight, **params)
 
 
-def _resolve(spec: str, registry: Registry) -> tuple[str, str]:
-    if ":" in spec:
-        kind, name = spec.split(":", 1)
-        registry.record(kind, name)
-        return kind, name
-    kinds = registry.find(spec, STEP_KINDS)
+def _resolve(spec: str, registry: Registry) -> tuple[str, str, str]:
+    """Return ``(kind, name to look up, step name)`` of a step ``[KIND:][PACKAGE:]NAME``."""
+    kind, package, bare = split_name(spec)
+    lookup = f"{package}:{bare}" if package else bare
+    if kind is not None:
+        registry.record(kind, lookup)
+        return kind, lookup, bare
+    kinds = registry.find(lookup, STEP_KINDS)
     if len(kinds) == 1:
-        return kinds[0], spec
+        return kinds[0], lookup, bare
     if len(kinds) > 1:
         raise InvalidPluginError(
             f"step {spec!r} is ambiguous: it names a {' and a '.join(kinds)}; write "
             + " or ".join(f"'{k}:{spec}'" for k in kinds)
         )
+    if package is not None and registry.find(bare, STEP_KINDS):  # the name, from elsewhere
+        kind = registry.find(bare, STEP_KINDS)[0]
+        registry.record(kind, lookup)  # raises, naming the packages that have it
     # Not found anywhere: suggest close matches across kinds.
     candidates = {n: k for k in STEP_KINDS for n in registry.names(k)}
-    close = difflib.get_close_matches(spec, list(candidates), n=3, cutoff=0.5)
+    close = difflib.get_close_matches(bare, list(candidates), n=3, cutoff=0.5)
     hint = (
         "; did you mean " + ", ".join(f"{candidates[c]}:{c}" for c in close) + "?" if close else ""
     )
@@ -134,8 +139,8 @@ def make_step(step: Any, registry: Registry | None = None) -> tuple[str, Any]:
             raise InvalidPluginError(f"a tuple step must be (name, params dict), got {step!r}")
         step, params = step
     if isinstance(step, str):
-        kind, name = _resolve(step, registry)
-        return name, registry.create(kind, name, **dict(params))
+        kind, lookup, name = _resolve(step, registry)
+        return name, registry.create(kind, lookup, **dict(params))
     if params:
         raise InvalidPluginError(f"params can only accompany a registry name, not {step!r}")
     if not hasattr(step, "fit") and not hasattr(step, "transform"):
@@ -154,9 +159,11 @@ def pipeline(
     Parameters
     ----------
     *steps
-        Each a registry name (``"pixels"``), a qualified name (``"feature:pixels"``),
-        a ``(name, params)`` pair, a ``{"name": ..., **params}`` mapping or an
-        estimator instance.
+        Each a registry name (``"pixels"``), a name qualified by kind, package or both
+        (``"feature:pixels"``, ``"my-plugin:pixels"``, ``"feature:my-plugin:pixels"``;
+        see :mod:`ferengine.registry`), a ``(name, params)`` pair, a
+        ``{"name": ..., **params}`` mapping or an estimator instance. The step is
+        named by the plain plugin name.
     label_space : str or LabelSpace, optional
         See :class:`FERPipeline`.
     memory : str or joblib.Memory, optional

@@ -3,8 +3,12 @@
 One broken plugin must not take the others down, so every entry point is
 imported and registered on its own; failures are kept as :class:`LoadFailure`
 records (entry point, package, error) for ``ferengine plugins`` to show.
-Set ``FERENGINE_STRICT_PLUGINS=1`` (or pass ``strict=True``) to re-raise
-instead, which is what plugin authors and CI want.
+Set ``FERENGINE_STRICT_PLUGINS=1`` (or pass ``strict=True``) to raise instead,
+which is what plugin authors and CI want: an import error raises
+:class:`~ferengine.errors.PluginLoadError`, a hook-validation error
+:class:`~ferengine.errors.InvalidPluginError`, each in one line naming the
+package and the entry point (the registry raises on the rest, see
+:mod:`ferengine.registry`).
 """
 
 from __future__ import annotations
@@ -17,20 +21,25 @@ from importlib import metadata
 import pluggy
 
 from ferengine import hookspecs
-from ferengine.errors import InvalidPluginError
+from ferengine.errors import InvalidPluginError, PluginLoadError
 
 ENTRY_POINT_GROUP = "ferengine"
 
 
 @dataclass(frozen=True)
 class LoadFailure:
-    """An entry point that could not be imported or registered."""
+    """An entry point that could not be imported or registered.
+
+    ``kind`` is the plugin kind whose hook failed, or ``None`` when the whole entry
+    point did (it could have registered any kind).
+    """
 
     entry_point: str
     package: str
     version: str
     error: str
     traceback: str = field(repr=False, default="")
+    kind: str | None = None
 
 
 @dataclass
@@ -44,16 +53,24 @@ class PluginSource:
 
 @dataclass
 class LoadedPlugins:
-    """A plugin manager together with what was loaded into it and what failed."""
+    """A plugin manager together with what was loaded into it and what failed.
+
+    ``strict`` tells the registry built on it to raise on load problems too.
+    """
 
     manager: pluggy.PluginManager
     sources: dict[str, PluginSource]
     failures: list[LoadFailure]
+    strict: bool = False
 
 
 def strict_from_env() -> bool:
     """Return whether ``FERENGINE_STRICT_PLUGINS`` asks for strict loading."""
     return os.environ.get("FERENGINE_STRICT_PLUGINS", "").lower() in {"1", "true", "yes"}
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def new_plugin_manager() -> pluggy.PluginManager:
@@ -82,13 +99,12 @@ def register_plugin(
     except Exception as exc:
         if pm.is_registered(plugin):
             pm.unregister(plugin)
+        error = f"{type(exc).__name__}: {_one_line(exc)}"
         if strict:
             raise InvalidPluginError(
-                f"plugin {name!r} from package {source.package!r} is invalid: {exc}"
+                f"ferengine plugin {name!r} from package {source.package!r} is invalid: {error}"
             ) from exc
-        loaded.failures.append(
-            LoadFailure(name, source.package, source.version, f"{type(exc).__name__}: {exc}")
-        )
+        loaded.failures.append(LoadFailure(name, source.package, source.version, error))
         return False
     loaded.sources[name] = source
     return True
@@ -100,11 +116,19 @@ def load_entry_points(strict: bool | None = None) -> LoadedPlugins:
     Parameters
     ----------
     strict : bool, optional
-        Re-raise the first import or validation error instead of recording it.
-        Defaults to the ``FERENGINE_STRICT_PLUGINS`` environment variable.
+        Raise on the first import or validation error instead of recording it (and
+        let the registry built on the result raise on the rest). Defaults to the
+        ``FERENGINE_STRICT_PLUGINS`` environment variable.
+
+    Raises
+    ------
+    PluginLoadError
+        In strict mode, an entry point that fails to import.
+    InvalidPluginError
+        In strict mode, a plugin pluggy refuses (a misspelled hook, say).
     """
     strict = strict_from_env() if strict is None else strict
-    loaded = LoadedPlugins(new_plugin_manager(), {}, [])
+    loaded = LoadedPlugins(new_plugin_manager(), {}, [], strict)
     seen: set[tuple[str, str]] = set()
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         package, version = _dist_of(ep)
@@ -115,19 +139,14 @@ def load_entry_points(strict: bool | None = None) -> LoadedPlugins:
         try:
             plugin = ep.load()
         except Exception as exc:
+            error = f"{type(exc).__name__}: {_one_line(exc)}"
             if strict:
-                raise ImportError(
+                raise PluginLoadError(
                     f"ferengine plugin {ep.name!r} ({ep.value}) from package {package!r} "
-                    f"failed to import: {exc}"
+                    f"failed to import: {error}"
                 ) from exc
             loaded.failures.append(
-                LoadFailure(
-                    ep.name,
-                    package,
-                    version,
-                    f"{type(exc).__name__}: {exc}",
-                    traceback.format_exc(),
-                )
+                LoadFailure(ep.name, package, version, error, traceback.format_exc())
             )
             continue
         register_plugin(loaded, plugin, name, PluginSource(package, version, ep.name), strict)

@@ -22,6 +22,15 @@ def small_ds():
 
 
 @pytest.fixture(scope="session")
+def model_file(tmp_path_factory):
+    """A saved pixels → logistic model (48×48 synthetic faces), for predict and evaluate."""
+    ds = ferengine.load_dataset("synthetic", n_subjects=6, per_expression=2, size=48)
+    path = tmp_path_factory.mktemp("model") / "pixels.fer"
+    ferengine.save(ferengine.pipeline(("pixels", {"size": 24}), "logistic").fit(ds), path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def default_ds():
     """The synthetic dataset with its defaults."""
     return ferengine.load_dataset("synthetic")

@@ -25,14 +25,6 @@ def faces():
     return [im for im in big if len(haar.detect(im)) == 1][:6]
 
 
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    ds = ferengine.load_dataset("synthetic", n_subjects=6, per_expression=2, size=48)
-    path = tmp_path_factory.mktemp("model") / "pixels.fer"
-    ferengine.save(ferengine.pipeline(("pixels", {"size": 24}), "logistic").fit(ds), path)
-    return path
-
-
 def scene(face, where, size=(480, 640)):
     image = np.full((*size, 3), 100, np.uint8)
     x, y = where

@@ -8,30 +8,7 @@ from ferengine.errors import (
     UnknownPluginError,
 )
 from ferengine.registry import Registry
-
-FEATURE_SRC = '''
-import ferengine
-from sklearn.base import BaseEstimator, TransformerMixin
-
-class Mean(TransformerMixin, BaseEstimator):
-    """Mean pixel value."""
-    name = "{name}"
-    requires = {requires!r}
-    def __init__(self, k=1):
-        self.k = k
-    def fit(self, X, y=None):
-        return self
-    def transform(self, X):
-        return X.reshape(len(X), -1).mean(axis=1, keepdims=True)
-
-@ferengine.hookimpl
-def ferengine_register_features():
-    return [Mean]
-'''
-
-
-def feature_module(name="mean-pixel", requires=()):
-    return FEATURE_SRC.format(name=name, requires=tuple(requires))
+from tests.fake_plugins import feature_module
 
 
 def test_builtins_are_registered():

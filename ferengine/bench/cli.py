@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -36,6 +39,11 @@ from ferengine.errors import FerengineError
     help="Dask scheduler address (tcp://host:port); default: a local cluster.",
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --out, skipping finished work.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="If another ferengine bench is using --out, wait for it to finish instead of exiting.",
+)
 @click.option("--limit", type=int, default=None, help="Run only the first N combinations.")
 @click.option(
     "--cache",
@@ -52,7 +60,7 @@ from ferengine.errors import FerengineError
 )
 def bench_cmd(
     args: tuple[str, ...], out: Path | None, jobs: int, backend: str, scheduler: str | None,
-    resume: bool, limit: int | None, cache: Path | None, data: tuple[str, ...],
+    resume: bool, wait: bool, limit: int | None, cache: Path | None, data: tuple[str, ...],
 ) -> None:  # fmt: skip
     r"""Run a benchmark suite and write results.csv, results.json and report.md.
 
@@ -61,14 +69,17 @@ def bench_cmd(
     ferengine bench report DIR      regenerate DIR/report.md from DIR's stored results
     """
     from ferengine.bench import RunOptions, load_suite, run_suite, write_report
+    from ferengine.bench.lock import folder_lock
     from ferengine.bench.report import leaderboards
+    from ferengine.bench.runner import line_printer
 
     console = Console(width=None if sys.stdout.isatty() else 140)
     try:
         if args and args[0] == "report":
             if len(args) != 2:
                 raise click.UsageError("usage: ferengine bench report DIR")
-            path = write_report(args[1])
+            with _one_line_warnings():
+                path = write_report(args[1])
             console.print(f"report written to {path}")
             return
         if len(args) > 1:
@@ -76,12 +87,13 @@ def bench_cmd(
         suite = load_suite(args[0] if args else None).limit(limit)
         out = out or _default_out(suite.name, resume)
         overrides = dict(_key_value(item) for item in data)
-        options = RunOptions(out, jobs, backend, scheduler, resume, cache, overrides)
+        options = RunOptions(out, jobs, backend, scheduler, resume, cache, overrides, wait)
         console.print(f"[bold]{suite.name}[/bold]: {len(suite.combinations)} pipelines → {out}")
-        summary = run_suite(suite, options, console)
-        report = out / "report.md"
-        if summary.report_stale or not report.is_file():  # a finished resume keeps its report
-            report = write_report(out)
+        with _one_line_warnings(), folder_lock(out, wait, line_printer(console)):  # run and report
+            summary = run_suite(suite, options, console)
+            report = out / "report.md"
+            if summary.report_stale or not report.is_file():  # a finished resume keeps it
+                report = write_report(out)
     except KeyboardInterrupt:
         console.print(
             "[yellow]interrupted[/yellow]: finished tasks are stored; "
@@ -108,6 +120,28 @@ def bench_cmd(
     console.print(f"report: {report}")
     if summary.failed:
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Print each :class:`DamagedFileWarning` as one ``warning: ...`` line on stderr."""
+    from rich.markup import escape
+
+    from ferengine.bench.store import DamagedFileWarning
+
+    err = Console(stderr=True, soft_wrap=True)
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def one_line(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, DamagedFileWarning):
+                err.print(f"[yellow]warning[/yellow]: {escape(str(message))}", highlight=False)
+            else:
+                show(message, category, filename, lineno, file, line)
+
+        warnings.simplefilter("always", DamagedFileWarning)
+        warnings.showwarning = one_line
+        yield
 
 
 def _records(out: Path) -> list[dict]:

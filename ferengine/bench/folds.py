@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import numpy as np
 
 import ferengine
 from ferengine import splits
+from ferengine.bench.store import set_aside
 from ferengine.bench.suite import DatasetRef, Protocol, SuiteError
 from ferengine.dataset import FaceDataset
 from ferengine.labels import LabelSpace, mapping
@@ -108,22 +110,10 @@ def cached_folds(
                          repr(protocol), seed])  # fmt: skip
     path = Path(root) / f"{ident}.npz"
     if path.is_file():
-        stored = np.load(path)
-        meta = json.loads(str(stored["meta"]))
-        space = (
-            None if meta["space"] is None else LabelSpace(meta["space"][0], tuple(meta["space"][1]))
-        )
-        folds = []
-        for i, (repeat, index) in enumerate(meta["folds"]):
-            train_side = Side(datasets[meta["train"]])
-            test_side = replace(Side(datasets[meta["test"]]), space=space,
-                                contempt=protocol.contempt,
-                                table=tuple(sorted(protocol.mapping.items())))  # fmt: skip
-            if space is None:
-                test_side = train_side
-            folds.append(Fold(repeat, index, train_side, test_side,
-                              stored[f"train{i}"], stored[f"test{i}"]))  # fmt: skip
-        return folds
+        try:
+            return _read_folds(path, datasets, protocol)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+            set_aside(path, f"unreadable folds: {exc}", "the folds are made again")
     folds = make_folds(key, datasets, protocol, seed)
     first = folds[0]
     space = first.test_side.space
@@ -140,6 +130,25 @@ def cached_folds(
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, meta=json.dumps(meta), **arrays)
     os.replace(tmp, path)
+    return folds
+
+
+def _read_folds(path: Path, datasets: dict[str, DatasetRef], protocol: Protocol) -> list[Fold]:
+    with np.load(path) as stored:
+        meta = json.loads(str(stored["meta"]))
+        space = (
+            None if meta["space"] is None else LabelSpace(meta["space"][0], tuple(meta["space"][1]))
+        )
+        folds = []
+        for i, (repeat, index) in enumerate(meta["folds"]):
+            train_side = Side(datasets[meta["train"]])
+            test_side = replace(Side(datasets[meta["test"]]), space=space,
+                                contempt=protocol.contempt,
+                                table=tuple(sorted(protocol.mapping.items())))  # fmt: skip
+            if space is None:
+                test_side = train_side
+            folds.append(Fold(repeat, index, train_side, test_side,
+                              stored[f"train{i}"], stored[f"test{i}"]))  # fmt: skip
     return folds
 
 

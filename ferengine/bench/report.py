@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ferengine.bench.store import ResultStore, write_atomic
+from ferengine.bench.store import ResultStore, read_history, write_atomic
 from ferengine.bench.suite import Suite, SuiteError, parse_suite
 
 #: Scalar columns of results.csv, in order.
@@ -194,10 +194,9 @@ def _markdown(
 
 
 def _history(out: Path) -> list[str]:
-    path = out / "run.json"
-    if not path.is_file():
+    runs = read_history(out / "run.json", "the report shows no run history until the next run")
+    if not runs:
         return []
-    runs = json.loads(path.read_text())
     lines = [
         "| run finished | machine | backend × jobs | tasks run / resumed | failed | "
         "feature cache hits / misses | seconds |",

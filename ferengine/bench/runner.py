@@ -27,8 +27,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import ferengine
 from ferengine.bench.cache import FeatureCache, cache_key
 from ferengine.bench.folds import Fold, cached_folds
-from ferengine.bench.store import ResultStore, write_atomic
-from ferengine.bench.suite import Suite, SuiteError
+from ferengine.bench.lock import folder_lock
+from ferengine.bench.store import ResultStore, read_history, write_atomic
+from ferengine.bench.suite import DatasetRef, Suite, SuiteError
 from ferengine.bench.tasks import ClassifyJob, FeatureJob, classify, extract
 from ferengine.persistence import model_path
 
@@ -46,6 +47,7 @@ class RunOptions:
     resume: bool = False
     cache: Path | None = None
     data: dict[str, str] = field(default_factory=dict)
+    wait: bool = False  # another run holds ``out``: wait for it (True) or raise (False)
 
 
 @dataclass
@@ -71,11 +73,15 @@ class RunSummary:
 def run_suite(suite: Suite, options: RunOptions, console: Console | None = None) -> RunSummary:
     """Run every combination × fold of ``suite`` not already stored, then write the report.
 
+    The results folder is locked for the whole run (:func:`~ferengine.bench.lock.folder_lock`).
+
     Raises
     ------
     SuiteError
         Bad options or data paths, or an output folder holding another run without
         ``resume``.
+    FolderBusyError
+        Another process is running into the same folder and ``options.wait`` is False.
     """
     console = console or Console(quiet=True)
     start = time.perf_counter()
@@ -88,6 +94,18 @@ def run_suite(suite: Suite, options: RunOptions, console: Console | None = None)
         raise SuiteError(
             f"--data names {sorted(unknown)}; the suite's datasets are {sorted(suite.datasets)}"
         )
+    datasets = {k: ref.resolved(options.data.get(k)) for k, ref in suite.datasets.items()}
+    with folder_lock(options.out, options.wait, line_printer(console)):
+        return _run_locked(suite, options, console, datasets, start)
+
+
+def _run_locked(
+    suite: Suite,
+    options: RunOptions,
+    console: Console,
+    datasets: dict[str, DatasetRef],
+    start: float,
+) -> RunSummary:
     out = Path(options.out)
     store = ResultStore(out)
     if len(store) and not options.resume:
@@ -95,7 +113,6 @@ def run_suite(suite: Suite, options: RunOptions, console: Console | None = None)
             f"{out} already holds {len(store)} results; pass --resume to continue that run "
             "or choose another --out"
         )
-    datasets = {k: ref.resolved(options.data.get(k)) for k, ref in suite.datasets.items()}
     with console.status("loading datasets and folds"):
         folds = {
             key: cached_folds(key, datasets, suite.protocol, suite.seed, out / "folds")
@@ -306,10 +323,15 @@ def _run(
         yield result
 
 
+def line_printer(console: Console) -> Callable[[str], None]:
+    """Return a function printing plain text on ``console`` as one unwrapped line."""
+    return lambda text: console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+
 def _log_run(out: Path, options: RunOptions, summary: RunSummary) -> None:
     """Append this invocation to ``run.json`` (history of runs into this folder)."""
     path = out / "run.json"
-    history = json.loads(path.read_text()) if path.is_file() else []
+    history = read_history(path, "a new history starts with this run") or []
     history.append({
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "machine": f"{platform.node()} {platform.machine()} {platform.processor()}".strip(),

@@ -60,22 +60,33 @@ from rich.table import Table
     show_default=True,
     help="Videos: average each track's probabilities over N processed frames.",
 )
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Images (and video frames) with more pixels (width × height) are not decoded: "
+    "they get an error row.  [default: 50000000]",
+)
 @click.option("--no-annotate", is_flag=True, help="Skip the annotated images and videos.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSONL rows instead of a table.")
 def predict_cmd(inputs: tuple[str, ...], model: str, detector: str,
                 detector_params: tuple[str, ...], out: Path | None, labels: str,
-                min_confidence: float, stride: int, smooth: int, no_annotate: bool,
-                as_json: bool) -> None:  # fmt: skip
+                min_confidence: float, stride: int, smooth: int, max_pixels: int | None,
+                no_annotate: bool, as_json: bool) -> None:  # fmt: skip
     """Find every face in INPUT (image files, folders, videos), align it and classify it.
 
     Writes OUT/predictions.jsonl (one row per image or processed video frame, bad
     inputs included with their reason), OUT/summary.json (counts and preprocessing
     time per image) and annotated copies in OUT/annotated/.
     """
-    from ferengine.cli import _parse_params
+    from ferengine.cli import _parse_params, missing_parameters
     from ferengine.errors import FerengineError
+    from ferengine.loading import MAX_PIXELS
     from ferengine.prediction import predict
 
+    missing_parameters(
+        "detector", detector, _parse_params(detector_params), {}, "--detector-param {}=VALUE"
+    )
     out = out or Path("predictions") / datetime.now().strftime("%Y%m%d-%H%M%S")
     try:
         rows = predict(
@@ -88,6 +99,7 @@ def predict_cmd(inputs: tuple[str, ...], model: str, detector: str,
             detector_params=_parse_params(detector_params),
             stride=stride,
             smooth=smooth,
+            max_pixels=MAX_PIXELS if max_pixels is None else max_pixels,
             annotate_images=not no_annotate,
             progress=not as_json,
         )

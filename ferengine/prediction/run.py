@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from ferengine.loading import MAX_PIXELS, check_max_pixels
 from ferengine.prediction.annotate import annotate
 from ferengine.prediction.inputs import InputError, expand, is_video, read_image
 from ferengine.prediction.predictor import FacePredictor
@@ -46,14 +48,15 @@ def _items(inputs: Any) -> Iterator[tuple[str, Any]]:
                 yield str(path), path
 
 
-def _image_rows(batch: list[tuple[str, Any]], predictor: FacePredictor,
-                annotated: Path | None) -> Iterator[tuple[dict, float | None]]:  # fmt: skip
+def _image_rows(batch: list[tuple[str, Any]], predictor: FacePredictor, annotated: Path | None,
+                max_pixels: int | None) -> Iterator[tuple[dict, float | None]]:  # fmt: skip
     """Rows of a batch of image inputs (their faces go through the model together)."""
     images, rows = [], []
     for name, source in batch:
         row = {"input": name, "faces": [], "error": None}
         try:
-            images.append(source if isinstance(source, np.ndarray) else read_image(source))
+            array = source if isinstance(source, np.ndarray) else read_image(source, max_pixels)
+            images.append(array)
         except InputError as exc:
             row["error"] = str(exc)
         rows.append(row)
@@ -89,6 +92,7 @@ def predict(
     annotate_images: bool = True,
     batch_size: int = 16,
     progress: bool = False,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> list[dict[str, Any]]:
     """Find and classify every face of images, folders (recursively) and videos.
 
@@ -121,6 +125,12 @@ def predict(
         Images whose faces go through the model together.
     progress : bool
         Show a progress bar.
+    max_pixels : int or None
+        Image files (and video frames) whose header declares more pixels (width ×
+        height) are not decoded: they get a row whose ``error`` says so. Default
+        50 000 000 (``ferengine.loading.MAX_PIXELS``); None leaves only Pillow's own
+        limit (2 × ``PIL.Image.MAX_IMAGE_PIXELS``, ≈179 MP). In-memory arrays are not
+        checked.
 
     Returns
     -------
@@ -130,9 +140,13 @@ def predict(
         ``label``, ``confidence``, ``probabilities`` (and ``valence``,
         ``valence_probabilities``; ``track`` in videos). A bad input gets a row with
         ``faces`` empty and ``error`` giving the reason; so does an image with no face.
+        A video that ends before its container's frame count, or has frames that do not
+        decode, gets a last row with ``frame`` None, ``video`` ``{"frames_expected",
+        "frames_read", "frames_skipped", "frames_missing"}`` and the ``error``.
     """
     if labels not in LABELS:
         raise ValueError(f"labels must be one of {LABELS}, got {labels!r}")
+    max_pixels = check_max_pixels(max_pixels)
     predictor = FacePredictor(model, detector, detector_params, margin, min_confidence,
                               valence=labels == "valence3")  # fmt: skip
     folder = Path(out) if out is not None else None
@@ -143,9 +157,10 @@ def predict(
             annotated = folder / "annotated"
             annotated.mkdir(exist_ok=True)
     items = list(_items(inputs))
-    rows, seconds = [], []
+    rows, seconds, videos = [], [], []
+    options = _Options(stride, smooth, batch_size, max_pixels)
     with _Progress(len(items), progress) as advance, _Jsonl(folder) as write:
-        for row, secs in _rows(items, predictor, annotated, stride, smooth, batch_size, advance):
+        for row, secs in _rows(items, predictor, annotated, options, videos, advance):
             write(row)
             rows.append(row)
             if secs is not None:
@@ -158,19 +173,31 @@ def predict(
             "errors": sum(r["error"] not in (None, NO_FACE) for r in rows),
             "no_face": sum(r["error"] == NO_FACE for r in rows),
             "preprocessing": timing_summary(seconds),
+            "videos": videos,
         }
         (folder / "summary.json").write_text(json.dumps(summary, indent=2))
     return rows
 
 
+@dataclass
+class _Options:
+    """The per-input options of a run."""
+
+    stride: int
+    smooth: int
+    batch_size: int
+    max_pixels: int | None
+
+
 def _rows(items: list[tuple[str, Any]], predictor: FacePredictor, annotated: Path | None,
-          stride: int, smooth: int, batch_size: int,
+          options: _Options, videos: list[dict],
           advance: Any) -> Iterator[tuple[dict, float | None]]:  # fmt: skip
+    """Rows of every input, in order; each video read adds its frame counts to ``videos``."""
     batch: list[tuple[str, Any]] = []
     for name, source in [*items, ("", None)]:  # a sentinel flushes the last batch
         video = isinstance(source, Path) and is_video(source)
-        if batch and (video or source is None or len(batch) >= batch_size):
-            yield from _image_rows(batch, predictor, annotated)
+        if batch and (video or source is None or len(batch) >= options.batch_size):
+            yield from _image_rows(batch, predictor, annotated, options.max_pixels)
             advance(len(batch))
             batch = []
         if source is None:
@@ -180,7 +207,10 @@ def _rows(items: list[tuple[str, Any]], predictor: FacePredictor, annotated: Pat
             continue
         target = annotated / f"{_safe(name)}.mp4" if annotated is not None else None
         try:
-            yield from predict_video(source, predictor, stride, smooth, target)
+            counts = yield from predict_video(
+                source, predictor, options.stride, options.smooth, target, options.max_pixels
+            )
+            videos.append({"input": name, **counts.as_dict()})
         except InputError as exc:
             yield {"input": name, "frame": None, "faces": [], "error": str(exc)}, None
         advance(1)

@@ -8,7 +8,15 @@ from pathlib import Path
 from ferengine.dataset import FaceDataset
 from ferengine.errors import DatasetError
 from ferengine.labels import AFFECTNET8
-from ferengine.loading import Collector, LoadReport, fit_size, parse_size, read_image
+from ferengine.loading import (
+    MAX_PIXELS,
+    Collector,
+    LoadReport,
+    check_max_pixels,
+    fit_size,
+    parse_size,
+    read_image,
+)
 from ferengine.plugin import DatasetPlugin
 
 COLUMNS = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "expression")
@@ -35,12 +43,22 @@ class AffectNet(DatasetPlugin):
     strict : bool
         Raise on the first bad row (True) or skip and report it (False). Rows labelled
         None, Uncertain or Non-Face are always dropped and counted in ``meta["dropped"]``.
+    max_pixels : int or None
+        Images whose header declares more pixels (width × height) are refused before
+        decoding — a bad file (default 50 000 000; ``None``: no limit of ferengine's own).
     """
 
     name = "affectnet"
 
     def __init__(
-        self, path, images_dir=None, size=96, split=None, color: bool = False, strict: bool = True
+        self,
+        path,
+        images_dir=None,
+        size=96,
+        split=None,
+        color: bool = False,
+        strict: bool = True,
+        max_pixels: int | None = MAX_PIXELS,
     ) -> None:
         self.path = path
         self.images_dir = images_dir
@@ -48,6 +66,7 @@ class AffectNet(DatasetPlugin):
         self.split = split
         self.color = color
         self.strict = strict
+        self.max_pixels = max_pixels
 
     def load(self) -> FaceDataset:
         """Read the manifest and crop every face."""
@@ -56,11 +75,12 @@ class AffectNet(DatasetPlugin):
             raise DatasetError(f"affectnet: manifest {manifest} does not exist")
         base = Path(self.images_dir) if self.images_dir is not None else manifest.parent
         size = parse_size(self.size)
+        max_pixels = check_max_pixels(self.max_pixels)
         report = LoadReport(f"affectnet {manifest}", self.strict)
         dropped = dict.fromkeys(DROPPED.values(), 0)
         found = Collector(report)
         split = self.split or manifest.stem
-        with open(manifest, newline="") as fh:
+        with open(manifest, newline="", encoding="utf-8-sig") as fh:  # a BOM is no column
             reader = csv.DictReader(fh)
             missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
@@ -82,7 +102,9 @@ class AffectNet(DatasetPlugin):
                     report.problem(where, f"expression {code} is not 0..10")
                     continue
                 try:
-                    img = read_image(base / row["subDirectory_filePath"], self.color)
+                    img = read_image(
+                        base / row["subDirectory_filePath"], self.color, max_pixels=max_pixels
+                    )
                 except DatasetError as exc:
                     report.problem(where, str(exc))
                     continue

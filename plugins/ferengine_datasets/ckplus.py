@@ -9,8 +9,10 @@ from ferengine.errors import DatasetError
 from ferengine.labels import CKPLUS7, CKPLUS8
 from ferengine.loading import (
     IMAGE_EXTENSIONS,
+    MAX_PIXELS,
     Collector,
     LoadReport,
+    check_max_pixels,
     parse_size,
 )
 from ferengine.plugin import DatasetPlugin
@@ -41,6 +43,9 @@ class CKPlus(DatasetPlugin):
         Keep colour where a sequence has it.
     strict : bool
         Raise on the first bad file (True) or skip and report it (False).
+    max_pixels : int or None
+        Images whose header declares more pixels (width × height) are refused before
+        decoding — a bad file (default 50 000 000; ``None``: no limit of ferengine's own).
     """
 
     name = "ckplus"
@@ -54,6 +59,7 @@ class CKPlus(DatasetPlugin):
         size=None,
         color: bool = False,
         strict: bool = True,
+        max_pixels: int | None = MAX_PIXELS,
     ) -> None:
         self.path = path
         self.last_n = last_n
@@ -62,6 +68,7 @@ class CKPlus(DatasetPlugin):
         self.size = size
         self.color = color
         self.strict = strict
+        self.max_pixels = max_pixels
 
     def load(self) -> FaceDataset:
         """Read every labelled sequence."""
@@ -73,6 +80,7 @@ class CKPlus(DatasetPlugin):
         if not isinstance(self.last_n, int) or self.last_n < 1:
             raise ValueError(f"ckplus: last_n must be a positive int, got {self.last_n!r}")
         size = parse_size(self.size)
+        max_pixels = check_max_pixels(self.max_pixels)
         space = CKPLUS8 if self.neutral_first else CKPLUS7
         report = LoadReport(f"ckplus {root}", self.strict)
         found = Collector(report)
@@ -101,7 +109,7 @@ class CKPlus(DatasetPlugin):
                 picks += [(f, CK_CODES[code]) for f in files[-self.last_n :] if f != files[0]]
             for f, label in picks:
                 rel = f.relative_to(root)
-                img = report.read(f, rel, self.color, size)
+                img = report.read(f, rel, self.color, size, max_pixels=max_pixels)
                 if img is not None:
                     found.add(
                         img,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -23,12 +24,17 @@ FERPLUS_EMOTIONS = FERPLUS8.names  # vote columns 2..9 of fer2013new.csv, in thi
 
 
 def _read_text(path: Path) -> bytes:
+    """Return the file's bytes (gunzipped for ``.gz``), without a UTF-8 byte-order mark.
+
+    Spreadsheet tools often save CSVs with a BOM before the header; it is not part of
+    the first column's name.
+    """
     if not path.is_file():
         raise DatasetError(f"fer2013: {path} does not exist")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as fh:
-            return fh.read()
+            return fh.read().removeprefix(codecs.BOM_UTF8)
     except (OSError, EOFError) as exc:
         raise DatasetError(f"fer2013: cannot read {path}: {exc}") from exc
 
@@ -163,28 +169,47 @@ class FER2013(DatasetPlugin):
             labels.append(int(emotion))
             usages.append(usage)
             rows.append(lineno)
+        has_rows = any(line.strip() for line in lines[1:])
+        self._check_not_empty(report, wanted, present, usages, has_rows)
         meta = {
             "usages_present": [u for u in USAGES if u in present],
             "csv_line": np.asarray(rows),
             **report.meta(),
         }
-        imgs = (
-            np.stack(images)
-            if images
-            else np.zeros((0, self.image_size, self.image_size), np.uint8)
-        )
         ds = FaceDataset(
-            images=imgs,
+            images=np.stack(images),
             labels=np.asarray(labels, dtype=np.int64),
             label_space=FER7,
             subjects=None,
             splits=np.asarray(usages, dtype=str),
             source=f"fer2013 {path}",
             meta=meta,
+            per_sample=frozenset({"csv_line"}),
         )
         if self.ferplus is not None:
             ds = self._relabel(ds, all_usages, rows)
         return ds
+
+    @staticmethod
+    def _check_not_empty(
+        report: LoadReport,
+        wanted: set[str] | None,
+        present: set[str],
+        usages: list[str],
+        has_rows: bool,
+    ) -> None:
+        """Raise ``DatasetError`` when no row, or no row of a requested Usage, was loaded."""
+        holds = [u for u in USAGES if u in present]
+        if wanted is not None:
+            for usage in (u for u in USAGES if u in wanted):
+                if usage not in usages:
+                    raise report.nothing_loaded(
+                        f"no rows of Usage {usage!r}; the file holds {holds or 'no rows'}"
+                    )
+        if not usages:
+            raise report.nothing_loaded(
+                "no usable rows" if has_rows else "no data rows, only a header"
+            )
 
     def _relabel(self, ds: FaceDataset, all_usages, rows) -> FaceDataset:
         votes, names = _read_ferplus(Path(self.ferplus))
@@ -224,18 +249,17 @@ class FER2013(DatasetPlugin):
                 continue
             codes[k] = best[0]
         keep = codes >= 0
-        meta = {
-            **ds.meta,
-            "csv_line": ds.meta["csv_line"][keep],
-            "ferplus_dropped": dropped,
-            "fer2013_labels": ds.labels[keep],
-        }
+        source = f"{ds.source} + FER+ {self.ferplus}"
+        if not keep.any():
+            counts = ", ".join(f"{k}: {v}" for k, v in dropped.items())
+            raise DatasetError(f"{source}: the FER+ votes drop every row ({counts})")
+        with_votes = replace(
+            ds,
+            meta={**ds.meta, "ferplus_dropped": dropped, "fer2013_labels": ds.labels},
+            per_sample=ds.per_sample | {"fer2013_labels"},
+        )
         return replace(
-            ds.subset(keep),
-            labels=codes[keep],
-            label_space=FERPLUS8,
-            source=f"{ds.source} + FER+ {self.ferplus}",
-            meta=meta,
+            with_votes.subset(keep), labels=codes[keep], label_space=FERPLUS8, source=source
         )
 
 

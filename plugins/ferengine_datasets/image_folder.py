@@ -11,8 +11,10 @@ from ferengine.errors import DatasetError
 from ferengine.labels import ALIAS_GROUPS, LABEL_SPACES, LabelSpace, get_label_space
 from ferengine.loading import (
     IMAGE_EXTENSIONS,
+    MAX_PIXELS,
     Collector,
     LoadReport,
+    check_max_pixels,
     parse_size,
 )
 from ferengine.plugin import DatasetPlugin
@@ -78,6 +80,9 @@ class ImageFolder(DatasetPlugin):
         Resize every image to this size; ``None`` requires all images to share one size.
     strict : bool
         Raise on the first bad file (True) or skip and report it (False).
+    max_pixels : int or None
+        Images whose header declares more pixels (width × height) are refused before
+        decoding — a bad file (default 50 000 000; ``None``: no limit of ferengine's own).
     """
 
     name = "image-folder"
@@ -90,6 +95,7 @@ class ImageFolder(DatasetPlugin):
         color: bool = False,
         size=None,
         strict: bool = True,
+        max_pixels: int | None = MAX_PIXELS,
     ) -> None:
         self.path = path
         self.label_space = label_space
@@ -97,6 +103,7 @@ class ImageFolder(DatasetPlugin):
         self.color = color
         self.size = size
         self.strict = strict
+        self.max_pixels = max_pixels
 
     def _layout(self, root: Path) -> list[tuple[str | None, Path]]:
         """Return ``[(split or None, class_folder), ...]``."""
@@ -120,6 +127,7 @@ class ImageFolder(DatasetPlugin):
         if not root.is_dir():
             raise DatasetError(f"image-folder: {root} is not a folder")
         size = parse_size(self.size)
+        max_pixels = check_max_pixels(self.max_pixels)
         regex = re.compile(self.subject_regex) if self.subject_regex else None
         if regex is not None and regex.groups < 1:
             raise ValueError(f"image-folder: subject_regex {self.subject_regex!r} has no group")
@@ -165,7 +173,7 @@ class ImageFolder(DatasetPlugin):
                         )
                         continue
                     subject = m.group(1)
-                img = report.read(f, rel, self.color, size, data=data)
+                img = report.read(f, rel, self.color, size, data=data, max_pixels=max_pixels)
                 if img is not None:
                     found.add(img, code, rel, subject=subject, split=split)
         return found.dataset(space, f"no readable images under {root}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from ferengine.dataset import FaceDataset
 from ferengine.errors import DatasetError
 from ferengine.labels import FER7
-from ferengine.loading import Collector, LoadReport, parse_size
+from ferengine.loading import MAX_PIXELS, Collector, LoadReport, check_max_pixels, parse_size
 from ferengine.plugin import DatasetPlugin
 
 #: ``KA.AN1.39.tiff``: subject, expression code and take, image number.
@@ -35,14 +35,20 @@ class JAFFE(DatasetPlugin):
         Resize every image (JAFFE images are 256×256).
     strict : bool
         Raise on the first bad file (True) or skip and report it (False).
+    max_pixels : int or None
+        Images whose header declares more pixels (width × height) are refused before
+        decoding — a bad file (default 50 000 000; ``None``: no limit of ferengine's own).
     """
 
     name = "jaffe"
 
-    def __init__(self, path, size=None, strict: bool = True) -> None:
+    def __init__(
+        self, path, size=None, strict: bool = True, max_pixels: int | None = MAX_PIXELS
+    ) -> None:
         self.path = path
         self.size = size
         self.strict = strict
+        self.max_pixels = max_pixels
 
     def load(self) -> FaceDataset:
         """Read every TIFF whose name follows the JAFFE pattern."""
@@ -50,6 +56,7 @@ class JAFFE(DatasetPlugin):
         if not root.is_dir():
             raise DatasetError(f"jaffe: {root} is not a folder")
         size = parse_size(self.size)
+        max_pixels = check_max_pixels(self.max_pixels)
         report = LoadReport(f"jaffe {root}", self.strict)
         found = Collector(report)
         for f in sorted(p for p in root.rglob("*") if p.suffix.lower() in (".tiff", ".tif")):
@@ -62,7 +69,7 @@ class JAFFE(DatasetPlugin):
                     f"with EXPR in {sorted(JAFFE_CODES)}",
                 )
                 continue
-            img = report.read(f, rel, size=size)
+            img = report.read(f, rel, size=size, max_pixels=max_pixels)
             if img is not None:
                 code = FER7.index(JAFFE_CODES[m.group(2).upper()])
                 found.add(img, code, rel, subject=m.group(1).upper())

@@ -46,6 +46,13 @@ class LogitsClassifier(ProbaClassifier):
         if weights is not None:
             import torch
 
+            # The file's parameters (sizes, widths) decide how large a network
+            # ``_new_module`` builds: lay it out on the meta device first (no memory)
+            # and compare its shapes with the stored arrays, so a crafted parameter
+            # cannot allocate gigabytes before the weights are found not to fit.
+            with torch.device("meta"):
+                layout = self._new_module().state_dict()
+            _check_layout(type(self).__name__, layout, weights)
             module = self._new_module()
             module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
             self.module_ = module.eval()
@@ -64,3 +71,22 @@ class LogitsClassifier(ProbaClassifier):
         logits = self._logits(X)
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
+
+
+def _check_layout(owner: str, layout: dict[str, Any], weights: dict[str, Any]) -> None:
+    """Raise ModelFormatError unless ``weights`` has exactly the names and shapes of ``layout``."""
+    from ferengine.errors import ModelFormatError
+
+    if not isinstance(weights, dict) or set(layout) != set(weights):
+        names = sorted(weights) if isinstance(weights, dict) else type(weights).__name__
+        raise ModelFormatError(
+            f"{owner}: module_state_ holds {names}, but the network its parameters "
+            f"describe has {sorted(layout)}"
+        )
+    for name, tensor in layout.items():
+        shape = tuple(np.shape(weights[name]))
+        if shape != tuple(tensor.shape):
+            raise ModelFormatError(
+                f"{owner}: module_state_[{name!r}] has shape {shape}, but the network its "
+                f"parameters describe needs {tuple(tensor.shape)}"
+            )

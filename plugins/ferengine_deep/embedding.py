@@ -30,6 +30,7 @@ class CNNEmbedding(TransformerMixin, BaseEstimator):
 
     name = "cnn-embedding"
     requires = ("torch", "skorch")
+    extra = "deep"
     _image_input = True
     _test_params: ClassVar[dict] = {"cnn_params": CNN._test_params}
 
@@ -100,6 +101,7 @@ class SoftmaxHead(LogitsClassifier):
 
     name = "softmax-head"
     requires = ("torch", "skorch")
+    extra = "deep"
     _test_params: ClassVar[dict] = {"hidden": (16,), "epochs": 40, "lr": 1e-2,
                                     "validation_fraction": 0.0, "threads": 1}  # fmt: skip
 

@@ -131,6 +131,7 @@ class CNN(LogitsClassifier):
 
     name = "cnn"
     requires = ("torch", "skorch")  # the deep extra; imported on use
+    extra = "deep"
     _image_input = True
     # A small, fast instance for scikit-learn's estimator checks (tests/).
     _test_params: ClassVar[dict] = {"arch_params": {"width": 8}, "epochs": 15, "batch_size": 32,

