@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 from datapaths import fer2013_csv
-from ferengine_deep import zoo
 from ferengine_deep.estimator import CNN
 from sklearn.model_selection import train_test_split
 
@@ -39,7 +38,8 @@ RECIPE = {"batch_size": 64, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 5e
 
 def _cnn(arch: str, **params: object) -> CNN:
     """The recipe's estimator for ``arch`` at the architecture's own input size."""
-    return CNN(arch=arch, size=zoo.native_size(arch), **RECIPE, **params)
+    size = ferengine.registry.create("architecture", arch).native_size
+    return CNN(arch=arch, size=size, **RECIPE, **params)
 
 
 def probe_rate(arch: str, X: np.ndarray, y: np.ndarray, threads: int) -> float:
@@ -92,7 +92,7 @@ def run(arch: str, data: dict, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", nargs="+", default=sorted(zoo.ARCHITECTURES))
+    parser.add_argument("--arch", nargs="+", default=ferengine.registry.names("architecture"))
     parser.add_argument("--minutes", type=float, default=5.0, help="training budget per arch")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--data", type=Path, default=fer2013_csv())

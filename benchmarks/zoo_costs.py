@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ferengine_deep import zoo
 from ferengine_deep.estimator import CNN, bf16_supported
+from ferengine_deep.layers import network
 from torch.utils.flop_counter import FlopCounterMode
 
 import ferengine
@@ -50,9 +50,10 @@ def _median_ms(net: torch.nn.Module, x: torch.Tensor, bf16: bool, repeats: int) 
 
 def measure(arch: str, threads: int) -> dict:
     """Return the costs of one architecture at its input size."""
-    size = zoo.native_size(arch)
+    architecture = ferengine.registry.create("architecture", arch)
+    size = architecture.native_size
     torch.manual_seed(0)
-    net = zoo.build(arch, 7, 1, size).eval().to(memory_format=torch.channels_last)
+    net = network(architecture, 7, 1, size).eval().to(memory_format=torch.channels_last)
     one = torch.randint(0, 256, (1, 1, size, size), dtype=torch.uint8)
     batch = torch.randint(0, 256, (256, 1, size, size), dtype=torch.uint8)
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
@@ -83,7 +84,7 @@ def _cell(value: object) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", nargs="+", default=sorted(zoo.ARCHITECTURES))
+    parser.add_argument("--arch", nargs="+", default=ferengine.registry.names("architecture"))
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     machine = platform.processor() or platform.machine()

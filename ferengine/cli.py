@@ -134,28 +134,36 @@ def missing_parameters(
         raise click.UsageError(f"{kind} {name!r} needs {' and '.join(options)}")
 
 
-@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
+# Command help is plain text (click prints it as written, so no reST markup) and the
+# plugin kinds in it come from the registry, never from a hand-kept list.
+MAIN_HELP = f"""ferengine: plugin-based facial expression recognition.
+
+Plugins of every kind ({", ".join(KINDS)}) are found through the ferengine
+entry-point group; list them with: ferengine plugins.
+"""
+
+PLUGINS_HELP = f"""List plugins, or describe one.
+
+\b
+ferengine plugins [KIND] [--json]      table: kind, name, package, version, status
+ferengine plugins show KIND NAME       package, version, description, parameters
+                                       (NAME may name its package: my-plugin:pixels)
+
+KIND is one of: {", ".join(KINDS)}.
+"""
+
+
+@click.group(cls=_Main, help=MAIN_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ferengine")
 def main() -> None:
-    """ferengine: plugin-based facial expression recognition.
-
-    Plugins (datasets, preprocessors, augmenters, features, classifiers) are
-    found through the ``ferengine`` entry-point group.
-    """
+    """Run the ``ferengine`` command line (help text: :data:`MAIN_HELP`)."""
 
 
-@main.command("plugins")
+@main.command("plugins", help=PLUGINS_HELP)
 @click.argument("args", nargs=-1, metavar="[KIND] | show KIND NAME")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins_cmd(args: tuple[str, ...], as_json: bool) -> None:
-    r"""List plugins, or describe one.
-
-    \b
-    ferengine plugins [KIND] [--json]      table: kind, name, package, version, status
-    ferengine plugins show KIND NAME       package, version, description, parameters
-    KIND is one of: dataset, preprocessor, augmenter, feature, classifier, detector.
-    NAME may be qualified by its package: my-plugin:pixels.
-    """
+    """List plugins, or describe one (help text: :data:`PLUGINS_HELP`)."""
     if args and args[0] == "show":
         if len(args) != 3:
             raise click.UsageError("usage: ferengine plugins show KIND NAME")
@@ -352,14 +360,14 @@ def _print_metrics(result: dict, title: str) -> None:
 
 
 @main.command("evaluate")
-@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("model")
 @click.option("--dataset", "dataset_name", required=True, help="Dataset plugin name.")
 @click.option("--path", "data_path", default=None, help="Where the data lies (file or folder).")
 @click.option("--split", default=None, help="Evaluate on this split only (e.g. PublicTest).")
 @param_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def evaluate_cmd(
-    model: Path,
+    model: str,
     dataset_name: str,
     data_path: str | None,
     split: str | None,
@@ -368,7 +376,9 @@ def evaluate_cmd(
 ) -> None:
     """Score saved MODEL on a dataset: accuracy, macro-F1, per-class scores, confusion matrix.
 
-    MODEL is a model file, or "default" for the shipped CNN (the deep extra).
+    MODEL is a model file or a registered model's name (ferengine models); "default"
+    is the shipped CNN (the deep extra). Write ./NAME for a file that has a model's
+    name, model:NAME for the registered model.
     """
     import ferengine
     from ferengine.evaluation import evaluate
@@ -389,6 +399,56 @@ def evaluate_cmd(
         click.echo(json.dumps(result, indent=2))
         return
     _print_metrics(result, f"{model} on {dataset_name}" + (f" / {split}" if split else ""))
+
+
+@main.group("models", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def models_group(ctx: click.Context, as_json: bool) -> None:
+    """List the registered pretrained models, or show one's card (models show NAME).
+
+    Any of them is a MODEL argument (ferengine evaluate NAME, predict --model NAME)
+    and a pipeline step by name.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = [
+        {"name": r.name, "package": r.package, "version": r.version, "status": r.status,
+         "description": r.description or r.reason}
+        for r in registry.get_registry().records("model")
+    ]  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("name", "package", "version", "status", "description")
+    for row in rows:
+        table.add_row(*(row[k] for k in ("name", "package", "version", "status", "description")))
+    console.print(table)
+
+
+@models_group.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the card as JSON.")
+def models_show(name: str, as_json: bool) -> None:
+    """Print the card of registered model NAME: file, inputs, classes, data, accuracy."""
+    from ferengine.models import card_dict
+
+    try:
+        card = card_dict(registry.get_registry().get("model", name))
+    except FerengineError as exc:
+        raise click.ClickException(str(exc.args[0] if exc.args else exc)) from exc
+    if as_json:
+        click.echo(json.dumps(card, indent=2))
+        return
+    measurements = card.pop("measurements")
+    table = Table("field", "value", show_header=False)
+    for key, value in card.items():
+        shown = "×".join(map(str, value)) if key == "input_size" else value
+        table.add_row(key, ", ".join(shown) if isinstance(shown, list | tuple) else str(shown))
+    for m in measurements:
+        when = f", {m['date']}" if m["date"] else ""
+        table.add_row(m["metric"], f"{m['value']} on {m['data']}{when}\n$ {m['command']}")
+    console.print(table)
 
 
 def _add_commands() -> None:

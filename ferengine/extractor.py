@@ -15,44 +15,8 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ferengine.imageops import to_grey
 from ferengine.images import validate_images
-
-#: RGB → luma weights (ITU-R BT.601, as OpenCV's COLOR_RGB2GRAY).
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-def to_grey(X: np.ndarray) -> np.ndarray:
-    """Return a batch N×H×W(×C) as float32 grey N×H×W on the 0–255 scale of the input.
-
-    RGB(A) uses BT.601 luma weights; alpha is ignored.
-    """
-    if X.ndim == 3:
-        return X.astype(np.float32, copy=False)
-    if X.shape[-1] == 1:
-        return X[..., 0].astype(np.float32, copy=False)
-    if X.shape[-1] not in (3, 4):
-        raise ValueError(f"images must have 1, 3 or 4 channels, got {X.shape[-1]}")
-    grey = X[..., :3].astype(np.float32, copy=False) @ _LUMA
-    return np.rint(grey) if X.dtype == np.uint8 else grey  # as OpenCV's 8-bit conversion
-
-
-def to_uint8(X: np.ndarray) -> np.ndarray:
-    """Return images as uint8 for OpenCV routines that need 8-bit input.
-
-    uint8 passes through; images with values in [0, 255] are rounded; an image
-    with values outside that range (after per-image standardisation, say) is
-    min-max rescaled to [0, 255] on its own.
-    """
-    if X.dtype == np.uint8 or not X.size:
-        return X.astype(np.uint8, copy=False)
-    X = X.astype(np.float32, copy=False)
-    axes = tuple(range(1, X.ndim))
-    lo, hi = X.min(axis=axes, keepdims=True), X.max(axis=axes, keepdims=True)
-    outside = (lo < 0) | (hi > 255)
-    if outside.any():
-        span = np.maximum(hi - lo, 1e-6)
-        X = np.where(outside, (X - lo) * (255.0 / span), X)
-    return np.rint(X).astype(np.uint8)
 
 
 def batches(n: int, size: int) -> list[slice]:

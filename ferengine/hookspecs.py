@@ -49,6 +49,44 @@ def ferengine_register_detectors() -> Iterable[type]:
     """Return face detector classes (subclasses of :class:`ferengine.FaceDetector`)."""
 
 
+@hookspec
+def ferengine_register_landmarkers() -> Iterable[type]:
+    """Return landmarker classes (subclasses of :class:`ferengine.faces.Landmarker`).
+
+    A landmarker places a fixed set of points in face boxes with
+    ``locate(grey, boxes) -> points`` and names its point layout and eye points.
+    """
+
+
+@hookspec
+def ferengine_register_architectures() -> Iterable[type]:
+    """Return CNN architectures (subclasses of :class:`ferengine.architectures.Architecture`).
+
+    An architecture takes its options (``width``, ``dropout``, …) as constructor
+    parameters and builds the torch layers ``cnn`` trains with
+    ``build(n_classes, in_channels, size) -> (features, head)``.
+    """
+
+
+@hookspec
+def ferengine_register_label_spaces() -> Iterable[type]:
+    """Return label space classes (subclasses of :class:`ferengine.labels.LabelSpacePlugin`).
+
+    Each class declares one ordered set of class names (``name``, ``names``);
+    :func:`ferengine.get_label_space` turns it into a :class:`ferengine.LabelSpace`.
+    """
+
+
+@hookspec
+def ferengine_register_models() -> Iterable[type]:
+    """Return pretrained model classes (subclasses of :class:`ferengine.models.PretrainedModel`).
+
+    Each class carries a frozen :class:`ferengine.models.ModelCard` naming its weights
+    file inside a package; ``ferengine.load(name)`` reads that file and the class is a
+    pipeline step that predicts with the weights as trained.
+    """
+
+
 #: Registry kind -> the hook that registers plugins of that kind.
 KIND_HOOKS: dict[str, str] = {
     "dataset": "ferengine_register_datasets",
@@ -57,4 +95,8 @@ KIND_HOOKS: dict[str, str] = {
     "feature": "ferengine_register_features",
     "classifier": "ferengine_register_classifiers",
     "detector": "ferengine_register_detectors",
+    "landmarker": "ferengine_register_landmarkers",
+    "architecture": "ferengine_register_architectures",
+    "label-space": "ferengine_register_label_spaces",
+    "model": "ferengine_register_models",
 }

@@ -18,20 +18,6 @@ INTERPOLATION = {
 }
 
 
-def positive_pair(value, what: str) -> tuple[int, int]:
-    """Return ``value`` (an int or a pair of ints) as a positive pair, e.g. (height, width).
-
-    Raises
-    ------
-    ValueError
-        Naming ``what`` (the plugin and parameter) when the value is not valid.
-    """
-    pair = (value, value) if np.isscalar(value) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int | np.integer) and v > 0 for v in pair):
-        raise ValueError(f"{what} must be a positive int or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
-
-
 def validate_images(estimator, X, *, reset: bool, flat_ok: bool = True) -> np.ndarray:
     """Check a batch of images (N×H×W or N×H×W×C) or, if ``flat_ok``, of flat vectors (N×D).
 

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from ferengine.dataset import FaceDataset
+from ferengine.fileio import write_atomic
 
 
 def summary(ds: FaceDataset) -> dict:
@@ -51,7 +52,10 @@ def contact_sheet(
             row[:, x : x + cell] = cv2.resize(img, (cell, cell), interpolation=cv2.INTER_AREA)
         rows.append(row)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
-    return path
+    try:  # the file's extension picks the format, as cv2.imwrite does
+        ok, data = cv2.imencode(path.suffix, cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR))
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise OSError(f"could not write {path}: no image format for {path.suffix!r}")
+    return write_atomic(path, data.tobytes())

@@ -1,19 +1,25 @@
 """Label spaces and the mappings between them, as data.
 
 A :class:`LabelSpace` is an ordered tuple of class names: label *codes* are
-indices into it. A :class:`LabelMapping` carries labels of one space into
-another through explicit name aliases (``anger``/``angry``...) or an explicit
-table (``fer7`` -> ``valence3``), with a policy for labels that have no target.
+indices into it. Label spaces are known by name through the ``label-space`` plugin kind
+(:class:`LabelSpacePlugin`; the built-in ones are below). A :class:`LabelMapping`
+carries labels of one space into another through explicit name aliases
+(``anger``/``angry``...) or an explicit table (``fer7`` -> ``valence3``), with a policy
+for labels that have no target.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ferengine.errors import LabelError
+from ferengine.errors import FerengineError, LabelError
+
+if TYPE_CHECKING:
+    from ferengine.registry import Registry
 
 #: Synonym groups: every spelling maps to the first one (its canonical form).
 ALIAS_GROUPS: tuple[tuple[str, ...], ...] = (
@@ -100,25 +106,96 @@ class LabelSpace:
         return np.asarray(self.names, dtype=object)[self.encode(np.asarray(codes, dtype=np.int64))]
 
 
-FER7 = LabelSpace("fer7", ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"))
-CKPLUS7 = LabelSpace(
-    "ckplus7", ("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise")
-)
-AFFECTNET8 = LabelSpace(
-    "affectnet8",
-    ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt"),
-)
-AFFECTNET6 = LabelSpace("affectnet6", ("neutral", "happy", "sad", "surprise", "fear", "anger"))
-FERPLUS8 = LabelSpace(
-    "ferplus8",
-    ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"),
-)
-CKPLUS8 = LabelSpace("ckplus8", ("neutral", *CKPLUS7.names))
-VALENCE3 = LabelSpace("valence3", ("positive", "neutral", "negative"))
+class LabelSpacePlugin:
+    """Declare a label space by name: the ``label-space`` plugin kind.
 
-LABEL_SPACES: dict[str, LabelSpace] = {
-    s.name: s for s in (FER7, CKPLUS7, CKPLUS8, AFFECTNET8, AFFECTNET6, FERPLUS8, VALENCE3)
-}
+    A plugin package registers subclasses from its ``ferengine_register_label_spaces``
+    hook; every argument that takes a label space name (``label_space=`` of pipelines,
+    datasets and suites, :func:`mapping`, :func:`get_label_space`) then accepts it.
+    Subclasses set ``name`` (kebab-case), ``names`` (the class names in code order;
+    aliases such as anger/angry match across spaces, see :data:`ALIAS_GROUPS`) and a
+    docstring whose first line describes the space. The class is checked when it is
+    defined: duplicate classes fail the plugin's import.
+
+    The hook returns classes, as every other hook does, so that the registry reports
+    each space's package, version and description the same way.
+    """
+
+    name: ClassVar[str]
+    names: ClassVar[tuple[str, ...]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "names" in cls.__dict__:
+            cls.space()  # raises LabelError on duplicate classes
+
+    @classmethod
+    def space(cls) -> LabelSpace:
+        """Return the declared :class:`LabelSpace`."""
+        return LabelSpace(cls.name, tuple(cls.names))
+
+
+class Fer7(LabelSpacePlugin):
+    """FER2013's seven basic expressions (also JAFFE's and the synthetic faces')."""
+
+    name = "fer7"
+    names = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+class CKPlus7(LabelSpacePlugin):
+    """CK+'s seven peak expressions, contempt included, in CK+'s code order."""
+
+    name = "ckplus7"
+    names = ("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise")
+
+
+class CKPlus8(LabelSpacePlugin):
+    """CK+'s seven expressions after neutral (code 0), as CK+'s emotion files number them."""
+
+    name = "ckplus8"
+    names = ("neutral", *CKPlus7.names)
+
+
+class AffectNet8(LabelSpacePlugin):
+    """AffectNet's eight expression categories, in its code order."""
+
+    name = "affectnet8"
+    names = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
+
+
+class AffectNet6(LabelSpacePlugin):
+    """AffectNet's categories without disgust and contempt (its six largest)."""
+
+    name = "affectnet6"
+    names = ("neutral", "happy", "sad", "surprise", "fear", "anger")
+
+
+class FerPlus8(LabelSpacePlugin):
+    """FER+'s eight majority-vote classes, in the order of its vote columns."""
+
+    name = "ferplus8"
+    names = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
+
+
+class Valence3(LabelSpacePlugin):
+    """Positive, neutral and negative valence (Russell's valence axis, binned)."""
+
+    name = "valence3"
+    names = ("positive", "neutral", "negative")
+
+
+#: The built-in label-space plugins (registered by the ``ferengine_datasets`` plugin).
+BUILTIN_LABEL_SPACES: tuple[type[LabelSpacePlugin], ...] = (
+    Fer7, CKPlus7, CKPlus8, AffectNet8, AffectNet6, FerPlus8, Valence3,
+)  # fmt: skip
+
+FER7 = Fer7.space()
+CKPLUS7 = CKPlus7.space()
+CKPLUS8 = CKPlus8.space()
+AFFECTNET8 = AffectNet8.space()
+AFFECTNET6 = AffectNet6.space()
+FERPLUS8 = FerPlus8.space()
+VALENCE3 = Valence3.space()
 
 #: Canonical expression -> valence class (Russell's valence axis, as binned in the seeds).
 VALENCE: dict[str, str] = {
@@ -133,16 +210,43 @@ VALENCE: dict[str, str] = {
 }
 
 
-def get_label_space(space: str | LabelSpace) -> LabelSpace:
-    """Return a built-in label space by name (or pass a :class:`LabelSpace` through)."""
+def get_label_space(space: str | LabelSpace, registry: Registry | None = None) -> LabelSpace:
+    """Return a registered label space by name (or pass a :class:`LabelSpace` through).
+
+    Parameters
+    ----------
+    space : str or LabelSpace
+        A ``label-space`` plugin name (``ferengine plugins label-space``), plain or
+        qualified (``PACKAGE:NAME``), or a label space.
+    registry : Registry, optional
+        Where the name is looked up (default: the installed plugins).
+
+    Raises
+    ------
+    LabelError
+        No label space has that name (the closest names are suggested), or several
+        packages register it.
+    """
     if isinstance(space, LabelSpace):
         return space
+    from ferengine.registry import get_registry
+
     try:
-        return LABEL_SPACES[space]
-    except KeyError:
-        raise LabelError(
-            f"unknown label space {space!r}; known: {', '.join(LABEL_SPACES)}"
-        ) from None
+        return (registry or get_registry()).get("label-space", space).space()
+    except FerengineError as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        raise LabelError(f"unknown label space {space!r}: {message}") from None
+
+
+def label_spaces(registry: Registry | None = None) -> dict[str, LabelSpace]:
+    """Return every available registered label space by name, in name order."""
+    from ferengine.registry import get_registry
+
+    registry = registry or get_registry()
+    return {
+        name: registry.get("label-space", name).space()
+        for name in registry.names("label-space", available_only=True)
+    }
 
 
 @dataclass(frozen=True)

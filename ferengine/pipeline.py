@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from sklearn.pipeline import Pipeline
 
 from ferengine.dataset import FaceDataset
-from ferengine.errors import InvalidPluginError, UnknownPluginError
+from ferengine.errors import InvalidPluginError
 from ferengine.labels import LabelSpace, get_label_space
-from ferengine.registry import Registry, get_registry, split_name
-
-#: Kinds a pipeline step may come from, in lookup order.
-STEP_KINDS = ("preprocessor", "feature", "classifier")
+from ferengine.registry import Registry
+from ferengine.steps import StepBuilder
 
 
 class FERPipeline(Pipeline):
@@ -98,78 +94,29 @@ class FERPipeline(Pipeline):
         return super().score(X, y, sample_weight=sample_weight, **params)
 
 
-def _resolve(spec: str, registry: Registry) -> tuple[str, str, str]:
-    """Return ``(kind, name to look up, step name)`` of a step ``[KIND:][PACKAGE:]NAME``."""
-    kind, package, bare = split_name(spec)
-    lookup = f"{package}:{bare}" if package else bare
-    if kind is not None:
-        registry.record(kind, lookup)
-        return kind, lookup, bare
-    kinds = registry.find(lookup, STEP_KINDS)
-    if len(kinds) == 1:
-        return kinds[0], lookup, bare
-    if len(kinds) > 1:
-        raise InvalidPluginError(
-            f"step {spec!r} is ambiguous: it names a {' and a '.join(kinds)}; write "
-            + " or ".join(f"'{k}:{spec}'" for k in kinds)
-        )
-    if package is not None and registry.find(bare, STEP_KINDS):  # the name, from elsewhere
-        kind = registry.find(bare, STEP_KINDS)[0]
-        registry.record(kind, lookup)  # raises, naming the packages that have it
-    # Not found anywhere: suggest close matches across kinds.
-    candidates = {n: k for k in STEP_KINDS for n in registry.names(k)}
-    close = difflib.get_close_matches(bare, list(candidates), n=3, cutoff=0.5)
-    hint = (
-        "; did you mean " + ", ".join(f"{candidates[c]}:{c}" for c in close) + "?" if close else ""
-    )
-    raise UnknownPluginError(f"no preprocessor, feature or classifier named {spec!r}{hint}")
-
-
-def make_step(step: Any, registry: Registry | None = None) -> tuple[str, Any]:
-    """Turn one step description into a ``(name, estimator)`` pair."""
-    registry = registry or get_registry()
-    params: Mapping[str, Any] = {}
-    if isinstance(step, Mapping):  # {"name": ..., **params}, as written in TOML specs
-        if not isinstance(step.get("name"), str):
-            raise InvalidPluginError(f"a step table needs a 'name' string, got {dict(step)!r}")
-        params = {k: v for k, v in step.items() if k != "name"}
-        step = step["name"]
-    elif isinstance(step, tuple | list):  # (name, params); TOML and JSON give lists
-        if len(step) != 2 or not isinstance(step[1], Mapping):
-            raise InvalidPluginError(f"a tuple step must be (name, params dict), got {step!r}")
-        step, params = step
-    if isinstance(step, str):
-        kind, lookup, name = _resolve(step, registry)
-        return name, registry.create(kind, lookup, **dict(params))
-    if params:
-        raise InvalidPluginError(f"params can only accompany a registry name, not {step!r}")
-    if not hasattr(step, "fit") and not hasattr(step, "transform"):
-        raise InvalidPluginError(f"step {step!r} is neither a registry name nor an estimator")
-    return getattr(type(step), "name", type(step).__name__.lower()), step
-
-
 def pipeline(
     *steps: Any,
     label_space: str | LabelSpace | None = None,
     memory: Any = None,
     registry: Registry | None = None,
 ) -> FERPipeline:
-    """Build a :class:`FERPipeline` from registry names, ``(name, params)`` pairs or estimators.
+    """Build a :class:`FERPipeline` from steps written in the step grammar.
 
     Parameters
     ----------
     *steps
         Each a registry name (``"pixels"``), a name qualified by kind, package or both
-        (``"feature:pixels"``, ``"my-plugin:pixels"``, ``"feature:my-plugin:pixels"``;
-        see :mod:`ferengine.registry`), a ``(name, params)`` pair, a
-        ``{"name": ..., **params}`` mapping or an estimator instance. The step is
-        named by the plain plugin name.
+        (``"feature:pixels"``, ``"my-plugin:pixels"``, ``"feature:my-plugin:pixels"``),
+        a ``(name, params)`` pair, a ``{"name": ..., "params": {...}}`` table or an
+        estimator instance (see :mod:`ferengine.steps`). The step is named by the plain
+        plugin name; a repeated name gets a suffix (``pixels-2``).
     label_space : str or LabelSpace, optional
         See :class:`FERPipeline`.
     memory : str or joblib.Memory, optional
         Cache fitted transformers, as in scikit-learn.
     registry : Registry, optional
-        Where to look names up; defaults to the installed plugins.
+        Where to look names up, for these steps and the steps nested in them
+        (``concat``'s features, ``fusion``'s members…); defaults to the installed plugins.
 
     Examples
     --------
@@ -177,13 +124,5 @@ def pipeline(
     """
     if not steps:
         raise InvalidPluginError("pipeline() needs at least one step")
-    built: list[tuple[str, Any]] = []
-    used: set[str] = set()
-    for step in steps:
-        name, est = make_step(step, registry)
-        unique, i = name, 2
-        while unique in used:
-            unique, i = f"{name}-{i}", i + 1
-        used.add(unique)
-        built.append((unique, est))
+    built = StepBuilder(registry).build_all(steps)
     return FERPipeline(built, label_space=label_space, memory=memory)

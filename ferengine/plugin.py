@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ferengine.imageops import as_grey
+
 if TYPE_CHECKING:
     from ferengine.dataset import FaceDataset
 
@@ -67,35 +69,6 @@ class Face:
     def area(self) -> int:
         """Box area in pixels."""
         return self.box[2] * self.box[3]
-
-
-def as_uint8(image: np.ndarray) -> np.ndarray:
-    """Return one image as 8-bit grey (H×W) or RGB (H×W×3), whatever it came as.
-
-    Alpha is dropped; 16-bit images are scaled by 255/65535; float images in [0, 1]
-    are scaled by 255, other floats are clipped to [0, 255].
-    """
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] in (1, 2):  # grey (+ alpha)
-        image = image[..., 0]
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = image[..., :3]
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
-        raise ValueError(f"expected one H×W or H×W×C image, got shape {image.shape}")
-    if image.dtype == np.uint8:
-        return image
-    if image.dtype == np.uint16:
-        return np.rint(image / 257.0).astype(np.uint8)
-    values = image.astype(np.float32)
-    if image.dtype.kind == "f" and values.size and np.nanmax(values) <= 1.0:
-        values = values * 255.0
-    return np.rint(np.clip(np.nan_to_num(values), 0, 255)).astype(np.uint8)
-
-
-def as_grey(image: np.ndarray) -> np.ndarray:
-    """Return one image as 8-bit grey H×W (RGB through BT.601 luma, as OpenCV)."""
-    image = as_uint8(image)
-    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
 
 class FaceDetector(BaseEstimator, ABC):

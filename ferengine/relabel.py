@@ -11,10 +11,11 @@ import numpy as np
 from sklearn.metrics import pairwise_distances
 
 from ferengine.dataset import FaceDataset
+from ferengine.imageops import to_grey, to_uint8
 
 
 def _vectors(images: np.ndarray, distance: str, size: tuple[int, int]) -> np.ndarray:
-    grey = images if images.ndim == 3 else images.mean(axis=3).astype(np.uint8)
+    grey = to_uint8(to_grey(images))
     if distance == "pixel":
         small = np.stack([cv2.resize(im, size[::-1], interpolation=cv2.INTER_AREA) for im in grey])
         return small.reshape(len(grey), -1).astype(np.float32) / 255

@@ -3,10 +3,11 @@
 Example::
 
     description = "HOG + linear SVM"
+    label_space = "fer7"      # optional: the pipeline's label space
 
     [dataset]
     name = "fer2013"
-    path = "${FERENGINE_DATA}/fer2013/fer2013.csv.gz"   # or relative to this file
+    params = { path = "${FERENGINE_DATA}/fer2013/fer2013.csv.gz" }   # or relative to this file
 
     [train]
     split = "Training"        # which split trains
@@ -15,11 +16,15 @@ Example::
 
     [[steps]]
     name = "hog"
-    cell = 6
+    params = { cell = 6 }
 
     [[steps]]
     name = "svm-linear"
-    C = 0.1
+    params = { C = 0.1 }
+
+Steps are written as in suites (:mod:`ferengine.steps`); the file is checked against
+its declared schema (:class:`SpecFile`) and the registry before anything is loaded or
+fitted, every problem reported at once with its TOML path.
 """
 
 from __future__ import annotations
@@ -31,19 +36,47 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field, field_validator
+
 from ferengine.dataset import FaceDataset
 from ferengine.errors import FerengineError
 from ferengine.evaluation import evaluate
+from ferengine.labels import get_label_space
 from ferengine.pipeline import FERPipeline, pipeline
-from ferengine.registry import create
+from ferengine.registry import Registry, get_registry
+from ferengine.schemas import DatasetTable, Step, Table, problem, validate
 
 
 class SpecError(FerengineError, ValueError):
     """A model spec is malformed; the message names the file and the key."""
 
 
-_TOP = {"description", "dataset", "train", "steps", "label_space"}
-_TRAIN = {"split", "validate", "mirror"}
+class TrainTable(Table):
+    """``[train]``: which split trains and which validates."""
+
+    split: str | None = None
+    validate_: str | None = Field(None, alias="validate")
+    mirror: bool = False
+
+
+class SpecFile(Table):
+    """The declared schema of a model spec file."""
+
+    description: str = ""
+    label_space: str | None = None
+    dataset: DatasetTable
+    train: TrainTable = TrainTable()
+    steps: list[Step] = Field(min_length=1)
+
+    @field_validator("label_space")
+    @classmethod
+    def _known_space(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                get_label_space(value)
+            except FerengineError as exc:
+                raise problem(str(exc)) from None
+        return value
 
 
 @dataclass
@@ -60,16 +93,18 @@ class ModelSpec:
     description: str = ""
     label_space: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    registry: Registry | None = field(default=None, repr=False, compare=False)
 
     def pipeline(self) -> FERPipeline:
-        """Build the (unfitted) pipeline of the spec."""
+        """Build the (unfitted) pipeline of the spec on the spec's registry."""
         try:
-            return pipeline(*self.steps, label_space=self.label_space)
+            return pipeline(*self.steps, label_space=self.label_space, registry=self.registry)
         except (FerengineError, TypeError, ValueError) as exc:
-            raise SpecError(f"{self.source}: [[steps]]: {exc}") from exc
+            raise SpecError(f"{self.source}: steps: {exc}") from exc
 
     def load_data(self, data: str | Path | None = None) -> FaceDataset:
         """Load the spec's dataset; ``data`` overrides its ``path``."""
+        registry = self.registry or get_registry()
         params = dict(self.dataset_params)
         if data is not None:
             params["path"] = str(data)
@@ -77,19 +112,15 @@ class ModelSpec:
             try:
                 params["path"] = expand_path(params["path"], Path(self.source).parent)
             except SpecError as exc:
-                raise SpecError(f"{self.source}: dataset.path: {exc}; or pass --data") from exc
-        if "path" not in params and "path" in _dataset_params(self.dataset):
+                raise SpecError(
+                    f"{self.source}: dataset.params.path: {exc}; or pass --data"
+                ) from exc
+        if "path" not in params and "path" in registry.info("dataset", self.dataset)["parameters"]:
             raise SpecError(
                 f"{self.source}: [dataset] {self.dataset!r} needs a path; "
-                "set dataset.path or pass --data"
+                "set dataset.params.path or pass --data"
             )
-        return create("dataset", self.dataset, **params).load()
-
-
-def _dataset_params(name: str) -> dict[str, Any]:
-    from ferengine.registry import info
-
-    return info("dataset", name)["parameters"]
+        return registry.create("dataset", self.dataset, **params).load()
 
 
 def expand_path(value: str, base: Path) -> str:
@@ -101,13 +132,21 @@ def expand_path(value: str, base: Path) -> str:
     return str(path if path.is_absolute() else (base / path))
 
 
-def load_spec(path: str | Path) -> ModelSpec:
+def load_spec(path: str | Path, registry: Registry | None = None) -> ModelSpec:
     """Read and check a model spec file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file.
+    registry : Registry, optional
+        Where its plugins are looked up (and later built); defaults to the installed ones.
 
     Raises
     ------
     SpecError
-        Unknown keys, missing sections or wrong types, naming the file and the key.
+        Every problem at once, one line each with its TOML path: unknown keys, missing
+        sections, wrong types, unknown plugins or parameters, invalid parameter values.
     """
     path = Path(path)
     if not path.is_file():
@@ -116,35 +155,20 @@ def load_spec(path: str | Path) -> ModelSpec:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SpecError(f"{path}: not valid TOML: {exc}") from exc
-    unknown = set(raw) - _TOP
-    if unknown:
-        raise SpecError(
-            f"{path}: unknown top-level keys {sorted(unknown)}; allowed: {sorted(_TOP)}"
-        )
-    dataset = raw.get("dataset")
-    if not isinstance(dataset, dict) or not isinstance(dataset.get("name"), str):
-        raise SpecError(f'{path}: needs a [dataset] table with a name, e.g. name = "fer2013"')
-    params = {k: v for k, v in dataset.items() if k != "name"}
-    train = raw.get("train", {})
-    if not isinstance(train, dict) or set(train) - _TRAIN:
-        raise SpecError(f"{path}: [train] takes only {sorted(_TRAIN)}, got {train!r}")
-    steps = raw.get("steps")
-    if not isinstance(steps, list) or not steps:
-        raise SpecError(f"{path}: needs at least one [[steps]] table with a name")
-    for i, step in enumerate(steps, 1):
-        if not isinstance(step, dict) or not isinstance(step.get("name"), str):
-            raise SpecError(f"{path}: step {i} needs a name, got {step!r}")
+    registry = registry or get_registry()
+    spec = validate(SpecFile, raw, str(path), registry, SpecError)
     return ModelSpec(
         source=str(path),
-        dataset=dataset["name"],
-        dataset_params=params,
-        steps=steps,
-        train_split=train.get("split"),
-        validate_split=train.get("validate"),
-        mirror=bool(train.get("mirror", False)),
-        description=str(raw.get("description", "")),
-        label_space=raw.get("label_space"),
+        dataset=spec.dataset.name,
+        dataset_params=dict(spec.dataset.params),
+        steps=[step.to_dict() for step in spec.steps],
+        train_split=spec.train.split,
+        validate_split=spec.train.validate_,
+        mirror=spec.train.mirror,
+        description=spec.description,
+        label_space=spec.label_space,
         raw=raw,
+        registry=registry,
     )
 
 

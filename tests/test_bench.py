@@ -66,29 +66,119 @@ def test_grid_settings_become_separate_pipelines():
     ]  # fmt: skip
 
 
+DS = '[datasets.a]\nname = "synthetic"\n'
+KNN_ONLY = '[[classifiers]]\nname = "knn"\n'
+
+
 @pytest.mark.parametrize(
     "text,match",
     [
-        ('name = "x"\n[protocol]\nkind = "x"', "datasets"),
-        ('[datasets.a]\nname = "synthetic"\n[protocol]\nkind = "bootstrap"', "protocol.kind"),
-        ('[datasets.a]\nname = "synthetic"\nsize = 3\n[[classifiers]]\nname = "knn"', "datasets.a"),
+        ('name = "x"\n[protocol]\nkind = "x"', "datasets: Field required"),
+        (DS + '[protocol]\nkind = "bootstrap"\n' + KNN_ONLY, "protocol.kind: Input should be"),
         (
-            '[datasets.a]\nname = "synthetic"\n[[features]]\nname = "hog"\ngrid = { cell = 6 }\n'
-            '[[classifiers]]\nname = "knn"',
-            r"features\[1\]\.grid",
+            DS + "size = 3\n" + KNN_ONLY,
+            "datasets.a.size: unknown key; parameters go in params = { size = ... }",
         ),
         (
-            '[datasets.a]\nname = "synthetic"\n[protocol]\nkind = "cross-dataset"\ntrain = "a"\n'
-            'test = "b"\n[[classifiers]]\nname = "knn"',
-            "protocol.test",
+            DS + "params = { sede = 1 }\n" + KNN_ONLY,
+            "datasets.a.params.sede: unknown parameter of dataset 'synthetic'; "
+            "did you mean 'seed'?",
         ),
-        ('[datasets.a]\nname = "synthetic"\nfolds = 3', "unknown keys"),
+        (
+            DS + '[[features]]\nname = "hog"\ngrid = { cell = 6 }\n' + KNN_ONLY,
+            "features[0].grid.cell: Input should be a valid list",
+        ),
+        (
+            DS + '[[features]]\nname = "hog"\ngrid = { cel = [6] }\n' + KNN_ONLY,
+            "features[0].grid.cel: unknown parameter of feature 'hog'; did you mean 'cell'?",
+        ),
+        (
+            DS + '[protocol]\nkind = "cross-dataset"\ntrain = "a"\ntest = "b"\n' + KNN_ONLY,
+            "protocol.test: 'b' is not a [datasets] key",
+        ),
+        (DS + "folds = 3", "datasets.a.folds: unknown key"),
+        (
+            DS + '[[classifiers]]\nname = "rigde"\n',
+            "classifiers[0].name: no classifier plugin named 'rigde'",
+        ),
+        (
+            DS + '[[classifiers]]\nname = "hog"\n',
+            "classifiers[0].name: 'hog' is a feature; a classifier is expected here",
+        ),
+        (
+            DS + '[[classifiers]]\nname = "knn"\nparams = { kk = 8 }\n',
+            "classifiers[0].params.kk: unknown parameter of classifier 'knn'",
+        ),
+        (
+            DS + '[[classifiers]]\nname = "knn"\nparams = { n_neighbors = 0 }\n',
+            "classifiers[0].params.n_neighbors: The 'n_neighbors' parameter of classifier "
+            "'knn' must be an int in the range [1, inf)",
+        ),
+        (
+            DS + '[[pipelines]]\nsteps = ["hog", { name = "knn", params = { kk = 8 } }]\n',
+            "pipelines[0].steps[1].params.kk: unknown parameter",
+        ),
+        (
+            DS + '[[pipelines]]\nsteps = [{ name = "knn", n_neighbors = 3 }]\n',
+            "pipelines[0].steps[0].n_neighbors: unknown key; "
+            "parameters go in params = { n_neighbors = ... } (allowed: name, params)",
+        ),
+        (
+            DS + '[[pipelines]]\nsteps = ["knn", "hog"]\n',
+            "pipelines[0].steps[1].name: 'hog': the last step must be a classifier or a",
+        ),
+        (
+            DS + '[preprocess]\nc = ["hog"]\n' + KNN_ONLY,
+            "preprocess.c[0].name: 'hog' is a feature; a preprocessor is expected here",
+        ),
+        (
+            DS + '[[features]]\nname = "hog"\n',
+            "classifiers: [[features]] need at least one [[classifiers]] entry",
+        ),
     ],
 )
 def test_malformed_suites_name_the_file_and_key(text, match):
-    with pytest.raises(SuiteError, match=match) as info:
+    with pytest.raises(SuiteError) as info:
         parse_suite(text, "bad.toml", Path("."))
-    assert "bad.toml" in str(info.value)
+    assert f"bad.toml: {match}" in str(info.value)
+
+
+def test_every_problem_of_a_suite_is_reported_at_once():
+    text = (
+        'seed = -1\n[datasets.a]\nname = "synthetc"\n'
+        '[[features]]\nname = "concat"\nparams = { features = ["hgo", "lbp"] }\n'
+        '[[classifiers]]\nname = "rigde"\n[[classifiers]]\nname = "knn"\nparams = { kk = 8 }\n'
+    )
+    with pytest.raises(SuiteError) as info:
+        parse_suite(text, "suite.toml", Path("."))
+    lines = str(info.value).splitlines()
+    assert lines[0] == "suite.toml: 5 problems"
+    assert [line.split(": ")[1] for line in lines[1:]] == [
+        "seed", "datasets.a.name", "features[0].params.features[0]", "classifiers[0].name",
+        "classifiers[1].params.kk",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", ['name = "rigde"', 'name = "knn"\nparams = { kk = 8 }'])
+def test_a_bad_suite_fails_before_running_a_single_task(tmp_path, monkeypatch, bad):
+    from click.testing import CliRunner
+
+    from ferengine.bench import runner
+    from ferengine.cli import main
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("work started on a suite with errors")
+
+    monkeypatch.setattr(runner, "cached_folds", refuse)
+    monkeypatch.setattr(runner, "_run", refuse)
+    spec = tmp_path / "bad.toml"
+    spec.write_text(TINY.format(extra="") + f"[[classifiers]]\n{bad}\n")
+    with pytest.raises(SuiteError, match=r"classifiers\[1\]\.(name|params\.kk)"):
+        load_suite(spec)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["bench", str(spec), "--out", str(out)])
+    assert result.exit_code != 0 and "classifiers[1]" in result.output
+    assert not out.exists()
 
 
 def test_unset_data_variable_asks_for_data_option(tmp_path, monkeypatch):
@@ -104,6 +194,7 @@ def test_unset_data_variable_asks_for_data_option(tmp_path, monkeypatch):
 # --- running, cache, resume ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_features_are_computed_once_per_fold_and_reused(tmp_path):
     out = tmp_path / "run"
     first = run_suite(tiny(KNN), RunOptions(out))
@@ -133,6 +224,7 @@ def test_features_are_computed_once_per_fold_and_reused(tmp_path):
     assert len(json.loads((out / "results.json").read_text())) == 12
 
 
+@pytest.mark.slow
 def test_a_failing_combination_is_recorded_and_the_grid_goes_on(tmp_path):
     out = tmp_path / "run"
     bad = '[[classifiers]]\nname = "svm-linear"\nparams = { C = -1.0 }\n'
@@ -146,6 +238,7 @@ def test_a_failing_combination_is_recorded_and_the_grid_goes_on(tmp_path):
     assert "## Failed combinations" in report and "logistic" in report
 
 
+@pytest.mark.slow
 def test_parallel_loky_gives_the_same_numbers_as_serial(tmp_path):
     run_suite(tiny(KNN), RunOptions(tmp_path / "serial"))
     run_suite(tiny(KNN), RunOptions(tmp_path / "loky", jobs=2))
@@ -154,6 +247,7 @@ def test_parallel_loky_gives_the_same_numbers_as_serial(tmp_path):
     assert scores(tmp_path / "serial") == scores(tmp_path / "loky")
 
 
+@pytest.mark.slow
 def test_dask_cluster_of_two_workers_gives_the_same_numbers(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     run_suite(tiny(KNN), RunOptions(tmp_path / "loky"))
@@ -169,6 +263,7 @@ def test_dask_cluster_of_two_workers_gives_the_same_numbers(tmp_path):
     assert scores(tmp_path / "loky") == scores(tmp_path / "dask")
 
 
+@pytest.mark.slow
 def test_a_killed_run_leaves_valid_files_and_resumes_without_redoing_work(tmp_path):
     spec = tmp_path / "tiny.toml"
     spec.write_text(TINY.format(extra=KNN + '[[classifiers]]\nname = "random-forest"\n'
@@ -261,8 +356,9 @@ def test_metrics_with_extra_true_classes_are_rectangular():
 
 
 def test_fused_features_reuse_their_cached_members_and_equal_a_direct_fit(tmp_path):
-    fusion = ('[[features]]\nname = "concat"\nparams = { scale = "standard", features = '
-              '[{ name = "pixels", size = 12 }, { name = "hog", n_jobs = 2 }] }\n'
+    fusion = ('[[features]]\nname = "concat"\nparams = { scale = "standard", features = ['
+              '{ name = "pixels", params = { size = 12 } }, '
+              '{ name = "hog", params = { n_jobs = 2 } }] }\n'
               '[[features]]\nname = "hog"\n')  # fmt: skip
     suite = tiny(fusion)
     out = tmp_path / "run"
@@ -291,7 +387,7 @@ def test_resumed_runs_read_their_folds_without_loading_data(tmp_path, monkeypatc
         raise AssertionError(f"{side.ref.key} was loaded")
 
     monkeypatch.setattr(folds, "_read", refuse)
-    monkeypatch.setattr(folds, "_LOADED", {})
+    folds._load.cache_clear()
     summary = run_suite(tiny(), RunOptions(out, resume=True))
     assert (summary.resumed, summary.ran) == (4, 0)
 
@@ -301,15 +397,15 @@ def test_features_of_a_saved_model_are_keyed_by_its_bytes_not_its_name(tmp_path)
 
     model = tmp_path / "m.fer"
     model.write_bytes(b"first")
-    front = ({"name": "concat", "features": [{"name": "cnn-embedding", "model": str(model)}]},)
+    embedding = {"name": "cnn-embedding", "params": {"model": str(model)}}
+    front = ({"name": "concat", "params": {"features": [embedding]}},)
     before = _model_digests(front)
     model.write_bytes(b"retrained")
     after = _model_digests(front)
     assert [name for name, _ in before] == [str(model)] and before != after
-    assert _model_digests(({"name": "cnn-embedding", "model": str(tmp_path / "gone")},)) == [
-        (str(tmp_path / "gone"), None)
-    ]
-    assert _model_digests(({"name": "hog", "cell": 6},)) == []
+    gone = {"name": "cnn-embedding", "params": {"model": str(tmp_path / "gone")}}
+    assert _model_digests((gone,)) == [(str(tmp_path / "gone"), None)]
+    assert _model_digests(({"name": "hog", "params": {"cell": 6}},)) == []
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,11 @@ def data():
     return X.astype(np.float32), y
 
 
+def slow_xgboost(names):
+    """``names`` as parameters, XGBoost's marked slow (its fits dominate this module's time)."""
+    return [pytest.param(n, marks=pytest.mark.slow) if n == "xgboost" else n for n in names]
+
+
 def make(name, **params):
     return registry.create("classifier", name, **{**FAST.get(name, {}), **params})
 
@@ -30,7 +35,7 @@ def test_all_classifiers_registered():
     assert set(NAMES) <= set(registry.get_registry().names("classifier", available_only=True))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", slow_xgboost(NAMES))
 def test_fit_predict_and_probabilities(name, data):
     X, y = data
     params = {"calibration": "sigmoid"} if name.startswith("svm") else {}
@@ -41,7 +46,7 @@ def test_fit_predict_and_probabilities(name, data):
     assert np.allclose(proba.sum(axis=1), 1, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", WEIGHTED)
+@pytest.mark.parametrize("name", slow_xgboost(WEIGHTED))
 def test_max_ratio_class_weights_favour_the_rare_class(name, data):
     X, y = data
     seed = {"random_state": 0} if "random_state" in make(name).get_params() else {}
@@ -57,6 +62,7 @@ def test_unknown_class_weight_scheme_is_refused(data):
         make("decision-tree", class_weight="loudest").fit(X, y)
 
 
+@pytest.mark.slow
 def test_xgboost_early_stopping_and_safe_save(data, tmp_path):
     X, y = data
     clf = make("xgboost", n_estimators=400, learning_rate=0.3, early_stopping_rounds=5)

@@ -80,6 +80,7 @@ def test_broken_and_unavailable_plugins_are_shown_with_reasons(make_dist, fresh_
     assert rows["pixels"]["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_bench_runs_a_limited_builtin_suite_and_refuses_to_overwrite(tmp_path):
     out = tmp_path / "quick"
     result = run("bench", "--limit", "2", "--out", str(out))
@@ -94,6 +95,7 @@ def test_bench_runs_a_limited_builtin_suite_and_refuses_to_overwrite(tmp_path):
     assert again.exit_code != 0 and "--resume" in again.output
 
 
+@pytest.mark.slow
 def test_bench_default_folder_is_dated_and_resume_finds_the_latest(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     first = run("bench", "--limit", "1")

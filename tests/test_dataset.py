@@ -67,7 +67,7 @@ def test_subset_and_where():
 def test_map_labels_drops_what_has_no_target():
     ds = make(n=7, label_space=CKPLUS7, labels=np.arange(7), subjects=None, splits=None)
     mapped = ds.map_labels(mapping("ckplus7", "fer7"))
-    assert len(mapped) == 6 and mapped.label_space is FER7
+    assert len(mapped) == 6 and mapped.label_space == FER7
     assert "contempt" not in mapped.label_names.tolist()
     assert sorted(mapped.label_names.tolist()) == sorted(
         ["angry", "disgust", "fear", "happy", "sad", "surprise"]

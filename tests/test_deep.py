@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.slow  # every test here trains a CNN
 pytest.importorskip("skorch")
 
 from ferengine_deep import augment as aug  # noqa: E402
-from ferengine_deep import zoo  # noqa: E402
+from ferengine_deep.layers import Normalize, network  # noqa: E402
 
 import ferengine  # noqa: E402
 from ferengine import registry, splits  # noqa: E402
@@ -32,14 +33,22 @@ def fitted(faces):
 
 
 # --- zoo ---------------------------------------------------------------------------------
+ZOO = {"compact": 48, "lenet": 48, "vgg": 48, "vgg1024": 48, "small32": 32, "bkstart": 48,
+       "bkvgg12": 42, "resnet18": 48, "densenet": 48}  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "arch,size", [("compact", 48), ("lenet", 48), ("vgg", 48), ("vgg1024", 48), ("small32", 32),
-                  ("bkstart", 48), ("bkvgg12", 42), ("resnet18", 48), ("densenet", 48)],
-)  # fmt: skip
-def test_every_architecture_maps_faces_to_class_scores(arch, size):
-    net = zoo.build(arch, 7, 1, size).eval()
+def test_the_zoo_is_registered_with_native_sizes():
+    assert set(ZOO) <= set(registry.names("architecture"))
+    assert {a: registry.create("architecture", a).native_size for a in ZOO} == ZOO
+    info = registry.info("architecture", "compact")
+    assert info["parameters"] == {"width": 32, "dropout": 0.4, "embedding": 256}
+    assert info["requires"] == ["torch"] and info["description"].startswith("A narrow VGG")
+
+
+@pytest.mark.parametrize("arch", sorted(ZOO))
+def test_every_architecture_maps_faces_to_class_scores(arch):
+    size = ZOO[arch]
+    net = network(registry.create("architecture", arch), 7, 1, size).eval()
     with torch.no_grad():
         x = torch.randint(0, 256, (2, 1, size, size), dtype=torch.uint8)
         assert net(x).shape == (2, 7)
@@ -47,13 +56,37 @@ def test_every_architecture_maps_faces_to_class_scores(arch, size):
 
 
 def test_small32_has_about_367k_parameters():
-    net = zoo.build("small32", 7, 1, 32)
+    net = network(registry.create("architecture", "small32"), 7, 1, 32)
     assert 360_000 < sum(p.numel() for p in net.parameters()) < 370_000
+
+
+def test_architecture_parameters_are_checked_by_name(faces):
+    X, y, _, _ = faces
+    cnn = registry.create("classifier", "cnn", **{**FAST, "arch_params": {"widht": 8}})
+    with pytest.raises(ValueError, match=r"arch_params: .*'widht' \(did you mean 'width'\?\)"):
+        cnn.fit(X, y)
+    with pytest.raises(ValueError, match=r"arch: .*did you mean 'compact'"):
+        registry.create("classifier", "cnn", **{**FAST, "arch": "compakt"}).fit(X, y)
+
+
+def test_a_network_must_be_a_features_head_pair():
+    from ferengine.architectures import Architecture
+
+    class Bare(Architecture):
+        """Returns one module."""
+
+        name = "bare"
+
+        def build(self, n_classes, in_channels, size):
+            return torch.nn.Linear(size * size, n_classes)
+
+    with pytest.raises(TypeError, match=r"'bare': build\(\) must return \(features, head\)"):
+        network(Bare(), 7, 1, 8)
 
 
 def test_pixel_normalisation_learns_training_statistics():
     images = torch.randint(0, 256, (50, 1, 8, 8), dtype=torch.uint8)
-    norm = zoo.Normalize("pixel", 1, 8).fit(images)
+    norm = Normalize("pixel", 1, 8).fit(images)
     out = norm(images)
     assert torch.allclose(out.mean(dim=0), torch.zeros(1, 8, 8), atol=1e-4)
     assert torch.allclose(out.std(dim=0), torch.ones(1, 8, 8), atol=1e-2)
@@ -230,7 +263,7 @@ def test_softmax_head_learns_and_round_trips(tmp_path):
 
 def test_cnn_tree_routes_softly_and_hardly_and_reports_nodes(faces):
     X, y, X_test, y_test = faces
-    node = [{"name": "hog", "cell": 8}, {"name": "logistic", "C": 0.1}]
+    node = [("hog", {"cell": 8}), ("logistic", {"C": 0.1})]
     # balanced nodes give fear half the root's mass: soft products need unbalanced nodes
     soft = registry.create("classifier", "cnn-tree", node=node, balance=False).fit(X, y)
     proba = soft.predict_proba(X_test)
@@ -245,7 +278,7 @@ def test_cnn_tree_routes_softly_and_hardly_and_reports_nodes(faces):
 
 def test_tta_averages_the_views(faces):
     X, y, X_test, _ = faces
-    base = [{"name": "hog", "cell": 8}, {"name": "logistic"}]
+    base = [("hog", {"cell": 8}), "logistic"]
     tta = registry.create("classifier", "tta", estimator=base).fit(X, y)
     inner = tta.estimator_
     expected = (inner.predict_proba(X_test) + inner.predict_proba(X_test[:, :, ::-1])) / 2
@@ -257,8 +290,7 @@ def test_tta_averages_the_views(faces):
 @pytest.mark.parametrize("method", ["average", "weighted", "max", "stacking"])
 def test_fusion_of_two_pipelines(method, faces):
     X, y, X_test, _ = faces
-    members = [[{"name": "hog", "cell": 8}, {"name": "logistic"}],
-               [{"name": "lbp", "grid": 4}, {"name": "logistic"}]]  # fmt: skip
+    members = [[("hog", {"cell": 8}), "logistic"], [("lbp", {"grid": 4}), "logistic"]]
     fused = registry.create("classifier", "fusion", members=members, method=method).fit(X, y)
     proba = fused.predict_proba(X_test)
     assert np.allclose(proba.sum(axis=1), 1)

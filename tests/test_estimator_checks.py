@@ -12,11 +12,16 @@ dtypes, pickling, determinism — is the plugin's own code.
 """
 
 import numpy as np
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ferengine import registry
 
 KINDS = ("preprocessor", "feature", "classifier")
+#: Plugins whose checks take seconds each (XGBoost, torch, k-means, dlib, forests): they
+#: run with the slow tests, the others with every test run.
+SLOW = {"xgboost", "cnn", "cnn-embedding", "tta", "softmax-head", "bovw", "align", "landmarks",
+        "random-forest", "extra-trees"}  # fmt: skip
 SIDE = 16
 
 
@@ -89,12 +94,15 @@ def _table_adapter(cls):
     return adapted
 
 
-def _instances():
+def _instances(slow=None):
+    """Instances of the built-in plugins; only the slow ones or the others if ``slow`` is set."""
     out = []
     for kind in KINDS:
         for name in registry.names(kind):
             rec = registry.get_registry().record(kind, name)
             if rec.status != "ok" or rec.package != "ferengine":
+                continue
+            if slow is not None and (name in SLOW) != slow:
                 continue
             cls = _table_adapter(rec.cls) if getattr(rec.cls, "_image_input", False) else rec.cls
             out.append(cls(**getattr(rec.cls, "_test_params", {})))
@@ -110,6 +118,16 @@ def test_every_builtin_kind_is_covered():
     assert {"pixels", "logistic", "hog", "lbp", "svm-linear", "clahe"} <= names
 
 
-@parametrize_with_checks(_instances(), expected_failed_checks=_expected_failures)
+def test_slow_names_are_builtin_plugins():
+    assert {type(e).name for e in _instances(slow=True)} == SLOW
+
+
+@parametrize_with_checks(_instances(slow=False), expected_failed_checks=_expected_failures)
 def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.slow
+@parametrize_with_checks(_instances(slow=True), expected_failed_checks=_expected_failures)
+def test_sklearn_compatible_slow_estimator(estimator, check):
     check(estimator)

@@ -8,7 +8,7 @@ import pytest
 
 import ferengine
 from ferengine import registry
-from ferengine.plugin import as_grey, as_uint8
+from ferengine.imageops import as_grey, as_uint8
 
 from .conftest import shared_data_dir
 
@@ -16,12 +16,14 @@ pytest.importorskip("dlib", reason="detectors and alignment need the landmarks e
 from ferengine_faces.align import (
     TEMPLATE,
     AlignFallbackWarning,
-    eye_centres,
     eye_line_matrix,
     plausible,
     spatial_matrix,
+    template_anchors,
     template_matrix,
 )
+
+DLIB68 = registry.create("landmarker", "dlib-68")
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +115,8 @@ def apply(m, p):
 
 
 def test_eye_line_rotation_levels_the_eyes_about_their_midpoint():
-    points = shape_with_eyes((30, 50), (70, 62))
-    left, right = (apply(eye_line_matrix(points), p) for p in eye_centres(points))
+    eyes = DLIB68.eye_centres(shape_with_eyes((30, 50), (70, 62)))
+    left, right = (apply(eye_line_matrix(*eyes), p) for p in eyes)
     assert left[1] == pytest.approx(right[1])
     np.testing.assert_allclose((left + right) / 2, [50, 56])
     assert right[0] - left[0] == pytest.approx(np.hypot(40, 12))
@@ -122,7 +124,7 @@ def test_eye_line_rotation_levels_the_eyes_about_their_midpoint():
 
 def test_spatial_normalisation_box_fills_the_output():
     points = shape_with_eyes((40, 50), (60, 50))  # d = 20, midpoint (50, 50)
-    m = spatial_matrix(points, (90, 68))
+    m = spatial_matrix(*DLIB68.eye_centres(points), (90, 68))
     corners = np.array(
         [[50 - 34, 50 - 26], [50 + 34, 50 + 64]]
     )  # 1.7 d sides, 1.3 d up, 3.2 d down
@@ -138,15 +140,21 @@ def test_template_similarity_recovers_a_scaled_rotated_template():
     points[36:42], points[42:48] = placed[0], placed[1]
     points[[30, 48, 54]] = placed[2:]
     np.testing.assert_allclose(
-        apply(template_matrix(points, (48, 48)), placed), canonical, atol=1e-3
+        apply(template_matrix(template_anchors(DLIB68, points), (48, 48)), placed),
+        canonical,
+        atol=1e-3,
     )
 
 
 def test_implausible_shapes_are_rejected():
-    assert plausible(shape_with_eyes((30, 50), (70, 55)), 100, 100)
-    assert not plausible(shape_with_eyes((70, 50), (30, 50)), 100, 100)  # crossed
-    assert not plausible(shape_with_eyes((30, 20), (50, 80)), 100, 100)  # tilted over 45°
-    assert not plausible(shape_with_eyes((49, 50), (51, 50)), 100, 100)  # eyes 2 px apart
+    def ok(left, right):
+        points = shape_with_eyes(left, right)
+        return plausible(*DLIB68.eye_centres(points), points, 100, 100)
+
+    assert ok((30, 50), (70, 55))
+    assert not ok((70, 50), (30, 50))  # crossed
+    assert not ok((30, 20), (50, 80))  # tilted over 45°
+    assert not ok((49, 50), (51, 50))  # eyes 2 px apart
 
 
 def aligned(align, images, fit=False):
@@ -173,8 +181,6 @@ def test_align_crops_faces_and_falls_back_on_images_without_one(faces192):
 
 
 def test_rotate_keeps_the_size_and_levels_a_tilted_face(faces192):
-    from ferengine_classic.features.landmarks import default_model_path, shape_in_box
-
     centre = (96.0, 96.0)
     tilted = cv2.warpAffine(faces192[0], cv2.getRotationMatrix2D(centre, 15, 1.0), (192, 192),
                             borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
@@ -183,7 +189,8 @@ def test_rotate_keeps_the_size_and_levels_a_tilted_face(faces192):
     assert levelled.shape == (1, 192, 192)
 
     def tilt(image):
-        left, right = eye_centres(shape_in_box(image, None, str(default_model_path())))
+        (points,) = DLIB68.locate(image, [(0, 0, *image.shape[::-1])])
+        left, right = DLIB68.eye_centres(points)
         return np.degrees(np.arctan2(*(right - left)[::-1]))
 
     assert abs(tilt(tilted)) > 8 and abs(tilt(levelled[0])) < 4

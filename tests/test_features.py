@@ -14,6 +14,11 @@ FAST = {
 }
 
 
+def slow_bovw(names):
+    """``names`` as parameters, BoVW's marked slow (its k-means takes most of the time)."""
+    return [pytest.param(n, marks=pytest.mark.slow) if n == "bovw" else n for n in names]
+
+
 def make(name, **params):
     return registry.create("feature", name, **params)
 
@@ -23,7 +28,7 @@ def faces():
     return ferengine.load_dataset("synthetic", n_subjects=6, per_expression=1).images
 
 
-@pytest.mark.parametrize("name", sorted(FAST))
+@pytest.mark.parametrize("name", slow_bovw(sorted(FAST)))
 def test_float32_matrix_deterministic_and_parallel_equal(name, faces):
     feature = make(name, **FAST[name]).fit(faces)
     out = feature.transform(faces)
@@ -36,7 +41,7 @@ def test_float32_matrix_deterministic_and_parallel_equal(name, faces):
         assert np.allclose(out, parallel, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["lbp", "hog", "gabor", "bovw"])
+@pytest.mark.parametrize("name", slow_bovw(["lbp", "hog", "gabor", "bovw"]))
 def test_colour_images_are_described_by_their_grey_level(name, faces):
     rgb = np.repeat(faces[..., None], 3, axis=3)
     grey = make(name, **FAST[name]).fit(faces).transform(faces)
@@ -123,6 +128,7 @@ def test_gabor_dimensions_and_orientation_selectivity():
 
 
 # -- BoVW -----------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("encoding", ["hard", "soft", "vlad"])
 def test_bovw_encodings(encoding, faces):
     bovw = make("bovw", words=16, encoding=encoding, pyramid=(1, 2), max_descriptors=5000)
@@ -152,14 +158,14 @@ def test_concat_blocks_are_scaled_and_weighted(faces):
     assert out.shape == (len(faces), hog.shape[1] + lbp.shape[1])
     assert np.allclose(np.linalg.norm(out[:, : hog.shape[1]], axis=1), 1, atol=1e-4)
     assert np.allclose(np.linalg.norm(out[:, hog.shape[1] :], axis=1), 2, atol=1e-4)
-    standard = make("concat", features=[{"name": "hog"}, {"name": "lbp", "grid": 3}]).fit(faces)
+    standard = make("concat", features=["hog", ("lbp", {"grid": 3})]).fit(faces)
     assert standard.transform(faces).shape[1] == hog.shape[1] + 9 * 59
     with pytest.raises(ValueError, match="2 weights for 1 features"):
         make("concat", features=("hog",), weights=(1, 2)).fit(faces)
 
 
 # -- every feature × a fast classifier beats chance on held-out subjects --------------------
-@pytest.mark.parametrize("name", ["lbp", "hog", "gabor", "bovw", "concat"])
+@pytest.mark.parametrize("name", slow_bovw(["lbp", "hog", "gabor", "bovw", "concat"]))
 def test_feature_with_a_fast_classifier_beats_chance(name, default_ds):
     train, test = splits.subject_kfold(default_ds, n_splits=4, seed=0)[0]  # unseen subjects
     model = ferengine.pipeline((name, FAST[name]), ("svm-linear", {"C": 1.0}))

@@ -110,6 +110,7 @@ def bench(spec, out, *options):
     )
 
 
+@pytest.mark.slow
 def test_a_second_bench_on_a_held_folder_names_the_holder_and_exits(tmp_path):
     spec = tmp_path / "tiny.toml"
     spec.write_text(SUITE)
@@ -138,6 +139,7 @@ def test_a_second_bench_on_a_held_folder_names_the_holder_and_exits(tmp_path):
     assert not (out / OWNER_NAME).exists()  # removed by the holder when it finished
 
 
+@pytest.mark.slow
 def test_two_real_benches_on_one_folder_run_each_task_once(tmp_path):
     spec = tmp_path / "tiny.toml"
     spec.write_text(SUITE)

@@ -108,6 +108,7 @@ MEMORY_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="reads VmHWM from /proc")
 def test_a_decompression_bomb_gets_a_row_and_a_skip_without_being_decoded(
     bomb, photo, model_file, tmp_path

@@ -51,7 +51,7 @@ GIB = 1 << 30
 
 _CNN = {"arch": "compact", "size": 16, "arch_params": {"width": 4, "embedding": 8},
         "epochs": 1, "batch_size": 16, "threads": 1, "validation_fraction": 0.0}  # fmt: skip
-_NODE = [{"name": "pixels", "size": 8}, {"name": "logistic", "max_iter": 100}]
+_NODE = [("pixels", {"size": 8}), ("logistic", {"max_iter": 100})]
 #: Every built-in classifier family, small enough to fit in a second or two.
 FAMILIES = {
     "decision-tree": {"max_depth": 3},
@@ -66,7 +66,7 @@ FAMILIES = {
     "mlp": {"hidden_layer_sizes": [8], "max_iter": 20},
     "softmax-head": {"hidden": [8], "epochs": 2, "threads": 1, "validation_fraction": 0.0},
     "cnn": _CNN,
-    "tta": {"estimator": {"name": "cnn", **_CNN}},
+    "tta": {"estimator": ("cnn", _CNN)},
     "cnn-tree": {"node": _NODE},
     "fusion": {"members": [_NODE, _NODE], "method": "stacking"},
 }
@@ -288,6 +288,7 @@ def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
 # --- 1. crafted arrays: refused on load, never a segfault ------------------------------------
 
 
+@pytest.mark.slow
 def test_crafted_decision_tree_is_refused_on_load_naming_step_and_field(data, tmp_path):
     model = ferengine.pipeline(("pixels", {"size": 12}), ("decision-tree", {"max_depth": 3}))
     good = ferengine.save(model.fit(data), tmp_path / "good.fer")
@@ -300,6 +301,7 @@ def test_crafted_decision_tree_is_refused_on_load_naming_step_and_field(data, tm
             "is outside [1, ") in message  # fmt: skip
 
 
+@pytest.mark.slow
 def test_crafted_decision_tree_cannot_crash_evaluate_or_predict(data, tmp_path, images):
     model = ferengine.pipeline(("pixels", {"size": 12}), ("decision-tree", {"max_depth": 3}))
     good = ferengine.save(model.fit(data), tmp_path / "good.fer")
@@ -391,6 +393,7 @@ def test_inconsistent_arrays_are_refused_naming_the_field(fitted, family, edit, 
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.slow
 def test_booster_bytes_are_checked_before_libxgboost_parses_them(fitted, images, tmp_path):
     """A key length made huge: libxgboost 3.2's parser reads past the buffer (SIGSEGV)."""
     from ferengine.model_checks.ubjson import UBJSONError, decode, encode
@@ -437,6 +440,7 @@ def _edit_schema(src: Path, dst: Path, key: str, value) -> Path:
     return write_fer(dst, manifest, pack(items))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("key", "expected"), [
     ("size_", r"size_ = 1000000 is outside \[1, 1025\)|has shape .* needs \(1, 1, 1000000"),
     ("width", r"module_state_.* has shape .* but the network its parameters describe needs"),
@@ -474,6 +478,7 @@ def bomb():
     return bomb_stream(GIB)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("member", ["manifest.json", "model.skops"])
 def test_one_mb_file_declaring_a_gib_member_fails_fast_in_little_memory(
     saved, bomb, member, tmp_path
@@ -507,6 +512,7 @@ def test_bomb_inside_the_skops_payload_is_refused_before_skops_reads_it(saved, b
         ferengine.load(path)
 
 
+@pytest.mark.slow
 def test_members_understating_their_size_are_read_in_bounded_memory(saved, bomb, tmp_path):
     """``ZipFile.read`` would inflate the whole GiB before cutting it to the declared size."""
     stream, _ = bomb
@@ -831,6 +837,7 @@ def _check_outcome(result: dict, case: tuple, allowed: tuple[str, ...]) -> None:
     assert result["peak_mib"] < WORKER_MEMORY_MIB, (case, result)
 
 
+@pytest.mark.slow
 def test_every_family_predicts_in_the_worker(saved, worker):
     for name, path in saved.items():
         result = worker.ask(path)
@@ -845,6 +852,7 @@ _PROPERTY = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
 
 @_PROPERTY
 @given(case=mutations(sorted(FAMILIES)))
+@pytest.mark.slow
 def test_mutated_models_predict_or_are_refused(saved, worker, tmp_path_factory, case):
     family, kind, details = case
     path = tmp_path_factory.getbasetemp() / f"mutated-{next(_counter)}.fer"
@@ -894,6 +902,7 @@ def _schema_numbers(node, out, key=""):
 @_PROPERTY
 @given(family=st.sampled_from(sorted(FAMILIES)), pick=st.integers(0, 10_000), value=st.sampled_from(
     [0, -1, 1, 2, 7, 65, 2**31 - 1, -(2**31), 10**12]))  # fmt: skip
+@pytest.mark.slow
 def test_mutated_fitted_integers_never_crash(saved, worker, tmp_path_factory, family, pick, value):
     """Integers in schema.json (``n_features_in_``, ``node_count``, ...): load refuses or
     returns; prediction may then fail with a Python error, but never with a signal."""

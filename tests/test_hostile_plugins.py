@@ -208,7 +208,7 @@ def test_qualified_names_work_in_pipelines_specs_and_suites(shadowed, small_ds, 
     spec = tmp_path / "m.toml"
     spec.write_text(
         '[dataset]\nname = "ferengine:synthetic"\n'
-        '[[steps]]\nname = "fakeplug-shadow:pixels"\nk = 2\n'
+        '[[steps]]\nname = "fakeplug-shadow:pixels"\nparams = { k = 2 }\n'
         '[[steps]]\nname = "classifier:logistic"\n'
     )
     model = load_spec(spec).pipeline()

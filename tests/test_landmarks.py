@@ -69,6 +69,7 @@ def test_deterministic(synth, fitted):
     np.testing.assert_array_equal(a, c)
 
 
+@pytest.mark.slow
 def test_parallel_equals_serial(synth, fitted):
     X = np.concatenate([synth.images] * 2)
     par = Landmarks(n_jobs=2, batch_size=8).fit(X)
@@ -98,10 +99,10 @@ def test_any_size_and_float_input(synth, fitted):
     np.testing.assert_array_equal(fitted.transform(mixed)[2:], fitted.transform(z[2:]))
 
 
-def test_detect_falls_back_to_whole_image():
+def test_detector_box_falls_back_to_whole_image():
     noise = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
     np.testing.assert_array_equal(
-        Landmarks(box="detect").landmarks(noise), Landmarks().landmarks(noise)
+        Landmarks(box="dlib-hog").landmarks(noise), Landmarks().landmarks(noise)
     )
 
 
@@ -120,6 +121,7 @@ def test_pickle_holds_no_dlib_object(fitted, synth):
         ({"parts": ()}, "parts"),
         ({"parts": ("coords", "coords")}, "parts"),
         ({"box": "face"}, "box"),
+        ({"parts": ("coords", "ratios"), "landmarker": "dlib-5"}, "ibug-68"),
         ({"min_size": 0}, "min_size"),
         ({"min_size": 9.5}, "min_size"),
         ({"batch_size": 0}, "batch_size"),
@@ -133,8 +135,16 @@ def test_bad_parameter_raises(synth, params, name):
 
 
 def test_missing_model_file(synth, tmp_path):
-    with pytest.raises(FileNotFoundError, match="shape predictor"):
-        Landmarks(model_path=str(tmp_path / "none.dat")).fit(synth.images[:2])
+    with pytest.raises(FileNotFoundError, match="dlib-68: no shape predictor"):
+        Landmarks(landmarker_params={"model_path": str(tmp_path / "none.dat")}).fit(
+            synth.images[:2]
+        )
+
+
+def test_other_landmarker_gives_its_coordinates(synth):
+    five = Landmarks(parts=("coords",), landmarker="dlib-5").fit(synth.images[:3])
+    assert five.landmarks(synth.images[:3]).shape == (3, 5, 2)
+    assert five.transform(synth.images[:3]).shape == (3, 10)
 
 
 def test_geometry_invariant_to_similarity_transforms(fitted, synth):
@@ -168,6 +178,7 @@ def _fer2013(data, n=50):
     return images[:: len(images) // n][:n]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["ckplus48", "fer2013"])
 def test_plausible_points_on_real_crops(source):
     data = shared_data_dir()

@@ -2,6 +2,7 @@ import json
 import os
 import pickle
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -101,29 +102,36 @@ def test_damaged_or_foreign_archives_are_refused(tmp_path, fitted):
         ferengine.load(tmp_path / "missing.fer")
 
 
-def test_shipped_model_name_resolves_in_its_package(tmp_path, monkeypatch, fitted):
-    from ferengine import persistence
+def test_a_registered_model_file_resolves_inside_its_package(tmp_path, monkeypatch, fitted):
+    from ferengine.models import ModelCard, PretrainedModel
 
     pkg = tmp_path / "fakeshipped"
     (pkg / "models").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
-    ferengine.save(fitted, pkg / "models" / "default.fer")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(persistence.SHIPPED_MODELS, "default",
-                        ("fakeshipped", "models/default.fer", "deep"))  # fmt: skip
-    assert persistence.model_path("default") == pkg / "models" / "default.fer"
-    assert type(ferengine.load("default")) is type(fitted)
-    assert read_manifest("default")["format"] == "ferengine-model"
+    card = ModelCard(package="fakeshipped", file="models/m.fer", label_space="fer7",
+                     classes=("a", "b"), input_size=(48, 48), channels=1, normalization="",
+                     preprocessing="", training_data="", licence="")  # fmt: skip
+    shipped = type("Shipped", (PretrainedModel,), {"name": "shipped", "card": card})
+    with pytest.raises(FileNotFoundError, match=r"models/m.fer is missing from package"):
+        shipped.path()
+    ferengine.save(fitted, pkg / "models" / "m.fer")
+    assert shipped.path() == pkg / "models" / "m.fer"
+    gone = type(
+        "Gone", (PretrainedModel,), {"name": "gone", "card": replace(card, package="nope_xyz")}
+    )
+    with pytest.raises(FileNotFoundError, match="'nope_xyz' is not installed"):
+        gone.path()
 
 
-def test_shipped_model_without_its_package_names_the_extra(monkeypatch, tmp_path):
-    from ferengine import persistence
+def test_a_local_file_named_like_a_registered_model_must_be_told_apart(monkeypatch, tmp_path):
+    from ferengine.models import AmbiguousModelError
 
-    monkeypatch.setitem(persistence.SHIPPED_MODELS, "default",
-                        ("no_such_package_xyz", "models/default.fer", "deep"))  # fmt: skip
-    with pytest.raises(FileNotFoundError, match=r"ferengine\[deep\]"):
-        ferengine.load("default")
-    monkeypatch.chdir(tmp_path)  # a file named "default" is a path like any other
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "default").write_bytes(b"not a zip")
-    with pytest.raises(ModelFormatError):
+    with pytest.raises(AmbiguousModelError, match=r"'\./default' for the file or 'model:default'"):
         ferengine.load("default")
+    with pytest.raises(ModelFormatError):
+        ferengine.load("./default")
+    with pytest.raises(ModelFormatError):
+        ferengine.load(tmp_path / "default")  # a Path is always a path

@@ -36,6 +36,7 @@ def test_bad_steps_are_explained():
         ferengine.pipeline()
 
 
+@pytest.mark.slow
 def test_fit_score_and_subject_independent_cv(default_ds):
     ds = default_ds
     pipe = ferengine.pipeline(("pixels", {"size": 24}), "logistic")
@@ -76,6 +77,7 @@ def test_labels_as_names_or_codes(small_ds):
     assert raw.predict(small_ds.images[:3]).dtype == object
 
 
+@pytest.mark.slow
 def test_fit_on_a_face_dataset_records_its_label_space(small_ds):
     pipe = ferengine.pipeline(("pixels", {"size": 16}), "logistic").fit(small_ds)
     assert pipe.label_space_ is small_ds.label_space

@@ -135,11 +135,12 @@ def test_bad_options_are_named(model_file):
     assert result.exit_code != 0 and "nope" in result.output
 
 
+@pytest.mark.slow
 def test_seed_recipe_keeps_its_preprocessing_inside_the_saved_model(tmp_path):
     pytest.importorskip("torch")
     spec = load_spec(ROOT / "benchmarks" / "models" / "seed-small32.toml")
     quick = {"epochs": 1, "threads": 1, "validation_fraction": 0.0, "patience": None}
-    steps = [{**step, **quick} if step["name"] == "cnn" else step for step in spec.steps]
+    steps = [("cnn", {**s["params"], **quick}) if s["name"] == "cnn" else s for s in spec.steps]
     ds = ferengine.load_dataset("synthetic", n_subjects=4, per_expression=2, size=96)
     model = ferengine.pipeline(*steps).fit(ds.images, ds.labels)
     ferengine.save(model, tmp_path / "seed.fer")

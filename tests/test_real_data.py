@@ -12,9 +12,12 @@ from ferengine.cli import main
 from .conftest import shared_data_dir
 
 DATA = shared_data_dir()
-pytestmark = pytest.mark.skipif(
-    DATA is None, reason="real data absent: set FERENGINE_DATA or place ../shared/data"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        DATA is None, reason="real data absent: set FERENGINE_DATA or place ../shared/data"
+    ),
+    pytest.mark.slow,  # reads the full datasets
+]
 FER_TRAIN = [3995, 436, 4097, 7215, 4830, 3171, 4965]
 FER_PUBLIC = [467, 56, 496, 895, 653, 415, 607]
 

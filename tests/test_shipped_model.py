@@ -38,6 +38,7 @@ def test_default_model_gives_probabilities_for_grey_and_colour_crops():
     np.testing.assert_array_equal(model.predict(grey), model.classes_[proba.argmax(axis=1)])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shared_data_dir() is None, reason="real data absent: set FERENGINE_DATA")
 def test_evaluate_reproduces_the_documented_publictest_accuracy():
     documented = DOCUMENTED.search((ROOT / "docs" / "deep.md").read_text(encoding="utf-8"))

@@ -46,6 +46,7 @@ def test_bad_parameters(params, message):
         ferengine.load_dataset("synthetic", **params)
 
 
+@pytest.mark.slow
 def test_learnable_but_not_trivial(default_ds):
     """A simple pipeline lands well above chance and well below 100 % across subjects."""
     ds = default_ds

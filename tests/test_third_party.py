@@ -63,6 +63,7 @@ def test_installed_plugin_is_discovered_and_described(example_registry):
     assert "pixels" in registry.names("feature")
 
 
+@pytest.mark.slow
 def test_installed_plugin_works_in_a_pipeline_and_round_trips(example_registry, small_ds, tmp_path):
     pipe = ferengine.pipeline(("block-means", {"grid": 4}), "logistic").fit(small_ds)
     features = pipe.named_steps["block-means"].transform(small_ds.images[:3])

@@ -12,15 +12,14 @@ hits or misses and carry their cost; this small store does exactly that.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
+
+from ferengine.fileio import atomic_dir
 
 
 def cache_key(parts: Any) -> str:
@@ -63,17 +62,7 @@ class FeatureCache:
 
     def put(self, key: str, train: np.ndarray, test: np.ndarray, meta: dict[str, Any]) -> None:
         """Store an entry atomically (a concurrent writer's complete copy wins)."""
-        folder = self._dir(key)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder.parent))
-        try:
+        with atomic_dir(self._dir(key)) as tmp:
             np.save(tmp / "train.npy", np.ascontiguousarray(train))
             np.save(tmp / "test.npy", np.ascontiguousarray(test))
             (tmp / "meta.json").write_text(json.dumps(meta))
-            try:
-                os.rename(tmp, folder)
-            except OSError:
-                if key not in self:  # not a lost race: a real error
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)

@@ -62,12 +62,12 @@ def bench_cmd(
     args: tuple[str, ...], out: Path | None, jobs: int, backend: str, scheduler: str | None,
     resume: bool, wait: bool, limit: int | None, cache: Path | None, data: tuple[str, ...],
 ) -> None:  # fmt: skip
-    r"""Run a benchmark suite and write results.csv, results.json and report.md.
+    """Run a benchmark suite and write results.csv, results.json and report.md.
 
     \b
     ferengine bench [SPEC]          SPEC: a suite TOML file or a built-in name (default: quick)
     ferengine bench report DIR      regenerate DIR/report.md from DIR's stored results
-    """
+    """  # noqa: D301 (click's no-rewrap marker is the backspace character "\b")
     from ferengine.bench import RunOptions, load_suite, run_suite, write_report
     from ferengine.bench.lock import folder_lock
     from ferengine.bench.report import leaderboards

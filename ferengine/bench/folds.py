@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +17,7 @@ from ferengine import splits
 from ferengine.bench.store import set_aside
 from ferengine.bench.suite import DatasetRef, Protocol, SuiteError
 from ferengine.dataset import FaceDataset
+from ferengine.fileio import atomic_path
 from ferengine.labels import LabelSpace, mapping
 
 
@@ -34,12 +35,7 @@ class Side:
 
     def load(self) -> FaceDataset:
         """Load the dataset this side reads, once per process (workers reuse it)."""
-        key = joblib.hash(self)
-        if key not in _LOADED:
-            if len(_LOADED) >= 4:
-                _LOADED.pop(next(iter(_LOADED)))
-            _LOADED[key] = _read(self)
-        return _LOADED[key]
+        return _load(_ByContent(self))
 
 
 @dataclass
@@ -54,7 +50,22 @@ class Fold:
     test: np.ndarray
 
 
-_LOADED: dict[str, FaceDataset] = {}
+class _ByContent:
+    """A side hashed by its content (``joblib.hash``: its parameters may hold dicts)."""
+
+    def __init__(self, side: Side) -> None:
+        self.side, self.key = side, joblib.hash(side)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ByContent) and other.key == self.key
+
+
+@functools.lru_cache(maxsize=4)
+def _load(side: _ByContent) -> FaceDataset:
+    return _read(side.side)
 
 
 def _read(side: Side) -> FaceDataset:
@@ -126,10 +137,8 @@ def cached_folds(
     arrays = {
         f"{side}{i}": getattr(f, side) for i, f in enumerate(folds) for side in ("train", "test")
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, meta=json.dumps(meta), **arrays)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, meta=json.dumps(meta), **arrays)
     return folds
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from ferengine.bench.store import write_atomic
 from ferengine.bench.suite import SuiteError
+from ferengine.fileio import write_atomic
 
 #: The lock file in a results folder (left in place; only the OS lock matters).
 LOCK_NAME = ".bench.lock"

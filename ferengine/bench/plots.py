@@ -1,15 +1,18 @@
-"""PNG figures of a benchmark report (matplotlib, no display needed)."""
+"""PNG figures of a benchmark report.
+
+Drawn on :class:`matplotlib.figure.Figure` objects, not through ``pyplot``: no window,
+no global figure list, and the user's matplotlib backend is left as it was.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never open a window
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
+
+from ferengine.fileio import atomic_path
 
 
 def confusion(
@@ -19,7 +22,8 @@ def confusion(
     counts = np.asarray(counts, dtype=float)
     rows = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * len(names), 1.0 + 0.7 * len(true_names)))
+    fig = Figure(figsize=(1.0 + 0.75 * len(names), 1.0 + 0.7 * len(true_names)))
+    ax = fig.subplots()
     ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     for (i, j), value in np.ndenumerate(share):
         ax.text(j, i, f"{value:.2f}\n{int(counts[i, j])}", ha="center", va="center",
@@ -47,7 +51,8 @@ def accuracy_latency(rows: list[dict[str, Any]], title: str, path: Path) -> Path
     """Plot mean accuracy against batched time per image and mark the Pareto front."""
     points = [(r["predict_ms_per_image"], r["accuracy"]) for r in rows]
     front = pareto_front(points)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     xs, ys = zip(*points, strict=True)
     ax.scatter(xs, ys, s=18, color="0.55", label="pipeline")
     fx, fy = zip(*(points[i] for i in front), strict=True)
@@ -66,7 +71,8 @@ def accuracy_latency(rows: list[dict[str, Any]], title: str, path: Path) -> Path
 
 def per_class_f1(rows: list[dict[str, Any]], names: list[str], title: str, path: Path) -> Path:
     """Draw grouped bars of the per-class F1 of the top pipelines."""
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(names)), 4))
+    fig = Figure(figsize=(max(6, 1.2 * len(names)), 4))
+    ax = fig.subplots()
     width = 0.8 / max(1, len(rows))
     for k, row in enumerate(rows):
         ax.bar(np.arange(len(names)) + k * width, [row["per_class_f1"][n] for n in names],
@@ -79,9 +85,8 @@ def per_class_f1(rows: list[dict[str, Any]], names: list[str], title: str, path:
     return _save(fig, path)
 
 
-def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     return path

@@ -28,10 +28,13 @@ import ferengine
 from ferengine.bench.cache import FeatureCache, cache_key
 from ferengine.bench.folds import Fold, cached_folds
 from ferengine.bench.lock import folder_lock
-from ferengine.bench.store import ResultStore, read_history, write_atomic
+from ferengine.bench.store import ResultStore, read_history
 from ferengine.bench.suite import DatasetRef, Suite, SuiteError
 from ferengine.bench.tasks import ClassifyJob, FeatureJob, classify, extract
+from ferengine.fileio import write_atomic
 from ferengine.persistence import model_path
+from ferengine.registry import info
+from ferengine.steps import StepSpec
 
 BACKENDS = ("loky", "dask")
 
@@ -194,17 +197,14 @@ def _run_locked(
 
 
 def fusion_members(front: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
-    """Member features of a front ending in ``concat`` (as step dicts), else ``[]``."""
-    if not front or front[-1].get("name") != "concat":
+    """Member features of a front ending in ``concat`` (as step tables), else ``[]``."""
+    if not front or StepSpec.parse(front[-1]).bare != "concat":
         return []
-    members = []
-    for step in front[-1].get("features", ("hog", "lbp")):
-        if isinstance(step, str):
-            step = {"name": step}
-        elif isinstance(step, list | tuple):
-            step = {"name": step[0], **step[1]}
-        members.append(dict(step))
-    return members
+    last = StepSpec.parse(front[-1])
+    members = last.params.get("features")
+    if members is None:  # concat's default features, as its plugin declares them
+        members = info("feature", last.name or "concat")["parameters"]["features"]
+    return [StepSpec.parse(step).to_dict() for step in members]
 
 
 def _feature_key(fold: Fold, front: tuple[dict[str, Any], ...]) -> str:

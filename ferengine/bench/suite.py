@@ -17,7 +17,7 @@ Example (``ferengine/bench/suites/quick.toml`` is the complete built-in one)::
 
     [preprocess]                    # named chains; every chain meets every feature
     none = []
-    clahe = [{ name = "clahe" }]
+    clahe = [{ name = "clahe", params = { clip_limit = 2.0 } }]
 
     [[features]]
     name = "hog"
@@ -30,13 +30,17 @@ Example (``ferengine/bench/suites/quick.toml`` is the complete built-in one)::
     [[pipelines]]                   # whole pipelines beside the grid (deep models)
     name = "small-cnn"
     preprocess = "none"
-    steps = [{ name = "cnn", arch = "small" }]   # last step is the classifier
+    steps = [{ name = "cnn", params = { arch = "small" } }]   # the last step is a classifier
 
     [[references]]                  # literature figures printed beside the leaderboard
     dataset = "fer2013"
     pipeline = "BoVW + SVM"
     accuracy = 0.6348
     source = "Ionescu et al. 2013"
+
+Steps are written in the step grammar (:mod:`ferengine.steps`), the same form as model
+specs. The file is checked against its declared schema (:class:`SuiteFile`) and the
+registry before any work starts: every problem at once, each with its TOML path.
 """
 
 from __future__ import annotations
@@ -47,26 +51,151 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
-from sklearn.model_selection import ParameterGrid
+from pydantic import Field, ValidationInfo, model_validator
 
 from ferengine.errors import FerengineError
+from ferengine.labels import get_label_space
+from ferengine.registry import Registry, get_registry
+from ferengine.schemas import (
+    DatasetTable,
+    GridTable,
+    Issue,
+    PreprocessorStep,
+    Step,
+    Table,
+    grid_checked,
+    raise_issues,
+    validate,
+)
 from ferengine.spec import expand_path
+from ferengine.steps import StepBuilder
 
-PROTOCOLS = ("split", "holdout", "kfold", "subject-kfold", "loso", "cross-dataset")
-_TOP = {
-    "name", "description", "seed", "datasets", "protocol", "preprocess",
-    "features", "classifiers", "pipelines", "references",
-}  # fmt: skip
-_PROTOCOL = {
-    "kind", "folds", "repeats", "test_size", "train", "test", "train_split", "test_split",
-    "contempt", "mapping", "datasets",
-}  # fmt: skip
+ProtocolKind = Literal["split", "holdout", "kfold", "subject-kfold", "loso", "cross-dataset"]
+PROTOCOLS: tuple[str, ...] = get_args(ProtocolKind)
 
 
 class SuiteError(FerengineError, ValueError):
     """A benchmark suite is malformed; the message names the file and the key."""
+
+
+# --- the declared schema of a suite file ---------------------------------------------------
+
+
+class SuiteDataset(DatasetTable):
+    """``[datasets.KEY]``: a dataset plugin, its parameters and an optional label space."""
+
+    label_space: str | None = None
+
+    @model_validator(mode="after")
+    def _known_space(self, info: ValidationInfo) -> SuiteDataset:
+        if self.label_space is not None:
+            try:  # a registered label space, looked up where the suite's plugins are
+                get_label_space(self.label_space, (info.context or {}).get("registry"))
+            except FerengineError as exc:
+                raise_issues("dataset", [(("label_space",), str(exc))])
+        return self
+
+
+class ProtocolTable(Table):
+    """``[protocol]``: how train and test images are chosen."""
+
+    kind: ProtocolKind = "subject-kfold"
+    folds: int = Field(5, ge=2)
+    repeats: int = Field(1, ge=1)
+    test_size: float = Field(0.2, gt=0, lt=1)
+    train: str | None = None
+    test: str | None = None
+    train_split: str | None = None
+    test_split: str | None = None
+    contempt: str = "drop"
+    mapping: dict[str, str] = Field(default_factory=dict)
+    datasets: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _needs(self) -> ProtocolTable:
+        issues: list[Issue] = []
+        if self.kind == "split":
+            for key in ("train_split", "test_split"):
+                if getattr(self, key) is None:
+                    issues.append(((key,), "protocol 'split' needs train_split and test_split"))
+        if self.kind == "cross-dataset":
+            for key in ("train", "test"):
+                if getattr(self, key) is None:
+                    issues.append(((key,), "protocol 'cross-dataset' needs train and test"))
+        raise_issues("protocol", issues)
+        return self
+
+
+class PipelineTable(Table):
+    """``[[pipelines]]``: a whole pipeline beside the grid; its last step is a classifier."""
+
+    name: str | None = None
+    preprocess: str = "none"
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ends_with_a_classifier(self, info: ValidationInfo) -> PipelineTable:
+        registry = (info.context or {}).get("registry")
+        if registry is not None:  # the steps passed their checks, so their names resolve
+            last = self.steps[-1].name
+            if StepBuilder(registry).resolve(last)[0] not in ("classifier", "model"):
+                loc = ("steps", len(self.steps) - 1, "name")
+                message = f"{last!r}: the last step must be a classifier or a registered model"
+                raise_issues("pipeline", [(loc, message)])
+        return self
+
+
+class Reference(Table):
+    """``[[references]]``: a literature figure printed beside the leaderboard."""
+
+    pipeline: str
+    accuracy: float = Field(ge=0, le=1)
+    dataset: str | None = None
+    protocol: str | None = None
+    source: str | None = None
+
+
+class SuiteFile(Table):
+    """The declared schema of a benchmark suite file."""
+
+    name: str | None = None
+    description: str = ""
+    seed: int = Field(0, ge=0)
+    datasets: dict[str, SuiteDataset] = Field(min_length=1)
+    protocol: ProtocolTable = ProtocolTable()
+    preprocess: dict[str, list[PreprocessorStep]] = Field(default_factory=lambda: {"none": []})
+    features: list[Annotated[GridTable, grid_checked("feature")]] = Field(default_factory=list)
+    classifiers: list[Annotated[GridTable, grid_checked("classifier")]] = Field(
+        default_factory=list
+    )
+    pipelines: list[PipelineTable] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SuiteFile:
+        issues: list[Issue] = []
+        keys = sorted(self.datasets)
+        for side in ("train", "test"):
+            key = getattr(self.protocol, side)
+            if key is not None and key not in self.datasets:
+                issues.append((("protocol", side), f"{key!r} is not a [datasets] key ({keys})"))
+        for i, key in enumerate(self.protocol.datasets):
+            if key not in self.datasets:
+                issues.append((("protocol", "datasets", i), f"{key!r} is not a [datasets] key"))
+        if self.features and not self.classifiers:
+            problem = "[[features]] need at least one [[classifiers]] entry"
+            issues.append((("classifiers",), problem))
+        if not (self.features and self.classifiers) and not self.pipelines:
+            problem = "no pipelines: give [[features]] × [[classifiers]] or [[pipelines]]"
+            issues.append(((), problem))
+        for i, pipe in enumerate(self.pipelines):
+            if pipe.preprocess != "none" and pipe.preprocess not in self.preprocess:
+                problem = f"{pipe.preprocess!r} is not a [preprocess] chain"
+                issues.append((("pipelines", i, "preprocess"), problem))
+        raise_issues("suite", issues)
+        return self
 
 
 @dataclass(frozen=True)
@@ -174,45 +303,63 @@ def builtin_suites() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def load_suite(spec: str | Path | None = None) -> Suite:
+def load_suite(spec: str | Path | None = None, registry: Registry | None = None) -> Suite:
     """Read a suite from a TOML file, or a built-in suite by name (default ``quick``).
+
+    Parameters
+    ----------
+    spec : str or Path, optional
+        A suite file, or the name of a built-in suite.
+    registry : Registry, optional
+        Where its plugins are looked up; defaults to the installed ones.
 
     Raises
     ------
     SuiteError
-        Unknown keys, missing sections or wrong types, naming the file and the key.
+        Every problem at once, one line each with its TOML path: unknown keys, missing
+        sections, wrong types, unknown plugins or parameters, invalid parameter values.
     """
     if spec is None or (str(spec) in builtin_suites() and not Path(spec).exists()):
         name = "quick" if spec is None else str(spec)
         text = (resources.files("ferengine.bench") / "suites" / f"{name}.toml").read_text()
-        return parse_suite(text, f"<built-in {name}>", Path.cwd())
+        return parse_suite(text, f"<built-in {name}>", Path.cwd(), registry)
     path = Path(spec)
     if not path.is_file():
         raise SuiteError(
             f"benchmark suite {path} does not exist (built-in suites: {builtin_suites()})"
         )
-    return parse_suite(path.read_text(encoding="utf-8"), str(path), path.parent)
+    return parse_suite(path.read_text(encoding="utf-8"), str(path), path.parent, registry)
 
 
-def parse_suite(text: str, source: str, base: Path) -> Suite:
-    """Parse suite TOML ``text``; relative dataset paths resolve against ``base``."""
+def parse_suite(
+    text: str,
+    source: str,
+    base: Path,
+    registry: Registry | None = None,
+    check_plugins: bool = True,
+) -> Suite:
+    """Parse and check suite TOML ``text``; relative dataset paths resolve against ``base``.
+
+    ``check_plugins=False`` checks only the file's shape, for reading a stored run
+    (``ferengine bench report``) where its plugins need not be installed.
+    """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SuiteError(f"{source}: not valid TOML: {exc}") from exc
-    _keys(raw, _TOP, source, "top level")
-    datasets = _datasets(raw.get("datasets"), source, base)
-    protocol = _protocol(raw.get("protocol", {}), datasets, source)
-    chains = raw.get("preprocess", {"none": []})
-    if not isinstance(chains, dict) or not all(isinstance(c, list) for c in chains.values()):
-        raise SuiteError(f"{source}: [preprocess] maps chain names to lists of step tables")
-    for chain, steps in chains.items():
-        for i, step in enumerate(steps, 1):
-            _step(step, source, f"preprocess.{chain}[{i}]")
-    features = _expand(raw.get("features", []), source, "features")
-    classifiers = _expand(raw.get("classifiers", []), source, "classifiers")
-    if features and not classifiers:
-        raise SuiteError(f"{source}: [[features]] need at least one [[classifiers]] entry")
+    checker = (registry or get_registry()) if check_plugins else None
+    suite = validate(SuiteFile, raw, source, checker, SuiteError)
+    datasets = {
+        key: DatasetRef(key, entry.name, dict(entry.params), entry.label_space, str(base))
+        for key, entry in suite.datasets.items()
+    }
+    table = suite.protocol
+    protocol = Protocol(
+        **{**table.model_dump(exclude={"datasets"}), "datasets": tuple(table.datasets)}
+    )
+    chains = {name: [s.to_dict() for s in steps] for name, steps in suite.preprocess.items()}
+    features = [(step, label) for entry in suite.features for step, label in _expand(entry)]
+    classifiers = [(step, label) for entry in suite.classifiers for step, label in _expand(entry)]
     combos = []
     for key in _tested_datasets(protocol, datasets):
         for chain, steps in chains.items():
@@ -220,98 +367,22 @@ def parse_suite(text: str, source: str, base: Path) -> Suite:
                 for clf, clf_name in classifiers:
                     label = _label(chain, [feat_name], clf_name)
                     combos.append(Combination(key, label, (*steps, feat), clf))
-        for i, pipe in enumerate(raw.get("pipelines", []), 1):
-            combos.append(_pipeline(pipe, chains, key, source, i))
-    if not combos:
-        raise SuiteError(
-            f"{source}: no pipelines: give [[features]] × [[classifiers]] or [[pipelines]]"
-        )
+        combos += [_pipeline(pipe, chains, key) for pipe in suite.pipelines]
     labels = [(c.dataset, c.label) for c in combos]
     dupes = {lab for lab in labels if labels.count(lab) > 1}
     if dupes:
         raise SuiteError(f"{source}: pipelines listed twice: {sorted(d[1] for d in dupes)}")
-    references = raw.get("references", [])
-    for i, ref in enumerate(references, 1):
-        if not isinstance(ref, dict) or not {"pipeline", "accuracy"} <= set(ref):
-            raise SuiteError(f"{source}: references[{i}] needs pipeline and accuracy")
     return Suite(
-        name=str(raw.get("name", Path(source).stem)),
+        name=suite.name or Path(source).stem,
         source=source,
         datasets=datasets,
         protocol=protocol,
         combinations=combos,
-        description=str(raw.get("description", "")),
-        seed=_int(raw.get("seed", 0), source, "seed"),
-        references=references,
+        description=suite.description,
+        seed=suite.seed,
+        references=[ref.model_dump(exclude_none=True) for ref in suite.references],
         text=text,
     )
-
-
-def _keys(table: dict[str, Any], allowed: set[str], source: str, where: str) -> None:
-    unknown = set(table) - allowed
-    if unknown:
-        raise SuiteError(
-            f"{source}: {where}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}"
-        )
-
-
-def _int(value: Any, source: str, key: str, minimum: int = 0) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise SuiteError(f"{source}: {key} must be an integer ≥ {minimum}, got {value!r}")
-    return value
-
-
-def _datasets(table: Any, source: str, base: Path) -> dict[str, DatasetRef]:
-    if not isinstance(table, dict) or not table:
-        raise SuiteError(
-            f'{source}: needs [datasets.KEY] tables, e.g. [datasets.fer2013] name = "fer2013"'
-        )
-    out = {}
-    for key, entry in table.items():
-        where = f"datasets.{key}"
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise SuiteError(f"{source}: {where} needs a name (the dataset plugin)")
-        _keys(entry, {"name", "params", "label_space"}, source, where)
-        params = dict(entry.get("params", {}))
-        out[key] = DatasetRef(key, entry["name"], params, entry.get("label_space"), str(base))
-    return out
-
-
-def _protocol(table: Any, datasets: dict[str, DatasetRef], source: str) -> Protocol:
-    if not isinstance(table, dict):
-        raise SuiteError(f"{source}: [protocol] must be a table")
-    _keys(table, _PROTOCOL, source, "protocol")
-    kind = table.get("kind", "subject-kfold")
-    if kind not in PROTOCOLS:
-        raise SuiteError(f"{source}: protocol.kind {kind!r} is not one of {PROTOCOLS}")
-    proto = Protocol(
-        kind=kind,
-        folds=_int(table.get("folds", 5), source, "protocol.folds", 2),
-        repeats=_int(table.get("repeats", 1), source, "protocol.repeats", 1),
-        test_size=float(table.get("test_size", 0.2)),
-        train=table.get("train"),
-        test=table.get("test"),
-        train_split=table.get("train_split"),
-        test_split=table.get("test_split"),
-        contempt=str(table.get("contempt", "drop")),
-        mapping=dict(table.get("mapping", {})),
-        datasets=tuple(table.get("datasets", ())),
-    )
-    if not 0 < proto.test_size < 1:
-        raise SuiteError(f"{source}: protocol.test_size must be in (0, 1)")
-    if kind == "split" and not (proto.train_split and proto.test_split):
-        raise SuiteError(f"{source}: protocol 'split' needs train_split and test_split")
-    if kind == "cross-dataset":
-        for side in ("train", "test"):
-            if getattr(proto, side) not in datasets:
-                raise SuiteError(
-                    f"{source}: protocol.{side} must name one of the "
-                    f"[datasets] keys {sorted(datasets)}"
-                )
-    for key in proto.datasets:
-        if key not in datasets:
-            raise SuiteError(f"{source}: protocol.datasets: {key!r} is not a [datasets] key")
-    return proto
 
 
 def _tested_datasets(protocol: Protocol, datasets: dict[str, DatasetRef]) -> list[str]:
@@ -320,51 +391,31 @@ def _tested_datasets(protocol: Protocol, datasets: dict[str, DatasetRef]) -> lis
     return list(protocol.datasets or datasets)
 
 
-def _step(step: Any, source: str, where: str) -> dict[str, Any]:
-    if not isinstance(step, dict) or not isinstance(step.get("name"), str):
-        raise SuiteError(f"{source}: {where} must be a table with a name, got {step!r}")
-    return step
-
-
-def _expand(entries: Any, source: str, section: str) -> list[tuple[dict[str, Any], str]]:
-    """Turn ``[[features]]`` / ``[[classifiers]]`` tables into (step, display name) pairs."""
-    if not isinstance(entries, list):
-        raise SuiteError(f"{source}: {section} must be an array of tables ([[{section}]])")
+def _expand(entry: GridTable) -> list[tuple[dict[str, Any], str]]:
+    """Turn a ``[[features]]`` / ``[[classifiers]]`` entry into (step, display name) pairs."""
     out = []
-    for i, entry in enumerate(entries, 1):
-        where = f"{section}[{i}]"
-        _step(entry, source, where)
-        _keys(entry, {"name", "params", "grid", "label"}, source, where)
-        grid = entry.get("grid", {})
-        if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
-            raise SuiteError(f"{source}: {where}.grid maps parameters to non-empty lists")
-        for point in ParameterGrid(grid) if grid else [{}]:
-            step = {"name": entry["name"], **entry.get("params", {}), **point}
-            label = entry.get("label")
-            out.append((step, _display(step) if label is None else _display(point, str(label))))
+    for params in entry.points():
+        step = {"name": entry.name, "params": params}
+        if entry.label is None:
+            out.append((step, _display(step)))
+        else:
+            shown = {k: v for k, v in params.items() if k in entry.grid}
+            out.append((step, _display({"name": entry.label, "params": shown})))
     return out
 
 
-def _pipeline(pipe: Any, chains: dict[str, list], dataset: str, source: str, i: int) -> Combination:
-    where = f"pipelines[{i}]"
-    if not isinstance(pipe, dict) or not isinstance(pipe.get("steps"), list) or not pipe["steps"]:
-        raise SuiteError(f"{source}: {where} needs steps = [ ... ] ending with a classifier")
-    _keys(pipe, {"name", "preprocess", "steps"}, source, where)
-    chain = pipe.get("preprocess", "none")
-    if chain not in chains and chain != "none":
-        raise SuiteError(f"{source}: {where}.preprocess {chain!r} is not a [preprocess] chain")
-    steps = [_step(s, source, f"{where}.steps") for s in pipe["steps"]]
+def _pipeline(pipe: PipelineTable, chains: dict[str, list], dataset: str) -> Combination:
+    steps = [step.to_dict() for step in pipe.steps]
     shown = [_display(step) for step in steps]
-    label = str(pipe.get("name") or _label(chain, shown[:-1], shown[-1]))
-    return Combination(dataset, label, (*chains.get(chain, []), *steps[:-1]), steps[-1])
+    label = pipe.name or _label(pipe.preprocess, shown[:-1], shown[-1])
+    return Combination(dataset, label, (*chains.get(pipe.preprocess, []), *steps[:-1]), steps[-1])
 
 
-def _display(step: dict[str, Any], name: str | None = None) -> str:
+def _display(step: dict[str, Any]) -> str:
     """``name(param=value,...)``; ``n_jobs`` is left out, as it never changes results."""
-    params = {k: v for k, v in step.items() if k not in ("name", "n_jobs")}
+    params = {k: v for k, v in step["params"].items() if k != "n_jobs"}
     inner = ",".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in params.items())
-    name = step["name"] if name is None else name
-    return f"{name}({inner})" if inner else name
+    return f"{step['name']}({inner})" if inner else step["name"]
 
 
 def _label(chain: str, steps: list[str], classifier: str) -> str:

@@ -23,7 +23,7 @@ from ferengine.bench.costs import PeakMemory, count_parameters, latency_ms, save
 from ferengine.bench.folds import Fold
 from ferengine.bench.store import ResultStore
 from ferengine.evaluation import metrics
-from ferengine.pipeline import make_step
+from ferengine.steps import build_step
 
 #: Single images timed for the batch-size-1 latency.
 LATENCY_SAMPLES = 20
@@ -99,7 +99,7 @@ def _fuse(job: FeatureJob, cache: FeatureCache) -> dict[str, Any]:
     entries = [cache.get(key) for key in job.members]
     if any(entry is None for entry in entries):
         raise RuntimeError(f"member features of {job.front[-1]} are missing from the cache")
-    _, concat = make_step(job.front[-1])
+    _, concat = build_step(job.front[-1])
     with PeakMemory() as memory:
         with stopwatch() as fit_time:
             F_train = concat.fit_blocks([e.train for e in entries])
@@ -167,7 +167,7 @@ def _score(job: ClassifyJob, cache: FeatureCache) -> dict[str, Any]:
     train_ds, test_ds = fold.train_side.load(), fold.test_side.load()
     y_train = train_ds.labels[fold.train]
     y_test = test_ds.labels[fold.test]
-    _, estimator = make_step(job.combination["classifier"])
+    _, estimator = build_step(job.combination["classifier"])
     classifier = clone(estimator)
     if "random_state" in classifier.get_params():
         classifier.set_params(random_state=job.seed)

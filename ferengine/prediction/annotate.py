@@ -7,7 +7,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ferengine.plugin import as_uint8
+from ferengine.imageops import as_uint8
 
 GREEN, AMBER, WHITE, DARK = (60, 200, 60), (0, 170, 255), (255, 255, 255), (40, 40, 40)  # BGR
 

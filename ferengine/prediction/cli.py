@@ -17,7 +17,7 @@ from rich.table import Table
     "--model",
     default="default",
     show_default=True,
-    help='Saved model file, or "default" (the shipped CNN).',
+    help='Saved model file or registered model (ferengine models); "default": the shipped CNN.',
 )
 @click.option(
     "--detector",

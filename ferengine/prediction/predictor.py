@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,9 +10,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ferengine.plugin import Face, FaceDetector, as_grey, as_uint8
+from ferengine.faces import Landmarker
+from ferengine.imageops import as_grey, as_uint8
+from ferengine.models import ModelCard
+from ferengine.plugin import Face, FaceDetector
 
 UNCERTAIN = "uncertain"
+#: The landmarker ``landmarks="auto"`` and ``landmarks=True`` use.
+DEFAULT_LANDMARKER = "dlib-68"
 
 
 @dataclass
@@ -33,21 +37,29 @@ class ImageFaces:
     seconds: float = 0.0
 
 
-def input_format(model: Any) -> tuple[tuple[int, int], bool]:
-    """Return the crop size (h, w) a fitted model was trained on and whether it took colour.
+def input_format(model: Any, card: ModelCard | None = None) -> tuple[tuple[int, int], bool]:
+    """Return the crop size (h, w) a model takes and whether it takes colour.
 
-    Read from the first step's ``image_shape_`` (ferengine's image plugins) or a
-    ``cnn``'s ``size_``; 48×48 grey when the model records neither.
+    A registered model's ``card`` says so; any other fitted model records the images it
+    was fitted on in its first step's ``image_shape_`` (every ferengine image plugin
+    and a registered model's step do).
+
+    Raises
+    ------
+    ValueError
+        Neither a card nor an ``image_shape_`` says what the model takes.
     """
+    if card is not None:
+        return (int(card.input_size[0]), int(card.input_size[1])), card.channels == 3
     steps = [s for _, s in getattr(model, "steps", [("", model)])]
     first = steps[0] if steps else model
     shape = getattr(first, "image_shape_", None)
     if shape is not None and len(shape) >= 2:
         return (int(shape[0]), int(shape[1])), len(shape) == 3 and shape[2] in (3, 4)
-    size = getattr(first, "size_", None)
-    if size:
-        return (int(size), int(size)), False
-    return (48, 48), False
+    raise ValueError(
+        f"cannot tell which crop size {type(first).__name__} takes: it has no model card "
+        "and records no image_shape_ (fit it on images with ferengine's image plugins)"
+    )
 
 
 def class_names(model: Any) -> list[str]:
@@ -86,7 +98,9 @@ class FacePredictor:
     Parameters
     ----------
     model : str, Path or fitted estimator
-        A saved model (a path, or "default" for the shipped CNN) or a fitted pipeline.
+        A saved model: a path or a registered model's name ("default", the shipped CNN;
+        see :func:`ferengine.models.locate`), or a fitted pipeline. A registered model's
+        card gives the crop size; otherwise the size the model was fitted on.
     detector : str or FaceDetector
         A detector plugin name ("haar", "dlib-hog", "dlib-mmod", "none", …) or instance.
     detector_params : dict, optional
@@ -98,17 +112,26 @@ class FacePredictor:
         Faces whose top probability is lower are labelled "uncertain".
     valence : bool
         Also give a positive / neutral / negative label (probabilities summed per group).
-    landmarks : bool or "auto"
-        Place dlib's 68 landmarks in each box ("auto": when dlib is installed).
+    landmarks : str, bool or None
+        The landmarker that places landmarks in each box: a registered landmarker's
+        name ("dlib-68", "dlib-5", …; ``ferengine plugins landmarker``), "auto"
+        ("dlib-68" when its packages are installed, else none), True ("dlib-68"), or
+        False / None (no landmarks).
     """
 
     def __init__(self, model: Any = "default", detector: Any = "haar",
                  detector_params: dict | None = None, margin: float = 0.2,
                  min_confidence: float = 0.0, valence: bool = False,
-                 landmarks: Any = "auto") -> None:  # fmt: skip
+                 landmarks: str | bool | None = "auto") -> None:  # fmt: skip
         import ferengine
+        from ferengine.models import locate
 
-        self.model = ferengine.load(model) if isinstance(model, str | Path) else model
+        card = None
+        if isinstance(model, str | Path):
+            path, plugin = locate(model)
+            card = None if plugin is None else plugin.card
+            model = ferengine.load(path)
+        self.model = model
         if not isinstance(detector, FaceDetector):
             detector = ferengine.registry.create("detector", detector, **(detector_params or {}))
         self.detector = detector
@@ -118,25 +141,35 @@ class FacePredictor:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
         self.margin = margin
         self.min_confidence = min_confidence
-        self.size, self.colour = input_format(self.model)
+        self.size, self.colour = input_format(self.model, card)
         self.names = class_names(self.model)
         self.valence = self._valence_table() if valence else None
-        if landmarks == "auto":
-            landmarks = importlib.util.find_spec("dlib") is not None
-        self.landmarks = bool(landmarks)
-        self._landmark_model = None
-        if self.landmarks:
-            from ferengine_classic.features.landmarks import default_model_path
-
-            self._landmark_model = str(default_model_path())
+        self.landmarker = self._landmarker(landmarks)
         self._warm_up()
+
+    @staticmethod
+    def _landmarker(landmarks: str | bool | None) -> Landmarker | None:
+        import ferengine
+
+        if landmarks == "auto":
+            available = ferengine.registry.get_registry().names("landmarker", available_only=True)
+            landmarks = DEFAULT_LANDMARKER if DEFAULT_LANDMARKER in available else None
+        elif landmarks is True:
+            landmarks = DEFAULT_LANDMARKER
+        if not landmarks:
+            return None
+        if not isinstance(landmarks, str):
+            raise ValueError(
+                f"landmarks must be a landmarker name, a bool or None, got {landmarks!r}"
+            )
+        return ferengine.registry.create("landmarker", landmarks)
 
     def _warm_up(self) -> None:
         """Load the detector's and the landmark predictor's models, so no image pays for it."""
         blank = np.zeros((64, 64), np.uint8)
         self.detector.detect(blank)
-        if self.landmarks:
-            self._landmarks(blank, (0, 0, 64, 64))
+        if self.landmarker is not None:
+            self.landmarker.locate(blank, np.array([(0, 0, 64, 64)]))
 
     def _valence_table(self) -> tuple[list[str], np.ndarray]:
         from ferengine.labels import VALENCE3, mapping
@@ -158,16 +191,16 @@ class FacePredictor:
         grey = as_grey(image)
         source = image if self.colour else grey
         found = []
-        for face in self.detector.detect(grey):
-            points = self._landmarks(grey, face.box) if self.landmarks else None
+        faces = self.detector.detect(grey)
+        points = (
+            self.landmarker.locate(grey, np.array([f.box for f in faces]))
+            if self.landmarker is not None and faces
+            else [None] * len(faces)
+        )
+        for face, shape in zip(faces, points, strict=True):
             crop = crop_face(source, face.box, self.margin, self.size)
-            found.append(FoundFace(face, crop, points))
+            found.append(FoundFace(face, crop, shape))
         return ImageFaces(found, time.perf_counter() - start)
-
-    def _landmarks(self, grey: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        from ferengine_classic.features.landmarks import shape_in_box
-
-        return shape_in_box(grey, box, self._landmark_model)
 
     def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
         """Return the class probabilities of a list of crops (one batch through the model)."""

@@ -11,6 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ferengine.fileio import write_atomic
 from ferengine.loading import MAX_PIXELS, check_max_pixels
 from ferengine.prediction.annotate import annotate
 from ferengine.prediction.inputs import InputError, expand, is_video, read_image
@@ -102,7 +103,9 @@ def predict(
         Image files, folders (every file under them, sorted), video files (by suffix:
         mp4, avi, mov, mkv, webm, …) or in-memory images (H×W or H×W×C arrays, RGB).
     model : str, Path or fitted estimator
-        A saved model file, "default" (the shipped CNN) or a fitted pipeline.
+        A saved model file, a registered model's name ("default", the shipped CNN;
+        ``ferengine models``) or a fitted pipeline. The faces are cropped to the size
+        the registered model's card gives, or that the model was fitted on.
     detector : str or FaceDetector
         Detector plugin ("haar", "dlib-hog", "dlib-mmod", "none" for ready crops).
     out : path, optional
@@ -175,7 +178,7 @@ def predict(
             "preprocessing": timing_summary(seconds),
             "videos": videos,
         }
-        (folder / "summary.json").write_text(json.dumps(summary, indent=2))
+        write_atomic(folder / "summary.json", json.dumps(summary, indent=2))
     return rows
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ferengine.dataset import FaceDataset
 from ferengine.errors import DatasetError
+from ferengine.imageops import size_pair
 from ferengine.labels import AFFECTNET8
 from ferengine.loading import (
     MAX_PIXELS,
@@ -14,7 +15,6 @@ from ferengine.loading import (
     LoadReport,
     check_max_pixels,
     fit_size,
-    parse_size,
     read_image,
 )
 from ferengine.plugin import DatasetPlugin
@@ -74,7 +74,7 @@ class AffectNet(DatasetPlugin):
         if not manifest.is_file():
             raise DatasetError(f"affectnet: manifest {manifest} does not exist")
         base = Path(self.images_dir) if self.images_dir is not None else manifest.parent
-        size = parse_size(self.size)
+        size = None if self.size is None else size_pair(self.size, "affectnet: size")
         max_pixels = check_max_pixels(self.max_pixels)
         report = LoadReport(f"affectnet {manifest}", self.strict)
         dropped = dict.fromkeys(DROPPED.values(), 0)

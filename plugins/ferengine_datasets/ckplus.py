@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ferengine.dataset import FaceDataset
 from ferengine.errors import DatasetError
+from ferengine.imageops import size_pair
 from ferengine.labels import CKPLUS7, CKPLUS8
 from ferengine.loading import (
     IMAGE_EXTENSIONS,
@@ -13,7 +14,6 @@ from ferengine.loading import (
     Collector,
     LoadReport,
     check_max_pixels,
-    parse_size,
 )
 from ferengine.plugin import DatasetPlugin
 
@@ -79,7 +79,7 @@ class CKPlus(DatasetPlugin):
                 raise DatasetError(f"ckplus: {folder} is missing (expected the CK+ release layout)")
         if not isinstance(self.last_n, int) or self.last_n < 1:
             raise ValueError(f"ckplus: last_n must be a positive int, got {self.last_n!r}")
-        size = parse_size(self.size)
+        size = None if self.size is None else size_pair(self.size, "ckplus: size")
         max_pixels = check_max_pixels(self.max_pixels)
         space = CKPLUS8 if self.neutral_first else CKPLUS7
         report = LoadReport(f"ckplus {root}", self.strict)

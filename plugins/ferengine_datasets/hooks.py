@@ -1,6 +1,7 @@
-"""Entry point of the built-in dataset plugins."""
+"""Entry point of the built-in dataset plugins and the label spaces of their labels."""
 
 from ferengine import hookimpl
+from ferengine.labels import BUILTIN_LABEL_SPACES
 from ferengine_datasets.affectnet import AffectNet
 from ferengine_datasets.ckplus import CKPlus
 from ferengine_datasets.fer2013 import FER2013
@@ -13,3 +14,9 @@ from ferengine_datasets.synthetic import SyntheticFaces
 def ferengine_register_datasets():
     """Register the built-in datasets."""
     return [SyntheticFaces, FER2013, ImageFolder, CKPlus, JAFFE, AffectNet]
+
+
+@hookimpl
+def ferengine_register_label_spaces():
+    """Register the built-in label spaces (defined in :mod:`ferengine.labels`)."""
+    return list(BUILTIN_LABEL_SPACES)

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from ferengine.dataset import FaceDataset
 from ferengine.errors import DatasetError
-from ferengine.labels import ALIAS_GROUPS, LABEL_SPACES, LabelSpace, get_label_space
+from ferengine.imageops import size_pair
+from ferengine.labels import ALIAS_GROUPS, LabelSpace, get_label_space, label_spaces
 from ferengine.loading import (
     IMAGE_EXTENSIONS,
     MAX_PIXELS,
     Collector,
     LoadReport,
     check_max_pixels,
-    parse_size,
 )
 from ferengine.plugin import DatasetPlugin
 
@@ -48,12 +48,13 @@ INFERENCE_ORDER = ("fer7", "ckplus7", "ckplus8", "ferplus8", "affectnet8")
 def _infer_space(folders: list[str]) -> LabelSpace:
     """Return the first space of :data:`INFERENCE_ORDER` that holds every class folder."""
     for name in INFERENCE_ORDER:
-        if all(f in LABEL_SPACES[name] for f in folders):
-            return LABEL_SPACES[name]
-    best = max(LABEL_SPACES.values(), key=lambda s: sum(f in s for f in folders))
+        space = get_label_space(name)
+        if all(f in space for f in folders):
+            return space
+    best = max(label_spaces().values(), key=lambda s: sum(f in s for f in folders))
     unknown = [f for f in folders if f not in best]
     raise DatasetError(
-        f"image-folder: class folders {unknown} match no class of any built-in label space "
+        f"image-folder: class folders {unknown} match no class of any registered label space "
         f"(closest: {best.name} = {', '.join(best.names)}). Known aliases: {_alias_table()}. "
         "Rename the folders, pass label_space=, or label_space='folders' to use the names as is"
     )
@@ -126,7 +127,7 @@ class ImageFolder(DatasetPlugin):
         root = Path(self.path)
         if not root.is_dir():
             raise DatasetError(f"image-folder: {root} is not a folder")
-        size = parse_size(self.size)
+        size = None if self.size is None else size_pair(self.size, "image-folder: size")
         max_pixels = check_max_pixels(self.max_pixels)
         regex = re.compile(self.subject_regex) if self.subject_regex else None
         if regex is not None and regex.groups < 1:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from ferengine.dataset import FaceDataset
 from ferengine.errors import DatasetError
+from ferengine.imageops import size_pair
 from ferengine.labels import FER7
-from ferengine.loading import MAX_PIXELS, Collector, LoadReport, check_max_pixels, parse_size
+from ferengine.loading import MAX_PIXELS, Collector, LoadReport, check_max_pixels
 from ferengine.plugin import DatasetPlugin
 
 #: ``KA.AN1.39.tiff``: subject, expression code and take, image number.
@@ -55,7 +56,7 @@ class JAFFE(DatasetPlugin):
         root = Path(self.path)
         if not root.is_dir():
             raise DatasetError(f"jaffe: {root} is not a folder")
-        size = parse_size(self.size)
+        size = None if self.size is None else size_pair(self.size, "jaffe: size")
         max_pixels = check_max_pixels(self.max_pixels)
         report = LoadReport(f"jaffe {root}", self.strict)
         found = Collector(report)

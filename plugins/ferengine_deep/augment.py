@@ -15,19 +15,22 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
+from ferengine.errors import FerengineError
 from ferengine.plugin import Augmenter
+from ferengine.registry import Registry
+from ferengine.steps import StepBuilder
 
 #: Named augmentation chains. "fer" follows the seed theses: rotation ±10°, zoom
 #: 0.1, shift 0.1, shear 0.15, horizontal flip, brightness 0.4–1.5.
-PRESETS: dict[str, list[dict[str, Any]]] = {
+PRESETS: dict[str, list[Any]] = {
     "fer": [
-        {"name": "flip"},
-        {"name": "affine", "rotation": 10.0, "zoom": 0.1, "shift": 0.1, "shear": 0.15},
-        {"name": "brightness-contrast", "brightness": [0.4, 1.5], "contrast": [1.0, 1.0]},
+        "flip",
+        ("affine", {"rotation": 10.0, "zoom": 0.1, "shift": 0.1, "shear": 0.15}),
+        ("brightness-contrast", {"brightness": [0.4, 1.5], "contrast": [1.0, 1.0]}),
     ],
     "light": [
-        {"name": "flip"},
-        {"name": "affine", "rotation": 10.0, "zoom": 0.1, "shift": 0.1, "shear": 0.0},
+        "flip",
+        ("affine", {"rotation": 10.0, "zoom": 0.1, "shift": 0.1, "shear": 0.0}),
     ],
 }
 
@@ -253,27 +256,34 @@ AUGMENTERS = [Flip, Affine, Rotate, Shift, Zoom, Shear, BrightnessContrast, Blur
               RandomCrop]  # fmt: skip
 
 
-def chain(spec: Any) -> list[Augmenter]:
-    """Build augmenters from a preset name, or a list of names / ``{"name": ...}`` tables."""
-    from ferengine.registry import create
+def chain(spec: Any, registry: Registry | None = None) -> list[Augmenter]:
+    """Build augmenters from a preset name or a list of augmenter steps.
 
+    Parameters
+    ----------
+    spec : str or list, optional
+        A preset (see :data:`PRESETS`) or a list of steps in the step grammar
+        (:mod:`ferengine.steps`): names, ``(name, params)`` pairs,
+        ``{"name": ..., "params": {...}}`` tables or :class:`~ferengine.Augmenter` instances.
+    registry : Registry, optional
+        Where augmenter names are looked up; defaults to the installed plugins.
+    """
     if spec is None:
         return []
     if isinstance(spec, str):
         if spec not in PRESETS:
             raise ValueError(f"augment: unknown preset {spec!r}; presets: {sorted(PRESETS)}")
         spec = PRESETS[spec]
+    builder = StepBuilder(registry, kinds=("augmenter",))
     out = []
     for step in spec:
-        if isinstance(step, Augmenter):
-            out.append(step)
-        elif isinstance(step, str):
-            out.append(create("augmenter", step))
-        elif isinstance(step, dict) and isinstance(step.get("name"), str):
-            out.append(create("augmenter", step["name"],
-                              **{k: v for k, v in step.items() if k != "name"}))  # fmt: skip
-        else:
-            raise ValueError(f"augment: a step must be a name or a table with a name, got {step!r}")
+        try:
+            augmenter = builder.build(step)[1]
+        except FerengineError as exc:
+            raise ValueError(f"augment: {exc}") from exc
+        if not isinstance(augmenter, Augmenter):
+            raise ValueError(f"augment: {augmenter!r} is not an augmenter")
+        out.append(augmenter)
     return out
 
 

@@ -1,29 +1,34 @@
-"""Training curves of a fitted ``cnn``: CSV and PNG."""
+"""Training curves of a fitted ``cnn``: CSV and PNG.
+
+The figure is a :class:`matplotlib.figure.Figure` (no ``pyplot``), so the user's
+matplotlib backend is never switched.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
+
+from ferengine.fileio import atomic_path, write_atomic
 
 COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_acc", "lr", "dur")
 
 
 def write_curves(history: list[dict[str, Any]], folder: str | Path) -> tuple[Path, Path]:
     """Write ``curves.csv`` (one row per epoch) and ``curves.png`` (losses, accuracy)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "curves.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(history)
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(history)
+    write_atomic(folder / "curves.csv", table.getvalue())
     epochs = [row["epoch"] for row in history]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8))
+    left, right = fig.subplots(1, 2)
     for key in ("train_loss", "valid_loss"):
         if any(key in row for row in history):
             left.plot(epochs, [row.get(key) for row in history], label=key.replace("_", " "))
@@ -35,6 +40,6 @@ def write_curves(history: list[dict[str, Any]], folder: str | Path) -> tuple[Pat
         right.set_ylabel("validation accuracy")
     right.set_xlabel("epoch")
     fig.tight_layout()
-    fig.savefig(folder / "curves.png", dpi=110)
-    plt.close(fig)
+    with atomic_path(folder / "curves.png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     return folder / "curves.csv", folder / "curves.png"

@@ -6,25 +6,17 @@ from typing import Any, ClassVar
 
 import cv2
 import numpy as np
-from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
 from ferengine.images import validate_images, validate_labelled_images
-from ferengine.pipeline import make_step, pipeline
+from ferengine.steps import build_model
 from ferengine_deep.base import ProbaClassifier
 from ferengine_deep.estimator import CNN
 
 TTA_MODES = ("flip", "ten-crop")
 FUSIONS = ("average", "weighted", "max", "stacking")
-
-
-def _model(spec: Any) -> Any:
-    """Return an unfitted estimator from a step, a list of steps or an estimator."""
-    if isinstance(spec, list):
-        return pipeline(*spec)
-    return clone(make_step(spec)[1])
 
 
 def views(images: np.ndarray, mode: str, crop: int) -> list[np.ndarray]:
@@ -66,7 +58,8 @@ class TTA(ProbaClassifier):
 
     name = "tta"
     _image_input = True
-    _test_params: ClassVar[dict] = {"estimator": {"name": "cnn", **CNN._test_params}}
+    step_params: ClassVar[dict[str, str]] = {"estimator": "pipeline"}
+    _test_params: ClassVar[dict] = {"estimator": {"name": "cnn", "params": CNN._test_params}}
     _expected_failed_checks = CNN._expected_failed_checks  # it wraps a cnn
 
     def __init__(self, estimator: Any = None, mode: str = "flip", crop: int = 42) -> None:
@@ -84,7 +77,7 @@ class TTA(ProbaClassifier):
         if self.mode not in TTA_MODES:
             raise ValueError(f"tta: mode must be one of {TTA_MODES}, got {self.mode!r}")
         X, y = validate_labelled_images(self, X, y, flat_ok=False)
-        self.estimator_ = _model(self.estimator or {"name": "cnn"}).fit(X, y)
+        self.estimator_ = build_model(self.estimator or "cnn").fit(X, y)
         self.classes_ = self.estimator_.classes_
         return self
 
@@ -118,7 +111,8 @@ class Fusion(ProbaClassifier):
 
     name = "fusion"
     _image_input = True
-    _test_params: ClassVar[dict] = {"members": [[{"name": "pixels"}, {"name": "logistic"}]] * 2}
+    step_params: ClassVar[dict[str, str]] = {"members": "members"}
+    _test_params: ClassVar[dict] = {"members": [["pixels", "logistic"]] * 2}
 
     def __init__(self, members: Any = None, method: str = "average",
                  validation_fraction: float = 0.2, seed: int = 0) -> None:  # fmt: skip
@@ -150,7 +144,7 @@ class Fusion(ProbaClassifier):
             fit_rows, cal_rows = train_test_split(
                 np.arange(len(y)), test_size=self.validation_fraction, stratify=y,
                 random_state=self.seed)  # fmt: skip
-        self.members_ = [load(m) if is_saved else _model(m).fit(X[fit_rows], y[fit_rows])
+        self.members_ = [load(m) if is_saved else build_model(m).fit(X[fit_rows], y[fit_rows])
                          for m, is_saved in zip(self.members, saved, strict=True)]  # fmt: skip
         if calibrate:
             probas = self._probas(X[cal_rows])

@@ -22,8 +22,10 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ferengine.architectures import Architecture
 from ferengine.balance import class_weights
-from ferengine.extractor import to_grey, to_uint8
+from ferengine.errors import InvalidPluginError, UnknownPluginError
+from ferengine.imageops import to_grey, to_uint8
 from ferengine.images import validate_images
 from ferengine_deep import augment as aug
 from ferengine_deep.base import LogitsClassifier
@@ -63,16 +65,16 @@ def torch_threads(n: int | None) -> Iterator[None]:
 
 
 class CNN(LogitsClassifier):
-    """A convolutional network from the zoo, trained on CPU with torch.
+    """A convolutional network of a registered architecture, trained on CPU with torch.
 
     Parameters
     ----------
     arch : str
-        Architecture (``ferengine_deep.zoo``): "compact" (the recommended default),
-        "lenet", "vgg", "vgg1024", "small32", "bkstart", "bkvgg12", "resnet18",
-        "densenet".
+        A registered architecture (``ferengine plugins architecture``): "compact" (the
+        recommended default), "lenet", "vgg", "vgg1024", "small32", "bkstart",
+        "bkvgg12", "resnet18", "densenet", or one a plugin package adds.
     arch_params : dict, optional
-        Extra parameters of the architecture (``width``, ``dropout``, …).
+        Parameters of the architecture (``width``, ``dropout``, …), checked by name.
     size : int, optional
         Side the images are resized to (default: keep the input size; must be square).
     normalize : {"image", "unit", "pixel"}
@@ -218,23 +220,23 @@ class CNN(LogitsClassifier):
     # ---- fitting ------------------------------------------------------------------------
 
     def _check_params(self) -> None:
-        from ferengine_deep import zoo
+        from ferengine_deep.layers import NORMALIZATIONS
 
         checks = [
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
             (self.loss in LOSSES, f"loss must be one of {LOSSES}"),
-            (self.normalize in zoo.NORMALIZATIONS,
-             f"normalize must be one of {zoo.NORMALIZATIONS}"),
+            (self.normalize in NORMALIZATIONS, f"normalize must be one of {NORMALIZATIONS}"),
             (isinstance(self.epochs, int) and self.epochs >= 1, "epochs must be an int ≥ 1"),
             (isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size must be ≥ 1"),
             (0 <= self.validation_fraction < 1, "validation_fraction must be in [0, 1)"),
-            (self.arch in zoo.ARCHITECTURES, f"arch must be one of {sorted(zoo.ARCHITECTURES)}"),
             (self.bf16 in ("auto", True, False), "bf16 must be 'auto', True or False"),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:
                 raise ValueError(f"cnn: {message}")
+        if self.init is None:  # with init, the source model's architecture is used
+            architecture(self.arch, self.arch_params)
 
     def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None) -> CNN:
         """Train on images (N×H×W or N×H×W×C) and labels.
@@ -311,11 +313,11 @@ class CNN(LogitsClassifier):
         return self
 
     def _build(self, n_classes: int) -> Any:
-        from ferengine_deep import zoo
+        from ferengine_deep.layers import network
 
         config = self.config_
-        return zoo.build(config["arch"], n_classes, 1, self.size_, config["normalize"],
-                         **config["arch_params"])  # fmt: skip
+        arch = architecture(config["arch"], config["arch_params"])
+        return network(arch, n_classes, 1, self.size_, config["normalize"])
 
     def _source(self) -> CNN | None:
         """Return the fitted ``cnn`` inside the ``init`` model, if any."""
@@ -333,10 +335,10 @@ class CNN(LogitsClassifier):
     def _net(self, module: Any, split: Any, codes: np.ndarray, chain: list,
              rng: np.random.Generator, n_train: int) -> Any:  # fmt: skip
         import torch
-        from skorch.callbacks import Checkpoint, EarlyStopping, ProgressBar
+        from skorch.callbacks import EarlyStopping, ProgressBar
         from torch import nn
 
-        from ferengine_deep.net import BF16Net, Collate
+        from ferengine_deep.net import AtomicCheckpoint, BF16Net, Collate
         from ferengine_deep.net import ResumableLRScheduler as LRScheduler
 
         weight = None
@@ -364,7 +366,7 @@ class CNN(LogitsClassifier):
             callbacks.append(EarlyStopping(monitor="valid_loss", patience=self.patience,
                                            load_best=True))  # fmt: skip
         if self.checkpoint_dir:
-            callbacks.append(Checkpoint(monitor=None, dirname=self.checkpoint_dir,
+            callbacks.append(AtomicCheckpoint(monitor=None, dirname=self.checkpoint_dir,
                                         f_criterion=None, f_pickle=None))  # fmt: skip
         if self.verbose:
             callbacks.append(ProgressBar())
@@ -401,7 +403,7 @@ class CNN(LogitsClassifier):
 
     def _train(self, net: Any, images: np.ndarray, codes: np.ndarray) -> None:
         """Fit, or resume from the checkpoint folder up to ``epochs`` in total."""
-        from skorch.callbacks import Checkpoint
+        from ferengine_deep.net import AtomicCheckpoint
 
         saved = self.checkpoint_dir and os.path.isfile(os.path.join(self.checkpoint_dir,
                                                                     "params.pt"))  # fmt: skip
@@ -409,7 +411,7 @@ class CNN(LogitsClassifier):
             net.fit(images, codes)
             return
         net.initialize()
-        net.load_params(checkpoint=Checkpoint(dirname=self.checkpoint_dir, f_criterion=None,
+        net.load_params(checkpoint=AtomicCheckpoint(dirname=self.checkpoint_dir, f_criterion=None,
                                               f_pickle=None))  # fmt: skip
         remaining = self.epochs - len(net.history)
         if remaining > 0:
@@ -451,6 +453,25 @@ class CNN(LogitsClassifier):
         """Number of learned weights of the network."""
         check_is_fitted(self, "module_")
         return int(sum(p.numel() for p in self.module_.parameters()))
+
+
+def architecture(name: str, params: dict | None) -> Architecture:
+    """Create the registered architecture ``name`` with ``params`` for ``cnn``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``cnn``'s ``arch`` or ``arch_params`` when the name is unknown (with the
+        registry's suggestions) or a parameter is not the architecture's.
+    """
+    from ferengine import registry
+
+    try:
+        return registry.create("architecture", name, **(params or {}))
+    except UnknownPluginError as exc:
+        raise ValueError(f"cnn: arch: {exc.args[0]}") from exc
+    except (InvalidPluginError, TypeError) as exc:
+        raise ValueError(f"cnn: arch_params: {exc}") from exc
 
 
 def transfer(source: Any, target: Any, trainable: Any = "all") -> None:

@@ -28,3 +28,29 @@ def ferengine_register_augmenters():
     from ferengine_deep.augment import AUGMENTERS
 
     return AUGMENTERS
+
+
+@hookimpl
+def ferengine_register_architectures():
+    """Register the CNN zoo (torch is imported only when a network is built)."""
+    from ferengine_deep.zoo import (
+        BKVGG12,
+        VGG,
+        VGG1024,
+        BKStart,
+        Compact,
+        DenseNet,
+        LeNet,
+        ResNet18,
+        Small32,
+    )
+
+    return [Compact, LeNet, VGG, VGG1024, Small32, BKStart, BKVGG12, ResNet18, DenseNet]
+
+
+@hookimpl
+def ferengine_register_models():
+    """Register the shipped pretrained models."""
+    from ferengine_deep.cards import Default
+
+    return [Default]

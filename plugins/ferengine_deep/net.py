@@ -1,14 +1,16 @@
-"""skorch glue of the ``cnn`` estimator: bfloat16 autocast and batch assembly."""
+"""skorch glue of the ``cnn`` estimator: bfloat16 autocast, checkpoints, batch assembly."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
-from skorch.callbacks import LRScheduler
+from skorch.callbacks import Checkpoint, LRScheduler
 
+from ferengine.fileio import atomic_path
 from ferengine_deep import augment as aug
 
 
@@ -27,6 +29,26 @@ class BF16Net(NeuralNetClassifier):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             out = super().infer(x, **fit_params)
         return out.float()
+
+
+class AtomicCheckpoint(Checkpoint):
+    """skorch's ``Checkpoint``, each file written atomically (:mod:`ferengine.fileio`).
+
+    skorch writes ``params.pt`` and its siblings in place: a run killed while saving
+    would leave half a file that the next ``fit`` resumes from. Here a save either
+    completes or leaves the previous epoch's files as they were.
+    """
+
+    def _save_params(self, f: Any, net: Any, f_name: str, log_name: str) -> None:
+        if not isinstance(f, str | os.PathLike):  # a file object: skorch's own way
+            super()._save_params(f, net, f_name, log_name)
+            return
+        try:
+            with atomic_path(f) as tmp:
+                net.save_params(**{f_name: str(tmp), "use_safetensors": self.use_safetensors})
+        except Exception as exc:  # as skorch: a failed save is reported, training goes on
+            self._sink(f"Unable to save {log_name} to {f}, {type(exc).__name__}: {exc}",
+                       net.verbose)  # fmt: skip
 
 
 class ResumableLRScheduler(LRScheduler):

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from ferengine.balance import resample_indices
 from ferengine.images import validate_images, validate_labelled_images
 from ferengine.labels import get_label_space
-from ferengine.pipeline import make_step, pipeline
+from ferengine.steps import build_model
 from ferengine_deep.base import ProbaClassifier
 
 #: fear vs rest → {angry, sad, neutral} vs {disgust, happy, surprise} → three-way leaves.
@@ -31,8 +30,8 @@ class CNNTree(ProbaClassifier):
         (subtree). Default: fear vs rest → {angry, sad, neutral} vs {disgust, happy,
         surprise} → three-way leaves.
     node : step or list of steps
-        The classifier of every node: a registry step (``{"name": "cnn", ...}``) or a
-        list of steps forming a pipeline (``[{"name": "hog"}, {"name": "svm-linear"}]``).
+        The classifier of every node: a step (``{"name": "cnn", "params": {...}}``) or a
+        list of steps forming a pipeline (``["hog", "svm-linear"]``).
     nodes : dict, optional
         Per-node overrides, keyed by node path ("root", "1", "1.0", …: child indices).
     routing : {"soft", "hard"}
@@ -48,7 +47,8 @@ class CNNTree(ProbaClassifier):
 
     name = "cnn-tree"
     _image_input = True
-    _test_params: ClassVar[dict] = {"node": [{"name": "pixels"}, {"name": "logistic"}]}
+    step_params: ClassVar[dict[str, str]] = {"node": "pipeline", "nodes": "pipeline-map"}
+    _test_params: ClassVar[dict] = {"node": ["pixels", "logistic"]}
     _expected_failed_checks: ClassVar[dict] = {
         check: "the default partition is over fer7 class names and codes; the check's "
         "labels ('one', 'two', …) are in none of its leaves"
@@ -110,11 +110,7 @@ class CNNTree(ProbaClassifier):
 
     def _estimator(self, path: str) -> Any:
         spec = (self.nodes or {}).get(path, self.node)
-        if spec is None:
-            spec = {"name": "cnn"}
-        if isinstance(spec, list):
-            return pipeline(*spec)
-        return clone(make_step(spec)[1])
+        return build_model("cnn" if spec is None else spec)
 
     # ---- fitting and prediction ---------------------------------------------------------
 

@@ -1,1 +1,1 @@
-"""Built-in face detectors and landmark alignment (the ``faces`` entry point)."""
+"""Built-in face detectors, landmarkers and landmark alignment (the ``faces`` entry point)."""

@@ -1,18 +1,21 @@
 """Face detectors: OpenCV Haar cascades, dlib HOG, dlib MMOD CNN, and ``none``.
 
 Each finds faces on an 8-bit grey image (:class:`ferengine.FaceDetector` converts
-the input and maps boxes back). Detector models live in a per-process table, never
-on the estimator, which must stay picklable and cheap to clone.
+the input and maps boxes back). Detector models are loaded once per process
+(:mod:`ferengine_faces.dlib_models`), never stored on the estimator, which must stay
+picklable and cheap to clone.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import cv2
 import numpy as np
 
 from ferengine.plugin import FaceDetector
+from ferengine_faces.dlib_models import dlib_model_file, hog_detector, mmod_detector
 
 #: OpenCV's frontal-face cascades by short name (files in ``cv2.data.haarcascades``).
 CASCADES = {
@@ -21,7 +24,6 @@ CASCADES = {
     "alt2": "haarcascade_frontalface_alt2.xml",
 }
 MMOD_FILE = "mmod_human_face_detector.dat"
-_MODELS: dict[str, Any] = {}
 
 Found = list[tuple[float, float, float, float, float | None]]
 
@@ -29,13 +31,15 @@ Found = list[tuple[float, float, float, float, float | None]]
 def _cascade(name: str) -> Any:
     if name not in CASCADES:
         raise ValueError(f"haar: cascade must be one of {sorted(CASCADES)}, got {name!r}")
-    key = f"haar:{name}"
-    if key not in _MODELS:
-        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADES[name])
-        if cascade.empty():
-            raise FileNotFoundError(f"haar: OpenCV could not read its {CASCADES[name]}")
-        _MODELS[key] = cascade
-    return _MODELS[key]
+    return _read_cascade(CASCADES[name])
+
+
+@functools.cache
+def _read_cascade(file: str) -> Any:
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + file)
+    if cascade.empty():
+        raise FileNotFoundError(f"haar: OpenCV could not read its {file}")
+    return cascade
 
 
 class HaarDetector(FaceDetector):
@@ -116,11 +120,7 @@ class DlibHOGDetector(FaceDetector):
         self.max_side = max_side
 
     def _find(self, grey: np.ndarray) -> Found:
-        if "dlib-hog" not in _MODELS:
-            import dlib
-
-            _MODELS["dlib-hog"] = dlib.get_frontal_face_detector()
-        found, scores, _ = _MODELS["dlib-hog"].run(grey, int(self.upsample), float(self.threshold))
+        found, scores, _ = hog_detector().run(grey, int(self.upsample), float(self.threshold))
         return _dlib_rects(found, scores)
 
 
@@ -151,15 +151,8 @@ class DlibMMODDetector(FaceDetector):
         self.max_side = max_side
 
     def _find(self, grey: np.ndarray) -> Found:
-        from ferengine_classic.features.landmarks import dlib_model_file
-
         path = str(self.model_path or dlib_model_file(MMOD_FILE))
-        key = f"mmod:{path}"
-        if key not in _MODELS:
-            import dlib
-
-            _MODELS[key] = dlib.cnn_face_detection_model_v1(path)
-        found = _MODELS[key](grey, int(self.upsample))
+        found = mmod_detector(path)(grey, int(self.upsample))
         return _dlib_rects([d.rect for d in found], [d.confidence for d in found])
 
 

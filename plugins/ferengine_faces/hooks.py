@@ -1,14 +1,21 @@
-"""Entry point of the built-in face detectors and the alignment preprocessor."""
+"""Entry point of the built-in face detectors, landmarkers and the alignment preprocessor."""
 
 from ferengine import hookimpl
 from ferengine_faces.align import Align
 from ferengine_faces.detectors import DlibHOGDetector, DlibMMODDetector, HaarDetector, NoDetector
+from ferengine_faces.landmarkers import Dlib5, Dlib68
 
 
 @hookimpl
 def ferengine_register_detectors():
     """Register the built-in face detectors."""
     return [HaarDetector, DlibHOGDetector, DlibMMODDetector, NoDetector]
+
+
+@hookimpl
+def ferengine_register_landmarkers():
+    """Register dlib's shape predictors."""
+    return [Dlib68, Dlib5]
 
 
 @hookimpl

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 
 from ferengine.extractor import ImagePreprocessor
-from ferengine.images import INTERPOLATION, positive_pair
+from ferengine.imageops import size_pair
+from ferengine.images import INTERPOLATION
 
 
 class Resize(ImagePreprocessor):
@@ -27,7 +28,7 @@ class Resize(ImagePreprocessor):
         self.interpolation = interpolation
 
     def _check_params(self) -> None:
-        positive_pair(self.size, "resize: size")
+        size_pair(self.size, "resize: size")
         if self.interpolation not in INTERPOLATION:
             raise ValueError(
                 f"resize: interpolation must be one of {sorted(INTERPOLATION)}, "
@@ -35,7 +36,7 @@ class Resize(ImagePreprocessor):
             )
 
     def _apply(self, X: np.ndarray) -> np.ndarray:
-        h, w = positive_pair(self.size, "resize: size")
+        h, w = size_pair(self.size, "resize: size")
         if X.shape[1:3] == (h, w):
             return X
         src = X if X.dtype in (np.uint8, np.float32) else X.astype(np.float32)
@@ -74,7 +75,7 @@ class Crop(ImagePreprocessor):
         if self.size is not None and self.box is not None:
             raise ValueError("crop: give size or box, not both")
         if self.size is not None:
-            positive_pair(self.size, "crop: size")
+            size_pair(self.size, "crop: size")
         if not 0 < self.fraction <= 1:
             raise ValueError(f"crop: fraction must be in (0, 1], got {self.fraction!r}")
         if self.box is not None:
@@ -87,7 +88,7 @@ class Crop(ImagePreprocessor):
             x, y, bw, bh = (int(v) for v in self.box)
         else:
             if self.size is not None:
-                bh, bw = positive_pair(self.size, "crop: size")
+                bh, bw = size_pair(self.size, "crop: size")
             else:
                 bh, bw = max(1, round(h * self.fraction)), max(1, round(w * self.fraction))
             y, x = (h - bh) // 2, (w - bw) // 2

@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ferengine.extractor import ImagePreprocessor, to_grey, to_uint8
+from ferengine.extractor import ImagePreprocessor
+from ferengine.imageops import to_grey, to_uint8
 
 
 def _per_image_u8(X: np.ndarray, func) -> np.ndarray:
@@ -37,7 +38,7 @@ class Grey(ImagePreprocessor):
 
     def _apply(self, X: np.ndarray) -> np.ndarray:
         grey = to_grey(X)
-        return np.rint(grey).astype(np.uint8) if X.dtype == np.uint8 else grey
+        return to_uint8(grey) if X.dtype == np.uint8 else grey
 
 
 class HistEq(ImagePreprocessor):

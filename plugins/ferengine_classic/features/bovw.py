@@ -7,7 +7,8 @@ import numpy as np
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.utils import check_random_state
 
-from ferengine.extractor import ImageFeature, to_uint8
+from ferengine.extractor import ImageFeature
+from ferengine.imageops import to_uint8
 
 ENCODINGS = ("hard", "soft", "vlad")
 NORMS = ("sqrt", "l2", "l1")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from ferengine.pipeline import make_step
+from ferengine.steps import build_step
 
 SCALES = ("standard", "l2", None)
 
@@ -23,8 +23,9 @@ class Concat(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     features : sequence
-        The extractors, each as a pipeline step: a registry name, a
-        ``(name, params)`` pair, a ``{"name": ..., **params}`` mapping or an estimator.
+        The extractors, each a step (:mod:`ferengine.steps`): a registry name, a
+        ``(name, params)`` pair, a ``{"name": ..., "params": {...}}`` table or an
+        estimator.
     scale : {"standard", "l2", None}
         Per-block scaling: "standard" standardises every column on the training
         set and divides the block by the square root of its width, so each block
@@ -35,6 +36,7 @@ class Concat(TransformerMixin, BaseEstimator):
     """
 
     name = "concat"
+    step_params: ClassVar[dict[str, str]] = {"features": "steps"}
     _image_input = True
 
     def __init__(self, features=("hog", "lbp"), scale: str | None = "standard", weights=None):
@@ -70,7 +72,7 @@ class Concat(TransformerMixin, BaseEstimator):
         if not len(self.features):
             raise ValueError("concat: features is empty; give at least one extractor")
         self._weights()
-        self.extractors_ = [clone(make_step(spec)[1]) for spec in self.features]
+        self.extractors_ = [clone(build_step(spec)[1]) for spec in self.features]
         blocks = [ext.fit_transform(X, y) for ext in self.extractors_]
         first = self.extractors_[0]
         self.n_features_in_ = first.n_features_in_

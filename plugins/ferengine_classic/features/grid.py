@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ferengine.images import positive_pair
+from ferengine.imageops import size_pair
 
 
 def grid_shape(grid, what: str) -> tuple[int, int]:
     """Return ``grid`` (an int or a pair) as positive ``(rows, cols)``."""
-    return positive_pair(grid, f"{what}: grid")
+    return size_pair(grid, f"{what}: grid")
 
 
 def cell_index(h: int, w: int, rows: int, cols: int) -> np.ndarray:
@@ -20,12 +20,18 @@ def cell_index(h: int, w: int, rows: int, cols: int) -> np.ndarray:
 
 
 def cell_means(maps: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Mean of each grid cell over the last two axes: (..., H, W) -> (..., rows*cols)."""
+    """Mean of each grid cell over the last two axes: (..., H, W) -> (..., rows*cols).
+
+    A grid finer than the maps (more rows than H, say: Gabor shrinks images for long
+    wavelengths) has cells that start on the same pixel; each such cell is that one
+    pixel (``reduceat`` returns it for a repeated index) and counts one pixel.
+    """
     h, w = maps.shape[-2:]
     rb = np.linspace(0, h, rows + 1).astype(int)[:-1]
     cb = np.linspace(0, w, cols + 1).astype(int)[:-1]
     sums = np.add.reduceat(np.add.reduceat(maps, rb, axis=-2), cb, axis=-1)
-    counts = np.diff(np.append(rb, h))[:, None] * np.diff(np.append(cb, w))[None, :]
+    height = np.maximum(np.diff(np.append(rb, h)), 1)
+    counts = height[:, None] * np.maximum(np.diff(np.append(cb, w)), 1)[None, :]
     return (sums / counts).reshape(*maps.shape[:-2], rows * cols)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ferengine.extractor import ImageFeature, to_uint8
-from ferengine.images import positive_pair
+from ferengine.extractor import ImageFeature
+from ferengine.imageops import size_pair, to_uint8
 
 BLOCK_NORMS = ("L2-Hys", "L2", "L1", "L1-sqrt")
 
@@ -65,8 +65,8 @@ class HOG(ImageFeature):
     def _check_params(self) -> None:
         if not isinstance(self.orientations, int | np.integer) or self.orientations < 2:
             raise ValueError(f"hog: orientations must be an int ≥ 2, got {self.orientations!r}")
-        positive_pair(self.cell, "hog: cell")
-        positive_pair(self.block, "hog: block")
+        size_pair(self.cell, "hog: cell")
+        size_pair(self.block, "hog: block")
         if self.block_norm not in BLOCK_NORMS:
             raise ValueError(
                 f"hog: block_norm must be one of {BLOCK_NORMS}, got {self.block_norm!r}"
@@ -76,8 +76,8 @@ class HOG(ImageFeature):
 
     def _geometry(self, h: int, w: int) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
         """Return the window (h, w), block (h, w) and cell (h, w) sizes in pixels."""
-        ch, cw = positive_pair(self.cell, "hog: cell")
-        cells_h, cells_w = positive_pair(self.block, "hog: block")
+        ch, cw = size_pair(self.cell, "hog: cell")
+        cells_h, cells_w = size_pair(self.block, "hog: block")
         bh, bw = ch * cells_h, cw * cells_w
         if h < bh or w < bw:
             raise ValueError(f"hog: {h}×{w} images are smaller than one {bh}×{bw} block")
