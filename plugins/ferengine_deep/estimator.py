@@ -104,7 +104,7 @@ class CNN(LogitsClassifier):
         Loss weight per class (see :func:`ferengine.balance.class_weights`).
     augment : str or list, optional
         Online augmentation of every training batch: a preset ("fer", "light") or a
-        list of augmenter steps (names or ``{"name": ..., **params}`` tables).
+        list of augmenter steps (names or ``{"name": ..., "params": {...}}`` tables).
     augment_copies : int
         Offline augmentation: add this many augmented copies of the training set
         before training (with ``augment``'s chain).
