@@ -18,7 +18,6 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ferengine import registry
-from ferengine.errors import InvalidPluginError, UnknownPluginError
 from ferengine.imageops import as_grey
 from ferengine.plugin import FaceDetector
 
@@ -70,12 +69,7 @@ def create_landmarker(name: str, params: dict | None, owner: str) -> Landmarker:
         Naming ``owner``'s ``landmarker`` or ``landmarker_params`` when the name is
         unknown or a parameter is not the landmarker's (with the registry's suggestions).
     """
-    try:
-        return registry.create("landmarker", name, **(params or {}))
-    except UnknownPluginError as exc:
-        raise ValueError(f"{owner}: landmarker: {exc.args[0]}") from exc
-    except (InvalidPluginError, TypeError) as exc:
-        raise ValueError(f"{owner}: landmarker_params: {exc}") from exc
+    return registry.create_for(owner, "landmarker", "landmarker", name, params)
 
 
 class Landmarker(BaseEstimator, ABC):

@@ -69,6 +69,7 @@ _TRUSTED_SKLEARN_TYPES = frozenset(
         "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
+        "sklearn.utils._bunch.Bunch",  # a dict: the named_estimators_ of sklearn's ensembles
     }
 )
 

@@ -573,6 +573,23 @@ def create(kind: str, name: str, **params: Any) -> Any:
     return get_registry().create(kind, name, **params)
 
 
+def create_for(owner: str, param: str, kind: str, name: str, params: dict | None = None) -> Any:
+    """Create the plugin an estimator's parameters name (``arch`` + ``arch_params``, say).
+
+    Raises
+    ------
+    ValueError
+        Naming ``owner``'s ``param`` when the name is unknown (with the registry's
+        suggestions), or ``param + "_params"`` when a parameter is not the plugin's.
+    """
+    try:
+        return create(kind, name, **(params or {}))
+    except UnknownPluginError as exc:
+        raise ValueError(f"{owner}: {param}: {exc.args[0]}") from exc
+    except (InvalidPluginError, TypeError) as exc:
+        raise ValueError(f"{owner}: {param}_params: {exc}") from exc
+
+
 def info(kind: str, name: str) -> dict[str, Any]:
     """Describe a plugin: package, version, parameters with defaults, description, status."""
     return get_registry().info(kind, name)

@@ -294,8 +294,42 @@ def test_fusion_of_two_pipelines(method, faces):
     fused = registry.create("classifier", "fusion", members=members, method=method).fit(X, y)
     proba = fused.predict_proba(X_test)
     assert np.allclose(proba.sum(axis=1), 1)
+    member_probas = [m.predict_proba(X_test) for m in fused.ensemble_.estimators_]
     if method == "average":
-        mean = np.mean([m.predict_proba(X_test) for m in fused.members_], axis=0)
-        assert np.allclose(proba, mean)
+        assert np.allclose(proba, np.mean(member_probas, axis=0))
     if method == "weighted":
         assert ((fused.weights_ >= 0) & (fused.weights_ <= 1)).all()
+        assert np.allclose(proba, np.average(member_probas, axis=0, weights=fused.weights_))
+    if method == "max":
+        top = np.max(member_probas, axis=0)
+        assert np.allclose(proba, top / top.sum(axis=1, keepdims=True))
+
+
+def test_fusion_stacking_learns_on_cross_fitted_probabilities(faces):
+    """The meta-learner is the one fitted on 5-fold out-of-fold member probabilities."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    X, y, X_test, _ = faces
+    members = [[("hog", {"cell": 8}), "logistic"], [("lbp", {"grid": 4}), "logistic"]]
+    fused = registry.create("classifier", "fusion", members=members, method="stacking").fit(X, y)
+    built = [ferengine.pipeline(*m) for m in members]
+    oof = np.hstack([cross_val_predict(m, X, y, cv=5, method="predict_proba") for m in built])
+    meta = LogisticRegression(max_iter=1000).fit(oof, y)
+    assert np.allclose(fused.ensemble_.final_estimator_.coef_, meta.coef_, atol=1e-4)
+    test = np.hstack([m.fit(X, y).predict_proba(X_test) for m in built])
+    assert np.allclose(fused.predict_proba(X_test), meta.predict_proba(test), atol=1e-4)
+
+
+def test_fusion_keeps_a_saved_member_as_saved(faces, tmp_path):
+    X, y, X_test, _ = faces
+    saved = ferengine.pipeline(("hog", {"cell": 8}), "logistic").fit(X[:40], y[:40])
+    path = ferengine.save(saved, tmp_path / "member.fer")
+    members = [str(path), [("lbp", {"grid": 4}), "logistic"]]
+    fused = registry.create("classifier", "fusion", members=members, method="weighted").fit(X, y)
+    frozen = fused.ensemble_.estimators_[0]
+    assert np.allclose(frozen.predict_proba(X_test), saved.predict_proba(X_test))
+    again = ferengine.load(ferengine.save(fused, tmp_path / "fused.fer"))
+    assert np.allclose(again.predict_proba(X_test), fused.predict_proba(X_test))
+    with pytest.raises(ValueError, match="predicts the classes"):
+        registry.create("classifier", "fusion", members=[str(path)]).fit(X[y < 3], y[y < 3])

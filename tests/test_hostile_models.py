@@ -380,7 +380,7 @@ def _nan_weight(model):
          r"estimator_\.coefs_\[1\] has shape \(3, 7\), expected \(8, …\)"),
         ("cnn", _nan_weight, r"step 'cnn' \(CNN\): module_\.[\w.]+\[[\d, ]+\] = nan is not finite"),
         ("softmax-head", _set("scale_[0]", -1.0), r"scale_\[0\] = -1\.0 is not positive"),
-        ("fusion", _set("classes_", np.array([0, 1])), r"members_\[0\]\.classes_ .* not all in"),
+        ("fusion", _set("classes_", np.array([0, 1])), r"ensemble_\.classes_ differ from classes_"),
     ],
     ids=lambda v: v if isinstance(v, str) and len(v) < 20 else "",
 )  # fmt: skip
@@ -923,3 +923,24 @@ def test_mutated_fitted_integers_never_crash(saved, worker, tmp_path_factory, fa
     assert result["outcome"] != "died", (case, result)
     assert result.get("stage") != "load" or result["outcome"] == "refused", (case, result)
     assert result["peak_mib"] < WORKER_MEMORY_MIB, (case, result)
+
+
+def test_every_check_registered_by_name_names_a_real_class():
+    """Checks register by qualified name: a renamed class must not silently lose its check."""
+    import importlib
+
+    import ferengine_classic.classifiers.model_checks  # noqa: F401
+    import ferengine_deep.model_checks  # noqa: F401
+
+    from ferengine.model_checks import _CHECKS
+    from ferengine.model_checks.state import _STATE_CHECKS
+
+    names = set(_CHECKS) | set(_STATE_CHECKS)
+    assert any(n.startswith("ferengine_classic.") for n in names)
+    assert any(n.startswith("ferengine_deep.") for n in names)
+    for name in sorted(names):
+        module, _, qualname = name.rpartition(".")
+        obj = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part, None)
+        assert isinstance(obj, type), f"{name} is registered with a check but is not a class"

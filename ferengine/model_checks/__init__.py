@@ -11,11 +11,15 @@ or for one of its base classes.
 A check is a function of the object that raises :class:`FieldError` naming the
 field; :func:`validate_model` turns it into a one-line
 :class:`~ferengine.errors.ModelFormatError` that names the file, the step and
-the field. Plugin packages add checks for their own classes with
-:func:`register_check`, by class or by qualified name (``"package.module.Class"``,
-so that registering imports nothing); values that a class hands to a compiled
-parser while it is being rebuilt need a check that runs before skops builds
-anything: :func:`ferengine.model_checks.state.register_state_check`.
+the field. The core registers checks for the libraries it knows (scikit-learn,
+XGBoost boosters, torch modules) by qualified name (``"package.module.Class"``,
+so that registering imports nothing). A plugin package registers the checks of
+its own classes with :func:`register_check`, in a module that the modules
+defining those classes import, so the checks exist as soon as skops imports a
+class; values that a class hands to a compiled parser while it is being rebuilt
+need a check that runs before skops builds anything:
+:func:`ferengine.model_checks.state.register_state_check` (:func:`ferengine.load`
+imports every class of the payload before running those).
 """
 
 from __future__ import annotations
@@ -177,9 +181,4 @@ def _children(obj: Any, location: str) -> Iterator[tuple[Any, str]]:
 
 
 # The built-in checks register themselves on import.
-from ferengine.model_checks import (  # noqa: E402, F401
-    builtin_plugins,
-    sklearn_models,
-    torch_models,
-    xgboost_models,
-)
+from ferengine.model_checks import sklearn_models, torch_models, xgboost_models  # noqa: E402, F401

@@ -60,7 +60,9 @@ def check_state(payload: bytes, where: str, resolve: Callable[[str], type | None
     where : str
         The file, for messages.
     resolve : callable
-        Returns the class of a qualified name (to match subclasses), or None.
+        Returns the class of a qualified name, or None. It imports the class's module,
+        which registers the state checks of a plugin's classes, and gives the base
+        classes whose checks apply too.
 
     Raises
     ------
@@ -106,8 +108,7 @@ def check_state(payload: bytes, where: str, resolve: Callable[[str], type | None
 
 
 def _checks_for(name: str, resolve: Callable[[str], type | None]) -> dict[str, StateCheck]:
-    if not _STATE_CHECKS:
-        return {}
+    # Resolve first: importing a plugin's class is what registers that plugin's state checks.
     cls = resolve(name)
     names = [qualified_name(base) for base in reversed(cls.__mro__)] if cls else [name]
     out: dict[str, StateCheck] = {}

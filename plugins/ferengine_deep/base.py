@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from ferengine_deep import model_checks  # noqa: F401 (registers the load-time checks)
+
 
 class ProbaClassifier(ClassifierMixin, BaseEstimator):
     """``predict`` as the most probable class of ``predict_proba``."""

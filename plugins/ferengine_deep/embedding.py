@@ -10,6 +10,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ferengine_deep import model_checks  # noqa: F401 (registers the load-time checks)
 from ferengine_deep.base import LogitsClassifier
 from ferengine_deep.estimator import CNN, torch_threads
 

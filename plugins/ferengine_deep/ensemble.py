@@ -6,12 +6,16 @@ from typing import Any, ClassVar
 
 import cv2
 import numpy as np
+from sklearn.ensemble import StackingClassifier, VotingClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import cross_val_predict
 from sklearn.utils.validation import check_is_fitted
 
 from ferengine.images import validate_images, validate_labelled_images
 from ferengine.steps import build_model
+from ferengine_deep import model_checks  # noqa: F401 (registers the load-time checks)
 from ferengine_deep.base import ProbaClassifier
 from ferengine_deep.estimator import CNN
 
@@ -90,23 +94,33 @@ class TTA(ProbaClassifier):
 
 
 class Fusion(ProbaClassifier):
-    """Late fusion of several pipelines' class probabilities.
+    """Late fusion of several pipelines' class probabilities, on scikit-learn's ensembles.
 
     Parameters
     ----------
     members : list
-        Each a saved model (path, or "default") used as fitted, or a pipeline to fit:
-        a list of steps or a single classifier step.
+        Each a saved model (a path, or a registered model's name such as "default")
+        used as saved, or a pipeline to fit: a list of steps or a single classifier step.
     method : {"average", "weighted", "max", "stacking"}
-        Mean of the probabilities; mean weighted by each member's accuracy on the
-        calibration images; element-wise maximum; or a logistic regression on the
-        concatenated probabilities of the calibration images.
-    validation_fraction : float
-        For "weighted" and "stacking" with members to fit: the stratified share of
-        the training images held out for calibration (members fit on the rest).
-        When every member is saved, all of ``fit``'s images calibrate.
-    seed : int
-        Seed of the split.
+        "average": soft voting (:class:`~sklearn.ensemble.VotingClassifier`);
+        "weighted": soft voting weighted by each member's cross-fitted accuracy;
+        "max": the element-wise maximum of the members' probabilities, renormalised;
+        "stacking": a logistic regression on the members' cross-fitted probabilities
+        (:class:`~sklearn.ensemble.StackingClassifier`, ``passthrough=False``).
+    cv : int
+        Number of stratified folds of the cross-fitted predictions ("weighted" and
+        "stacking"). Saved members are frozen (:class:`~sklearn.frozen.FrozenEstimator`):
+        every fold predicts with them as saved.
+
+    Attributes
+    ----------
+    ensemble_ : VotingClassifier or StackingClassifier
+        The fitted ensemble; its ``estimators_`` are the members, fitted on ``y``
+        encoded as ``0..K-1`` (a saved member keeps its own labels, the same classes).
+    weights_ : ndarray of shape (n_members,)
+        "weighted" only: each member's cross-fitted accuracy, its voting weight.
+    classes_ : ndarray
+        The training labels.
     """
 
     name = "fusion"
@@ -114,65 +128,69 @@ class Fusion(ProbaClassifier):
     step_params: ClassVar[dict[str, str]] = {"members": "members"}
     _test_params: ClassVar[dict] = {"members": [["pixels", "logistic"]] * 2}
 
-    def __init__(self, members: Any = None, method: str = "average",
-                 validation_fraction: float = 0.2, seed: int = 0) -> None:  # fmt: skip
+    def __init__(self, members: Any = None, method: str = "average", cv: int = 5) -> None:
         self.members = members
         self.method = method
-        self.validation_fraction = validation_fraction
-        self.seed = seed
+        self.cv = cv
 
     def fit(self, X: Any, y: Any) -> Fusion:
-        """Fit (or load) the members, then the fusion weights or meta-learner.
+        """Fit the members (saved ones are loaded, never refitted), then the fusion.
 
         Returns
         -------
         self
         """
-        from ferengine.persistence import load
-
         if self.method not in FUSIONS:
             raise ValueError(f"fusion: method must be one of {FUSIONS}, got {self.method!r}")
         if not self.members:
             raise ValueError("fusion: give at least one member")
         X, y = validate_labelled_images(self, X, y)
         self.classes_ = np.unique(y)
-        saved = [isinstance(m, str) for m in self.members]
-        calibrate = self.method in ("weighted", "stacking")
-        if all(saved) or not calibrate:
-            fit_rows = cal_rows = np.arange(len(y))
-        else:
-            fit_rows, cal_rows = train_test_split(
-                np.arange(len(y)), test_size=self.validation_fraction, stratify=y,
-                random_state=self.seed)  # fmt: skip
-        self.members_ = [load(m) if is_saved else build_model(m).fit(X[fit_rows], y[fit_rows])
-                         for m, is_saved in zip(self.members, saved, strict=True)]  # fmt: skip
-        if calibrate:
-            probas = self._probas(X[cal_rows])
-            if self.method == "weighted":
-                self.weights_ = np.array([np.mean(self.classes_[p.argmax(axis=1)] == y[cal_rows])
-                                          for p in probas])  # fmt: skip
-            else:
-                self.meta_ = LogisticRegression(max_iter=1000).fit(np.hstack(probas), y[cal_rows])
+        members = [(f"member-{i}", self._member(m)) for i, m in enumerate(self.members)]
+        if self.method == "stacking":
+            self.ensemble_ = StackingClassifier(
+                members,
+                final_estimator=LogisticRegression(max_iter=1000),
+                cv=self.cv,  # an int: StratifiedKFold for a classifier
+                stack_method="predict_proba",
+                passthrough=False,
+            ).fit(X, y)
+            return self
+        weights = None
+        if self.method == "weighted":
+            self.weights_ = np.array(
+                [accuracy_score(y, cross_val_predict(m, X, y, cv=self.cv)) for _, m in members]
+            )
+            weights = self.weights_.tolist()
+        self.ensemble_ = VotingClassifier(
+            members, voting="soft", weights=weights, flatten_transform=False
+        ).fit(X, y)
         return self
 
-    def _probas(self, X: np.ndarray) -> list[np.ndarray]:
-        """Every member's probabilities, columns aligned to ``classes_``."""
-        out = []
-        for member in self.members_:
-            proba = np.zeros((len(X), len(self.classes_)))
-            columns = np.searchsorted(self.classes_, np.asarray(member.classes_))
-            proba[:, columns] = member.predict_proba(X)
-            out.append(proba)
-        return out
+    def _member(self, member: Any) -> Any:
+        """Return a fresh estimator of a pipeline member, or a saved model frozen as loaded."""
+        if not isinstance(member, str):
+            return build_model(member)
+        from ferengine.persistence import load
+
+        model = load(member)
+        # scikit-learn's ensembles read the members' probability columns as the
+        # training classes, in order: a saved model must have exactly those classes.
+        if not np.array_equal(np.asarray(model.classes_), self.classes_):
+            raise ValueError(
+                f"fusion: member {member!r} predicts the classes "
+                f"{np.asarray(model.classes_).tolist()}, the training labels are "
+                f"{self.classes_.tolist()}"
+            )
+        return FrozenEstimator(model)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Fused class probabilities, columns in ``classes_`` order."""
-        check_is_fitted(self, "members_")
-        probas = self._probas(validate_images(self, X, reset=False))
-        if self.method == "stacking":
-            return self.meta_.predict_proba(np.hstack(probas))
+        check_is_fitted(self, "ensemble_")
+        X = validate_images(self, X, reset=False)
         if self.method == "max":
-            fused = np.max(probas, axis=0)
+            # Hand-written: scikit-learn's VotingClassifier only averages; its
+            # transform gives the members' probabilities, shape (members, N, K).
+            fused = self.ensemble_.transform(X).max(axis=0)
             return fused / fused.sum(axis=1, keepdims=True)
-        weights = self.weights_ if self.method == "weighted" else np.ones(len(probas))
-        return np.average(probas, axis=0, weights=weights)
+        return self.ensemble_.predict_proba(X)

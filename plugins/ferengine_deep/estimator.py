@@ -24,10 +24,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from ferengine.architectures import Architecture
 from ferengine.balance import class_weights
-from ferengine.errors import InvalidPluginError, UnknownPluginError
 from ferengine.imageops import to_grey, to_uint8
 from ferengine.images import validate_images
 from ferengine_deep import augment as aug
+from ferengine_deep import model_checks  # noqa: F401 (registers the load-time checks)
 from ferengine_deep.base import LogitsClassifier
 
 OPTIMIZERS = ("adam", "adamw", "adadelta", "sgd")
@@ -466,12 +466,7 @@ def architecture(name: str, params: dict | None) -> Architecture:
     """
     from ferengine import registry
 
-    try:
-        return registry.create("architecture", name, **(params or {}))
-    except UnknownPluginError as exc:
-        raise ValueError(f"cnn: arch: {exc.args[0]}") from exc
-    except (InvalidPluginError, TypeError) as exc:
-        raise ValueError(f"cnn: arch_params: {exc}") from exc
+    return registry.create_for("cnn", "arch", "architecture", name, params)
 
 
 def transfer(source: Any, target: Any, trainable: Any = "all") -> None:

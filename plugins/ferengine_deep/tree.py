@@ -11,6 +11,7 @@ from ferengine.balance import resample_indices
 from ferengine.images import validate_images, validate_labelled_images
 from ferengine.labels import get_label_space
 from ferengine.steps import build_model
+from ferengine_deep import model_checks  # noqa: F401 (registers the load-time checks)
 from ferengine_deep.base import ProbaClassifier
 
 #: fear vs rest → {angry, sad, neutral} vs {disgust, happy, surprise} → three-way leaves.

@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ferengine_classic.classifiers import model_checks  # noqa: F401 (registers the load-time checks)
 from ferengine_classic.classifiers.weighting import prepare_fit
 
 

@@ -9,6 +9,7 @@ from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.svm import SVC
 from sklearn.utils.metaestimators import available_if
 
+from ferengine_classic.classifiers import model_checks  # noqa: F401 (registers the load-time checks)
 from ferengine_classic.classifiers.svm import calibrated
 from ferengine_classic.classifiers.weighting import WrappedClassifier
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sklearn.neural_network import MLPClassifier
 
+from ferengine_classic.classifiers import model_checks  # noqa: F401 (registers the load-time checks)
 from ferengine_classic.classifiers.weighting import WrappedClassifier
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import SVC, LinearSVC
 
+from ferengine_classic.classifiers import model_checks  # noqa: F401 (registers the load-time checks)
 from ferengine_classic.classifiers.weighting import WrappedClassifier
 
 

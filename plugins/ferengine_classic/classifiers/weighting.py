@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ferengine.balance import class_weights
+from ferengine_classic.classifiers import model_checks  # noqa: F401 (registers the load-time checks)
 
 #: Schemes of :func:`ferengine.balance.class_weights` accepted as ``class_weight=``.
 SCHEMES = ("balanced", "max-ratio")
