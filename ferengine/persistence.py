@@ -211,18 +211,10 @@ def _is_trusted(type_name: str, roots: set[str]) -> bool:
     """Return whether a fully qualified type from a payload may be built on load."""
     if type_name in _TRUSTED_SKLEARN_TYPES:
         return True
-    module_name, _, qualname = type_name.rpartition(".")
-    if module_name.split(".")[0] not in roots:
-        return False
-    try:  # the module belongs to ferengine or a registered plugin package: already trusted code
-        obj: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError):
-        return False
+    cls = _resolve(type_name, roots)
     # Only estimator classes and ferengine's data classes; never functions or other callables.
-    return isinstance(obj, type) and (
-        issubclass(obj, BaseEstimator) or issubclass(obj, _TRUSTED_DATA_CLASSES)
+    return cls is not None and (
+        issubclass(cls, BaseEstimator) or issubclass(cls, _TRUSTED_DATA_CLASSES)
     )
 
 
@@ -231,7 +223,7 @@ def _resolve(type_name: str, roots: set[str]) -> type | None:
     module_name, _, qualname = type_name.rpartition(".")
     if module_name.split(".")[0] not in roots:
         return None
-    try:
+    try:  # the module belongs to ferengine or a registered plugin package: already trusted code
         obj: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
             obj = getattr(obj, part)
@@ -240,15 +232,19 @@ def _resolve(type_name: str, roots: set[str]) -> type | None:
     return obj if isinstance(obj, type) else None
 
 
-def _refused(needed: list[str], registry: Registry | None) -> list[str]:
+def _trusted_roots(registry: Registry | None) -> set[str]:
+    """Return the top-level packages whose classes a model may use: ferengine and plugins."""
+    return {"ferengine"} | (registry or get_registry()).plugin_packages()
+
+
+def _refused(needed: list[str], roots: set[str]) -> list[str]:
     """Return which of the payload's non-default types :func:`load` must refuse."""
-    roots = {"ferengine"} | (registry or get_registry()).plugin_packages()
     return [t for t in needed if not _is_trusted(t, roots)]
 
 
 def untrusted_types(payload: bytes, registry: Registry | None = None) -> list[str]:
     """Return the types in a skops payload that :func:`load` would refuse."""
-    return _refused(_skops().get_untrusted_types(data=payload), registry)
+    return _refused(_skops().get_untrusted_types(data=payload), _trusted_roots(registry))
 
 
 def _missing_dependency(exc: BaseException, path: Path, registry: Registry | None) -> str | None:
@@ -265,15 +261,15 @@ def _missing_dependency(exc: BaseException, path: Path, registry: Registry | Non
 
 
 def _missing_plugin(
-    bad: list[str], manifest: dict[str, Any], path: Path, registry: Registry | None
-) -> str | None:
+    bad: list[str], manifest: dict[str, Any], path: Path, registry: Registry | None,
+    roots: set[str],
+) -> str | None:  # fmt: skip
     """Say which uninstalled package the refused types need, or None.
 
     Either a class of ferengine or of a registered plugin cannot be imported for
     want of a module (an extra), or the manifest names, for a step of that class's
     package, a plugin package that is not installed.
     """
-    roots = {"ferengine"} | (registry or get_registry()).plugin_packages()
     for type_name in bad:
         module_name = type_name.rpartition(".")[0]
         if module_name.split(".")[0] in roots:
@@ -286,14 +282,14 @@ def _missing_plugin(
     steps = manifest.get("steps")
     if not isinstance(steps, list):
         return None
-    roots = {t.split(".")[0] for t in bad}
+    bad_roots = {t.split(".")[0] for t in bad}
     for step in steps:
         if not isinstance(step, dict):
             continue
         cls, package = step.get("class"), step.get("package")
         if not (isinstance(cls, str) and isinstance(package, str) and package):
             continue
-        if cls.split(".")[0] not in roots:
+        if cls.split(".")[0] not in bad_roots:
             continue
         try:
             metadata.version(package)
@@ -355,9 +351,10 @@ def load(path: str | Path, registry: Registry | None = None, max_bytes: int | No
         needed = _skops().get_untrusted_types(data=payload)
     except Exception as exc:
         raise ModelFormatError(f"{path}: {PAYLOAD} is damaged: {describe_damage(exc)}") from exc
-    bad = _refused(needed, registry)
+    roots = _trusted_roots(registry)
+    bad = _refused(needed, roots)
     if bad:
-        missing = _missing_plugin(bad, manifest, path, registry)
+        missing = _missing_plugin(bad, manifest, path, registry, roots)
         if missing:
             raise MissingPluginError(missing)
         raise UnsafeModelError(
@@ -365,7 +362,6 @@ def load(path: str | Path, registry: Registry | None = None, max_bytes: int | No
             f"of ferengine or a registered plugin: {one_line(', '.join(bad), 500)}; refusing to "
             "load it"
         )
-    roots = {"ferengine"} | (registry or get_registry()).plugin_packages()
     payload = check_state(payload, str(path), lambda name: _resolve(name, roots))  # libxgboost
     try:
         model = _skops().loads(payload, trusted=needed)

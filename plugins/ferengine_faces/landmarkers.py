@@ -7,7 +7,7 @@ mean the image's left and right.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -27,17 +27,17 @@ class _DlibShapePredictor(Landmarker):
         self.min_size = min_size
         self.model_path = model_path
 
-    def _predictor(self) -> Any:
-        if not isinstance(self.min_size, int | np.integer) or self.min_size < 1:
-            raise ValueError(f"{self.name}: min_size must be a positive int, got {self.min_size!r}")
-        path = str(self.model_path or dlib_model_file(self.model_file))
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"{self.name}: no shape predictor model at {path}")
-        return shape_predictor(path)
+    def _path(self) -> str:
+        return str(self.model_path or dlib_model_file(self.model_file))
 
     def locate(self, grey: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Return the landmarks of each face box of one image (see :class:`Landmarker`)."""
-        self._predictor()  # a bad parameter or a missing model fails even with no box
+        # Checked once per image, not per face; a bad parameter or a missing model fails
+        # even with no box.
+        if not isinstance(self.min_size, int | np.integer) or self.min_size < 1:
+            raise ValueError(f"{self.name}: min_size must be a positive int, got {self.min_size!r}")
+        if not Path(self._path()).is_file():
+            raise FileNotFoundError(f"{self.name}: no shape predictor model at {self._path()}")
         return super().locate(grey, boxes)
 
     def _locate(self, grey: np.ndarray, box: Box) -> np.ndarray:
@@ -58,7 +58,7 @@ class _DlibShapePredictor(Landmarker):
         left, top = round((x - x0) * sx), round((y - y0) * sy)
         rect = dlib.rectangle(left, top, min(big.shape[1], round((x - x0 + bw) * sx)) - 1,
                               min(big.shape[0], round((y - y0 + bh) * sy)) - 1)  # fmt: skip
-        parts = self._predictor()(big, rect).parts()
+        parts = shape_predictor(self._path())(big, rect).parts()
         pts = np.array([(p.x, p.y) for p in parts], dtype=np.float32)
         # pixel centres map back as OpenCV's resize maps them: x = (x' + 0.5) / s - 0.5
         return (pts + 0.5) / np.array([sx, sy], dtype=np.float32) - 0.5 + np.array([x0, y0])

@@ -9,6 +9,7 @@ jaw 0–16, brows 17–21 and 22–26, nose 27–35, eyes 36–41 and 42–47, m
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,7 +60,6 @@ RATIOS = {
     "mar_outer": ((51,), (57,), (48, 54)),
 }
 
-_LEFT_EYE, _RIGHT_EYE = slice(36, 42), slice(42, 48)
 _EPS = 1e-6
 
 
@@ -115,7 +115,8 @@ def geometry(
         if part == "coords":
             out.append(P.reshape(len(P), -1))
         elif part == "distances":
-            iod = _norm(P[:, _RIGHT_EYE].mean(axis=1) - P[:, _LEFT_EYE].mean(axis=1))
+            left, right = (list(eye) for eye in eyes)
+            iod = _norm(P[:, right].mean(axis=1) - P[:, left].mean(axis=1))
             a, b = np.array(DISTANCES).T
             out.append(_norm(P[:, a] - P[:, b]) / np.maximum(iod, _EPS)[:, None])
         elif part == "angles":
@@ -225,8 +226,7 @@ class Landmarks(ImageFeature):
                 f"{self.landmarker!r} places {layout!r} points"
             )
 
-    def _points(self, grey: np.ndarray) -> np.ndarray:
-        landmarker = self._landmarker()
+    def _points(self, grey: np.ndarray, landmarker: Landmarker) -> np.ndarray:
         detector = (
             None if self.box == "image" else registry.create("detector", self.box, mode="largest")
         )
@@ -239,7 +239,7 @@ class Landmarks(ImageFeature):
     def _extract(self, grey: np.ndarray) -> np.ndarray:
         landmarker = self._landmarker()
         eyes = (landmarker.left_eye, landmarker.right_eye)
-        return geometry(self._points(grey), self._parts(), eyes)
+        return geometry(self._points(grey, landmarker), self._parts(), eyes)
 
     def landmarks(self, X: Any) -> np.ndarray:
         """Return the landmarks of each image, in its pixel coordinates.
@@ -259,4 +259,5 @@ class Landmarks(ImageFeature):
         """
         self._check_params()
         X = validate_images(clone(self), X, reset=True, flat_ok=False)  # no fitted state here
-        return map_batches(self._points, to_grey(X), self.n_jobs, self.batch_size, self._prefer)
+        points = functools.partial(self._points, landmarker=self._landmarker())
+        return map_batches(points, to_grey(X), self.n_jobs, self.batch_size, self._prefer)
