@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ferengine import registry
-from ferengine.errors import FerengineError, PluginWarning
+from ferengine.errors import FerengineError, FerengineWarning, one_line
 from ferengine.extras import missing_extra_message
 from ferengine.registry import KINDS
 
@@ -75,8 +75,8 @@ def _show_warning(
     line: str | None = None,
 ) -> None:
     """Print ferengine's own warnings in one line; leave the others as Python prints them."""
-    if issubclass(category, PluginWarning):
-        click.echo(f"Warning: {message}", err=True)
+    if issubclass(category, FerengineWarning):
+        click.echo(f"warning: {one_line(message)}", err=True)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 
@@ -86,6 +86,7 @@ class _Main(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         with warnings.catch_warnings():
+            warnings.simplefilter("always", FerengineWarning)  # each names its own file
             warnings.showwarning = _show_warning
             try:
                 return super().invoke(ctx)
@@ -101,7 +102,7 @@ class _Main(click.Group):
                 if isinstance(exc, click.ClickException):
                     raise
                 if isinstance(exc, FerengineError):
-                    raise click.ClickException(" ".join(str(exc).split())) from exc
+                    raise click.ClickException(one_line(exc)) from exc
                 if isinstance(exc, OSError) and exc.filename is not None:  # unreadable file
                     raise click.ClickException(f"{exc.filename}: {exc.strerror}") from exc
                 raise

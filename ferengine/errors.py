@@ -36,12 +36,28 @@ class MissingParameterError(FerengineError, TypeError):
         self.missing = missing
 
 
-class PluginWarning(UserWarning):
+class FerengineWarning(UserWarning):
+    """Base class of ferengine's warnings; the CLI prints each as one ``warning:`` line."""
+
+
+class PluginWarning(FerengineWarning):
     """Something about the installed plugins that works but deserves attention."""
+
+
+class DamagedFileWarning(FerengineWarning):
+    """A damaged file was moved aside (the message names both paths)."""
+
+
+class CacheWarning(FerengineWarning):
+    """A damaged cache entry was removed and is built again (the message names it and why)."""
 
 
 class DatasetError(FerengineError, ValueError):
     """A dataset is malformed: wrong shapes, labels, files or rows."""
+
+
+class DamagedCacheError(DatasetError):
+    """A dataset cache folder is missing a file, truncated or does not match its record."""
 
 
 class LabelError(FerengineError, ValueError):
@@ -58,3 +74,9 @@ class ModelFormatError(FerengineError, ValueError):
 
 class MissingPluginError(ModelFormatError):
     """A model file needs a plugin package that is not installed (its manifest names it)."""
+
+
+def one_line(text: object, limit: int | None = None) -> str:
+    """Return ``text`` on one line (whitespace runs collapsed), cut to ``limit`` characters."""
+    flat = " ".join(str(text).split())
+    return flat if limit is None or len(flat) <= limit else flat[: limit - 1] + "…"

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.lib import format as npy_format
 
-from ferengine.errors import ModelFormatError
+from ferengine.errors import ModelFormatError, one_line
 
 MANIFEST = "manifest.json"
 PAYLOAD = "model.skops"
@@ -85,15 +85,9 @@ def max_model_bytes(max_bytes: int | None = None) -> int:
     return limit
 
 
-def one_line(text: object, limit: int = 300) -> str:
-    """Return ``text`` on one line (whitespace runs collapsed), cut to ``limit`` characters."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def describe_damage(exc: BaseException) -> str:
     """Return an exception as ``Type: message`` on one line."""
-    message = one_line(exc)
+    message = one_line(exc, 300)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 
-from ferengine.errors import MissingPluginError, ModelFormatError, UnsafeModelError
+from ferengine.errors import MissingPluginError, ModelFormatError, UnsafeModelError, one_line
 from ferengine.extras import missing_extra_message, missing_module
 from ferengine.fileio import atomic_path
 from ferengine.labels import LabelSpace
@@ -46,7 +46,6 @@ from ferengine.model_archive import (
     check_payload,
     describe_damage,
     max_model_bytes,
-    one_line,
     read_archive,
 )
 from ferengine.model_checks import validate_model

@@ -21,7 +21,7 @@ from importlib import metadata
 import pluggy
 
 from ferengine import hookspecs
-from ferengine.errors import InvalidPluginError, PluginLoadError
+from ferengine.errors import InvalidPluginError, PluginLoadError, one_line
 
 ENTRY_POINT_GROUP = "ferengine"
 
@@ -69,10 +69,6 @@ def strict_from_env() -> bool:
     return os.environ.get("FERENGINE_STRICT_PLUGINS", "").lower() in {"1", "true", "yes"}
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
-
-
 def new_plugin_manager() -> pluggy.PluginManager:
     """Return an empty plugin manager that knows the ferengine hook specifications."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -99,7 +95,7 @@ def register_plugin(
     except Exception as exc:
         if pm.is_registered(plugin):
             pm.unregister(plugin)
-        error = f"{type(exc).__name__}: {_one_line(exc)}"
+        error = f"{type(exc).__name__}: {one_line(exc)}"
         if strict:
             raise InvalidPluginError(
                 f"ferengine plugin {name!r} from package {source.package!r} is invalid: {error}"
@@ -139,7 +135,7 @@ def load_entry_points(strict: bool | None = None) -> LoadedPlugins:
         try:
             plugin = ep.load()
         except Exception as exc:
-            error = f"{type(exc).__name__}: {_one_line(exc)}"
+            error = f"{type(exc).__name__}: {one_line(exc)}"
             if strict:
                 raise PluginLoadError(
                     f"ferengine plugin {ep.name!r} ({ep.value}) from package {package!r} "

@@ -45,6 +45,7 @@ from ferengine.errors import (
     PluginUnavailableError,
     PluginWarning,
     UnknownPluginError,
+    one_line,
 )
 from ferengine.extras import BUILTIN_PACKAGE, install_hint, metadata_extras
 from ferengine.hookspecs import KIND_HOOKS
@@ -164,10 +165,6 @@ def _check_class(kind: str, cls: Any) -> str:
     return ""
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def parameters(cls: type) -> dict[str, Any]:
     """Return the constructor parameters of a plugin class with their defaults.
 
@@ -225,7 +222,7 @@ class Registry:
                 raise TypeError(f"it returned {result!r}, not an iterable of classes")
             classes = list(result)
         except Exception as exc:
-            error = f"{hook}() raised {type(exc).__name__}: {_one_line(exc)}"
+            error = f"{hook}() raised {type(exc).__name__}: {one_line(exc)}"
             if self.strict:
                 raise PluginLoadError(
                     f"ferengine plugin {impl.plugin_name!r} from package {source.package!r}: "
@@ -288,23 +285,22 @@ class Registry:
             for name, candidates in table.items():
                 if len(candidates) < 2:
                     continue
-                builtin = [c for c in candidates if c.builtin]
-                if builtin:
-                    for other in (c for c in candidates if not c.builtin):
-                        message = (
-                            f"{other.package} also registers {kind} {name!r}; "
-                            f"use {other.qualified!r} for it"
+                winner = _winner(candidates)
+                if winner is None:
+                    if self.strict:
+                        raise PluginConflictError(
+                            self._conflict_reason(kind, name, candidates)
+                            + " (strict mode refuses name clashes)"
                         )
-                        if self.strict:
-                            raise PluginConflictError(
-                                f"{message} (strict mode refuses name clashes)"
-                            )
-                        warnings.warn(message, PluginWarning, stacklevel=2)
-                elif self.strict:
-                    raise PluginConflictError(
-                        self._conflict_reason(kind, name, candidates)
-                        + " (strict mode refuses name clashes)"
+                    continue
+                for other in (c for c in candidates if c is not winner):
+                    message = (
+                        f"{other.package} also registers {kind} {name!r}; "
+                        f"use {other.qualified!r} for it"
                     )
+                    if self.strict:
+                        raise PluginConflictError(f"{message} (strict mode refuses name clashes)")
+                    warnings.warn(message, PluginWarning, stacklevel=2)
 
     @staticmethod
     def _conflict_reason(kind: str, name: str, candidates: list[PluginRecord]) -> str:
@@ -324,11 +320,9 @@ class Registry:
 
     def _default(self, kind: str, name: str, candidates: list[PluginRecord]) -> PluginRecord:
         """Return the record a plain (unqualified) name resolves to."""
-        if len(candidates) == 1:
-            return candidates[0]
-        builtin = [c for c in candidates if c.builtin]
-        if builtin:
-            return builtin[0]
+        winner = _winner(candidates)
+        if winner is not None:
+            return winner
         first = candidates[0]
         return replace(
             first,
@@ -354,11 +348,12 @@ class Registry:
         candidates = sorted(self._candidates[kind][name], key=lambda c: (not c.builtin, c.package))
         if len(candidates) == 1:
             return candidates
+        winner = _winner(candidates)
         listed = []
         for rec in candidates:
-            if rec.status != "ok" or rec.builtin:
+            if rec.status != "ok" or rec is winner:
                 listed.append(rec)
-            elif candidates[0].builtin:
+            elif winner is not None:
                 reason = f"the built-in {kind} {name!r} has this name; use {rec.qualified!r}"
                 listed.append(replace(rec, status="shadowed", reason=reason))
             else:
@@ -540,6 +535,17 @@ class Registry:
                 for c in self._candidates[k].get(bare, [])
             )
         ]
+
+
+def _winner(candidates: list[PluginRecord]) -> PluginRecord | None:
+    """Return the record a plain name registered by ``candidates`` resolves to, if any.
+
+    The one rule of name clashes: a lone registration wins; among several, the built-in
+    one does (the others are "shadowed"); between third-party packages none does.
+    """
+    if len(candidates) == 1:
+        return candidates[0]
+    return next((c for c in candidates if c.builtin), None)
 
 
 def _accepts_var_keyword(cls: type) -> bool:

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from ferengine.bench import RunOptions, parse_suite, run_suite
 from ferengine.bench.lock import OWNER_NAME, folder_lock
-from ferengine.bench.store import DamagedFileWarning
 from ferengine.cli import main
+from ferengine.errors import DamagedFileWarning
 
 SUITE = """
 name = "tiny"

@@ -289,7 +289,7 @@ def test_cli_prints_the_shadowing_warning_in_one_line(make_dist, fresh_registry)
     feature_dist(make_dist, "fakeplug-shadow", "pixels")
     result = cli("plugins", "feature", "--json")
     assert result.exit_code == 0, result.output
-    warning = "Warning: fakeplug-shadow also registers feature 'pixels'; "
+    warning = "warning: fakeplug-shadow also registers feature 'pixels'; "
     warning += "use 'fakeplug-shadow:pixels' for it\n"
     assert result.stderr == warning
     assert {r["status"] for r in json.loads(result.stdout) if r["name"] == "pixels"} == {

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -78,8 +75,7 @@ def bench_cmd(
         if args and args[0] == "report":
             if len(args) != 2:
                 raise click.UsageError("usage: ferengine bench report DIR")
-            with _one_line_warnings():
-                path = write_report(args[1])
+            path = write_report(args[1])
             console.print(f"report written to {path}")
             return
         if len(args) > 1:
@@ -89,7 +85,7 @@ def bench_cmd(
         overrides = dict(_key_value(item) for item in data)
         options = RunOptions(out, jobs, backend, scheduler, resume, cache, overrides, wait)
         console.print(f"[bold]{suite.name}[/bold]: {len(suite.combinations)} pipelines → {out}")
-        with _one_line_warnings(), folder_lock(out, wait, line_printer(console)):  # run and report
+        with folder_lock(out, wait, line_printer(console)):  # run and report
             summary = run_suite(suite, options, console)
             report = out / "report.md"
             if summary.report_stale or not report.is_file():  # a finished resume keeps it
@@ -120,28 +116,6 @@ def bench_cmd(
     console.print(f"report: {report}")
     if summary.failed:
         sys.exit(1)
-
-
-@contextlib.contextmanager
-def _one_line_warnings() -> Iterator[None]:
-    """Print each :class:`DamagedFileWarning` as one ``warning: ...`` line on stderr."""
-    from rich.markup import escape
-
-    from ferengine.bench.store import DamagedFileWarning
-
-    err = Console(stderr=True, soft_wrap=True)
-    with warnings.catch_warnings():
-        show = warnings.showwarning
-
-        def one_line(message, category, filename, lineno, file=None, line=None):
-            if issubclass(category, DamagedFileWarning):
-                err.print(f"[yellow]warning[/yellow]: {escape(str(message))}", highlight=False)
-            else:
-                show(message, category, filename, lineno, file, line)
-
-        warnings.simplefilter("always", DamagedFileWarning)
-        warnings.showwarning = one_line
-        yield
 
 
 def _records(out: Path) -> list[dict]:

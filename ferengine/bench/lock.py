@@ -28,11 +28,6 @@ LOCK_NAME = ".bench.lock"
 #: The note of who holds the lock (removed when the holder finishes).
 OWNER_NAME = ".bench.owner.json"
 
-# Locks this process holds, by folder, with their nesting depth: the CLI holds the
-# folder across the run and the report, and run_suite takes it again inside.
-_held: dict[Path, tuple[FileLock, int]] = {}
-
-
 class FolderBusyError(SuiteError):
     """Another ``ferengine bench`` is writing into the same results folder."""
 
@@ -68,16 +63,14 @@ def folder_lock(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    key = out.resolve()
-    if key in _held:  # already ours: nest
-        lock, depth = _held[key]
-        _held[key] = (lock, depth + 1)
-        try:
+    # One lock object per folder in this process (``is_singleton``), and filelock counts
+    # re-entries: the CLI holds the folder across the run and the report, and
+    # run_suite takes it again inside.
+    lock = FileLock(out.resolve() / LOCK_NAME, is_singleton=True)
+    if lock.is_locked:  # already ours: nest
+        with lock:
             yield
-        finally:
-            _held[key] = (lock, _held[key][1] - 1)
         return
-    lock = FileLock(out / LOCK_NAME)
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -90,7 +83,6 @@ def folder_lock(
         if on_wait is not None:
             on_wait(f"waiting for the ferengine bench using {out} ({who})")
         lock.acquire()  # polls until released, however long that takes
-    _held[key] = (lock, 1)
     try:
         note = {
             "pid": os.getpid(),
@@ -101,6 +93,5 @@ def folder_lock(
         write_atomic(out / OWNER_NAME, json.dumps(note))
         yield
     finally:
-        del _held[key]
         (out / OWNER_NAME).unlink(missing_ok=True)
         lock.release()

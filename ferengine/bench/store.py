@@ -19,11 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ferengine.bench.suite import SuiteError
+from ferengine.errors import DamagedFileWarning
 from ferengine.fileio import write_atomic
-
-
-class DamagedFileWarning(UserWarning):
-    """A damaged file of a benchmark folder was moved aside (the message names both paths)."""
 
 
 def set_aside(path: Path, reason: str, then: str) -> Path:
