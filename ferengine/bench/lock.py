@@ -28,6 +28,7 @@ LOCK_NAME = ".bench.lock"
 #: The note of who holds the lock (removed when the holder finishes).
 OWNER_NAME = ".bench.owner.json"
 
+
 class FolderBusyError(SuiteError):
     """Another ``ferengine bench`` is writing into the same results folder."""
 
