@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 import ferengine
+from ferengine import runtime
 
 
 def _crops(data: str | None, n: int) -> tuple[np.ndarray, str]:
@@ -44,7 +45,12 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=500)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    with runtime.options(threads=args.threads):  # torch threads while the model predicts
+        measure(args)
+
+
+def measure(args: argparse.Namespace) -> None:
+    """Time batched and single-crop prediction and print the figures."""
     model = ferengine.load(args.model)
     crops, source = _crops(args.data, args.crops)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from datapaths import data_dir
 
 import ferengine
+from ferengine import runtime
 
 
 def make_photos(folder: Path, n: int, seed: int = 0) -> None:
@@ -47,8 +47,7 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    with tempfile.TemporaryDirectory() as tmp:
+    with runtime.options(threads=args.threads), tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         make_photos(folder, args.n)
         ferengine.predict(sorted(folder.iterdir())[:4], model=args.model)  # warm-up

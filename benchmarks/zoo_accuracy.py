@@ -29,23 +29,24 @@ from ferengine_deep.estimator import CNN
 from sklearn.model_selection import train_test_split
 
 import ferengine
+from ferengine import runtime
 
 PROBE = 1024
-RECIPE = {"batch_size": 64, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 5e-4,
-          "schedule": "onecycle", "label_smoothing": 0.1, "augment": "fer",
+RECIPE = {"batch_size": 64, "optimizer": "adamw", "lr": 3e-3, "optimizer__weight_decay": 5e-4,
+          "schedule": "onecycle", "criterion__label_smoothing": 0.1, "augment": "fer",
           "validation_fraction": 0.0}  # fmt: skip
 
 
 def _cnn(arch: str, **params: object) -> CNN:
     """The recipe's estimator for ``arch`` at the architecture's own input size."""
     size = ferengine.registry.create("architecture", arch).native_size
-    return CNN(arch=arch, size=size, **RECIPE, **params)
+    return CNN(module=arch, size=size, **RECIPE, **params)
 
 
-def probe_rate(arch: str, X: np.ndarray, y: np.ndarray, threads: int) -> float:
+def probe_rate(arch: str, X: np.ndarray, y: np.ndarray) -> float:
     """Training images per second of ``arch`` (one epoch on ``PROBE`` images)."""
     rows, _ = train_test_split(np.arange(len(y)), train_size=PROBE, stratify=y, random_state=1)
-    cnn = _cnn(arch, epochs=1, threads=threads)
+    cnn = _cnn(arch, max_epochs=1)
     cnn.fit(X[rows], y[rows])
     return PROBE / cnn.history_[0]["dur"]
 
@@ -69,7 +70,7 @@ def run(arch: str, data: dict, args: argparse.Namespace) -> dict:
         return record
     X, y = data["train"]
     if "epochs" not in record:
-        record["probe_images_per_s"] = probe_rate(arch, X, y, args.threads)
+        record["probe_images_per_s"] = probe_rate(arch, X, y)
         record.update(plan(record["probe_images_per_s"], len(y), args.minutes))
         record["budget_minutes"] = args.minutes
         out.write_text(json.dumps(record, indent=1))
@@ -77,9 +78,8 @@ def run(arch: str, data: dict, args: argparse.Namespace) -> dict:
         rows, _ = train_test_split(np.arange(len(y)), train_size=record["n_train"], stratify=y,
                                    random_state=0)  # fmt: skip
         X, y = X[rows], y[rows]
-    cnn = _cnn(arch, epochs=record["epochs"], threads=args.threads,
-               checkpoint_dir=str(args.out / "checkpoints" / arch))  # fmt: skip
-    cnn.fit(X, y)
+    cnn = _cnn(arch, max_epochs=record["epochs"])
+    cnn.fit(X, y, checkpoint_dir=args.out / "checkpoints" / arch)
     X_test, y_test = data["test"]
     start = time.perf_counter()
     record["accuracy"] = float(cnn.score(X_test, y_test))
@@ -108,7 +108,8 @@ def main() -> None:
     print("| arch | images/s (probe) | epochs | training images | training min | accuracy |")
     print("| --- | --- | --- | --- | --- | --- |")
     for arch in args.arch:
-        r = run(arch, data, args)
+        with runtime.options(threads=args.threads):
+            r = run(arch, data, args)
         print(f"| `{arch}` | {r['probe_images_per_s']:,.0f} | {r['epochs']} | {r['n_train']:,} | "
               f"{r['train_minutes']:.1f} | {r['accuracy']:.4f} |", flush=True)  # fmt: skip
 

@@ -34,7 +34,8 @@ def _fitted(arch: str, size: int) -> CNN:
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (14, size, size), dtype=np.uint8)
     y = np.arange(14) % 7
-    return CNN(arch=arch, epochs=1, batch_size=14, validation_fraction=0.0, bf16=False).fit(X, y)
+    return CNN(module=arch, max_epochs=1, batch_size=14, validation_fraction=0.0,
+               bf16=False).fit(X, y)  # fmt: skip
 
 
 def _median_ms(net: torch.nn.Module, x: torch.Tensor, bf16: bool, repeats: int) -> float:

@@ -156,8 +156,18 @@ KIND is one of: {", ".join(KINDS)}.
 
 @click.group(cls=_Main, help=MAIN_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ferengine")
-def main() -> None:
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="torch threads while models train and predict (default: torch's own).",
+)
+@click.pass_context
+def main(ctx: click.Context, threads: int | None) -> None:
     """Run the ``ferengine`` command line (help text: :data:`MAIN_HELP`)."""
+    from ferengine import runtime
+
+    ctx.with_resource(runtime.options(threads=threads))
 
 
 @main.command("plugins", help=PLUGINS_HELP)

@@ -1,4 +1,4 @@
-"""The in-memory face dataset that every dataset plugin returns."""
+"""The face dataset that every dataset plugin returns: images in memory or memory-mapped."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from ferengine.errors import DatasetError
 from ferengine.labels import LabelMapping, LabelSpace
+from ferengine.memmap import MemmapImages
 
 
 @dataclass(frozen=True, eq=False)
@@ -18,8 +19,12 @@ class FaceDataset:
 
     Parameters
     ----------
-    images : ndarray of uint8, shape (N, H, W) or (N, H, W, 3)
-        Grey or RGB face images.
+    images : ndarray or MemmapImages of uint8, shape (N, H, W) or (N, H, W, 3)
+        Grey or RGB face images, in memory or in a ``.npy`` file read on demand
+        (:class:`~ferengine.memmap.MemmapImages`, what a loader's ``memmap=True``
+        returns; see :mod:`ferengine.datacache`). Derived datasets (:meth:`subset`,
+        :meth:`where`, :meth:`map_labels`, resampling) of a memory-mapped dataset select
+        rows of the same file without reading them; :meth:`with_mirrors` reads them.
     labels : ndarray of int64, shape (N,)
         Codes into ``label_space``.
     label_space : LabelSpace
@@ -40,7 +45,7 @@ class FaceDataset:
         Declared keys absent from ``meta`` are ignored.
     """
 
-    images: np.ndarray
+    images: np.ndarray | MemmapImages
     labels: np.ndarray
     label_space: LabelSpace
     subjects: np.ndarray | None = None
@@ -50,7 +55,9 @@ class FaceDataset:
     per_sample: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        images = np.asarray(self.images)
+        images = self.images
+        if not isinstance(images, MemmapImages):
+            images = np.asarray(images)
         if images.dtype != np.uint8:
             raise DatasetError(
                 f"{self.source or 'dataset'}: images must be uint8, got {images.dtype}"
@@ -109,6 +116,11 @@ class FaceDataset:
         )
 
     @property
+    def memmapped(self) -> bool:
+        """Whether the images are read from a file on demand (not held in memory)."""
+        return isinstance(self.images, MemmapImages)
+
+    @property
     def label_names(self) -> np.ndarray:
         """Class name of every image."""
         return self.label_space.decode(self.labels)
@@ -118,7 +130,8 @@ class FaceDataset:
 
         Every per-sample column follows: labels, subjects, splits and the ``meta``
         entries named in :attr:`per_sample`. This is the one place rows are selected;
-        every other derived dataset is built through it.
+        every other derived dataset is built through it. Memory-mapped images stay
+        memory-mapped: the subset selects rows of the same file and reads none.
         """
         index = np.asarray(index)
         if index.dtype == bool and index.shape != (len(self),):
@@ -128,7 +141,7 @@ class FaceDataset:
         meta = {k: _take(v, rows) if k in self.per_sample else v for k, v in self.meta.items()}
         return replace(
             self,
-            images=self.images[rows],
+            images=self.images.subset(rows) if self.memmapped else self.images[rows],
             labels=self.labels[rows],
             subjects=pick(self.subjects),
             splits=pick(self.splits),
@@ -167,12 +180,14 @@ class FaceDataset:
         """Return the images followed by their horizontal mirrors (same labels and subjects).
 
         The offline ×2 flip augmentation of the FER literature; expressions are
-        left-right symmetric, so a mirrored face keeps its label.
+        left-right symmetric, so a mirrored face keeps its label. The result is held in
+        memory, memory-mapped input included.
         """
         rows = np.arange(len(self))
         doubled = self.subset(np.concatenate([rows, rows]))
-        mirrored = np.ascontiguousarray(self.images[:, :, ::-1])
-        return replace(doubled, images=np.concatenate([self.images, mirrored]))
+        images = np.asarray(self.images)
+        mirrored = np.ascontiguousarray(images[:, :, ::-1])
+        return replace(doubled, images=np.concatenate([images, mirrored]))
 
     def map_labels(self, mapping: LabelMapping) -> FaceDataset:
         """Carry labels into ``mapping.target``, dropping images the mapping drops."""

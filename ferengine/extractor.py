@@ -3,20 +3,26 @@
 Plugin authors subclass :class:`ImageFeature` and implement ``_extract`` (one batch
 of grey float32 images to an N×D array); batching, joblib parallelism, input
 validation, the fitted-shape check and float32 output come from the base class.
-:class:`ImagePreprocessor` does the same for per-image transforms.
+:class:`ImagePreprocessor` does the same for per-image transforms. A feature built
+from other features' outputs (``concat``) declares :class:`AssembledFeature`, so the
+benchmark runner assembles it from its members' cached features.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from numbers import Integral
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from ferengine.errors import InvalidPluginError
 from ferengine.imageops import to_grey
 from ferengine.images import validate_images
+from ferengine.steps import step_params
 
 
 def batches(n: int, size: int) -> list[slice]:
@@ -31,28 +37,50 @@ def map_batches(
 
     ``prefer="threads"`` suits work that releases the GIL (OpenCV, numpy, scipy.fft)
     and avoids copying images to worker processes; ``"processes"`` suits the rest.
+    Each batch is read from ``X`` (``X[a:b]``) only when it is processed, so memory-mapped
+    images (:class:`~ferengine.memmap.MemmapImages`) are read one batch at a time, and
+    results go straight into the output array: the batches' results are never held
+    twice.
     """
     parts = batches(len(X), batch_size)
     if n_jobs in (None, 1) or len(parts) == 1:
-        out = [func(X[s]) for s in parts]
+        results = (func(X[s]) for s in parts)
     else:
-        out = Parallel(n_jobs=n_jobs, prefer=prefer)(delayed(func)(X[s]) for s in parts)
-    return np.concatenate(out)
+        results = Parallel(n_jobs=n_jobs, prefer=prefer, return_as="generator")(
+            delayed(func)(X[s]) for s in parts
+        )
+    out = None
+    for part, result in zip(parts, results, strict=True):
+        result = np.asarray(result)
+        if out is None:
+            out = np.empty((len(X), *result.shape[1:]), result.dtype)
+        out[part] = result
+    if out is None:
+        raise ValueError("map_batches needs at least one image")
+    return out
 
 
 class _ImageBase(TransformerMixin, BaseEstimator):
-    """Shared validation: images in, fitted shape remembered, same shape required later."""
+    """Shared validation: images in, fitted shape remembered, same shape required later.
+
+    ``fit`` first checks the parameters: each against the subclass's scikit-learn
+    ``_parameter_constraints`` (:meth:`_validate_params`), then together in
+    ``_check_params`` (what one constraint per parameter cannot say).
+    """
 
     #: Estimator-check adapters and the docs read this: input must be images, not vectors.
     _image_input = True
     #: Whether ``transform`` needs images of the fitted height and width.
     _same_size = True
+    #: Parameter name -> scikit-learn constraints (``sklearn.utils._param_validation``).
+    _parameter_constraints: ClassVar[dict[str, list]] = {}
 
     def _check_params(self) -> None:
-        """Raise ValueError naming a bad parameter (subclasses override)."""
+        """Raise ValueError naming a bad combination of parameters (subclasses override)."""
 
     def _validate(self, X: Any, reset: bool) -> np.ndarray:
         if reset:
+            self._validate_params()
             self._check_params()
             return validate_images(self, X, reset=True, flat_ok=False)
         check_is_fitted(self, "image_shape_")
@@ -71,11 +99,17 @@ class ImageFeature(_ImageBase):
     Subclasses store their constructor parameters (including ``n_jobs`` and
     ``batch_size``) and implement ``_extract(grey)``, where ``grey`` is a float32
     N×H×W batch on the 0–255 scale; they may override ``_fit(grey, y)`` to learn
-    something (a codebook, say) and ``_check_params`` to reject bad parameters.
+    something (a codebook, say). They declare their parameters' constraints in
+    ``_parameter_constraints`` (extending this class's), checked at ``fit``.
     """
 
     n_jobs: int | None = None
     batch_size: int = 512
+    #: Constraints of ``n_jobs`` and ``batch_size``; subclasses extend them.
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "n_jobs": [None, Integral],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+    }
     #: joblib's backend preference for ``n_jobs``: "threads" when ``_extract`` releases the
     #: GIL (OpenCV, numpy), "processes" when it holds it (dlib's shape predictor).
     _prefer = "threads"
@@ -89,6 +123,9 @@ class ImageFeature(_ImageBase):
     def fit(self, X: Any, y: Any = None) -> ImageFeature:
         """Check the parameters, remember the image shape and learn what the feature needs.
 
+        Only a feature that learns from the images (overrides ``_fit``) gets them all
+        converted to grey at once; the others look at one image.
+
         Parameters
         ----------
         X : array-like of shape (n_images, height, width) or (n_images, height, width, channels)
@@ -100,16 +137,24 @@ class ImageFeature(_ImageBase):
         -------
         self
         """
-        grey = to_grey(self._validate(X, reset=True))
-        self._fit(grey, y)
-        self.n_features_out_ = int(self._extract(grey[:1]).shape[1])
+        X = self._validate(X, reset=True)
+        if type(self)._fit is not ImageFeature._fit:
+            self._fit(to_grey(np.asarray(X)), y)
+        self.n_features_out_ = int(self._extract(to_grey(X[:1])).shape[1])
         return self
 
     def transform(self, X: Any) -> np.ndarray:
-        """Return the N×D float32 feature matrix of a batch of images."""
-        grey = to_grey(self._validate(X, reset=False))
-        out = map_batches(self._extract, grey, self.n_jobs, self.batch_size, self._prefer)
+        """Return the N×D float32 feature matrix of a batch of images.
+
+        The images are converted to grey and described ``batch_size`` at a time, so a
+        large (or memory-mapped) batch never exists as one float32 copy.
+        """
+        X = self._validate(X, reset=False)
+        out = map_batches(self._extract_grey, X, self.n_jobs, self.batch_size, self._prefer)
         return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _extract_grey(self, images: np.ndarray) -> np.ndarray:
+        return self._extract(to_grey(images))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -127,6 +172,9 @@ class ImagePreprocessor(_ImageBase):
 
     _same_size = False
 
+    #: Images per batch when ``transform`` reads memory-mapped images.
+    batch_size: int = 1024
+
     def _fit(self, X: np.ndarray) -> None:
         """Learn from the training images (nothing by default)."""
 
@@ -140,14 +188,87 @@ class ImagePreprocessor(_ImageBase):
         -------
         self
         """
-        self._fit(self._validate(X, reset=True))
+        X = self._validate(X, reset=True)
+        if type(self)._fit is not ImagePreprocessor._fit:
+            self._fit(np.asarray(X))
         return self
 
     def transform(self, X: Any) -> np.ndarray:
-        """Return the preprocessed batch of images."""
-        return self._apply(self._validate(X, reset=False))
+        """Return the preprocessed batch of images (in memory).
+
+        Memory-mapped images are read and preprocessed ``batch_size`` at a time; the
+        result is one in-memory array.
+        """
+        X = self._validate(X, reset=False)
+        if isinstance(X, np.ndarray):
+            return self._apply(X)
+        return map_batches(self._apply, X, None, self.batch_size)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+class AssembledFeature(Protocol):
+    """A feature whose output is assembled from the outputs of member features.
+
+    The benchmark runner computes and caches each member on its own (a member that is
+    also benchmarked alone, or shared by several assembled features, is computed once)
+    and then assembles the feature from the cached blocks instead of fitting the
+    members again. A feature class declares the protocol with:
+
+    ``members_param``
+        class attribute: the constructor parameter listing the member steps, declared
+        ``"steps"`` in the class's ``step_params`` (so suites and specs check and build
+        the members like any nested step);
+    ``fit_blocks(blocks)``
+        learn what the assembly needs (scalers, weights) from the training blocks, one
+        per member in order, and return the assembled training features;
+    ``fuse(blocks)``
+        assemble more blocks (the test images' features) with what ``fit_blocks`` learned.
+
+    ``fit_blocks`` and ``fuse`` must return what ``fit_transform`` and ``transform`` of
+    the feature fitted on the images return. ``concat`` is the built-in example.
+    """
+
+    members_param: ClassVar[str]
+
+    def fit_blocks(self, blocks: list[np.ndarray]) -> np.ndarray:
+        """Fit the assembly on the members' training features and return it applied."""
+        ...
+
+    def fuse(self, blocks: list[np.ndarray]) -> np.ndarray:
+        """Assemble the members' features of more images (after ``fit_blocks``)."""
+        ...
+
+
+def assembled_from(cls: type) -> str | None:
+    """Return the parameter listing the members of an :class:`AssembledFeature` class.
+
+    Returns
+    -------
+    str or None
+        ``cls.members_param``, or ``None`` when the class does not declare the protocol.
+
+    Raises
+    ------
+    InvalidPluginError
+        The class sets ``members_param`` but it is not a ``"steps"`` entry of its
+        ``step_params``, or ``fit_blocks`` or ``fuse`` is missing.
+    """
+    param = getattr(cls, "members_param", None)
+    if param is None:
+        return None
+    name = cls.__qualname__
+    if not isinstance(param, str) or step_params(cls).get(param) != "steps":
+        raise InvalidPluginError(
+            f"{name}.members_param is {param!r}; it must name a 'steps' parameter of "
+            f"{name}.step_params"
+        )
+    missing = [m for m in ("fit_blocks", "fuse") if not callable(getattr(cls, m, None))]
+    if missing:
+        raise InvalidPluginError(
+            f"{name} sets members_param but lacks {' and '.join(missing)} (AssembledFeature)"
+        )
+    return param

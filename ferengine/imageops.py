@@ -18,15 +18,25 @@ of 255, not 80 % white. Two rules turn any image into 8-bit:
 Grey is BT.601 luma: :func:`as_grey` through OpenCV on 8-bit images (as the loaders
 read files), :func:`to_grey` in float32 on batches of any dtype.
 
-Sizes (``size=96`` or ``size=(96, 112)``) are parsed by :func:`size_pair`.
+Sizes (``size=96`` or ``size=(96, 112)``) are parsed by :func:`size_pair`; estimators
+declare such a parameter with the :data:`SIZE` constraint.
 """
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import cv2
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
-__all__ = ["LUMA", "as_grey", "as_uint8", "from_opencv", "size_pair", "to_grey", "to_uint8"]
+__all__ = [
+    "LUMA", "SIZE", "as_grey", "as_uint8", "from_opencv", "size_pair", "to_grey", "to_uint8",
+]  # fmt: skip
+
+#: scikit-learn ``_parameter_constraints`` entry of a size: a positive int or a sequence,
+#: whose pair :func:`size_pair` checks.
+SIZE = [Interval(Integral, 1, None, closed="left"), "array-like"]
 
 #: RGB → luma weights (ITU-R BT.601, as OpenCV's COLOR_RGB2GRAY).
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)

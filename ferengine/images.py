@@ -8,6 +8,8 @@ import scipy.sparse as sp
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
+from ferengine.memmap import MemmapImages
+
 #: OpenCV interpolation flags by name, for plugins that resize.
 INTERPOLATION = {
     "area": cv2.INTER_AREA,
@@ -28,8 +30,9 @@ def validate_images(estimator, X, *, reset: bool, flat_ok: bool = True) -> np.nd
     ----------
     estimator : BaseEstimator
         The estimator being fitted or applied (fitted attributes are set on it).
-    X : array-like
-        The batch.
+    X : array-like or MemmapImages
+        The batch. Memory-mapped images are checked without being read (their
+        dtype and shape are known; float images are checked for NaN a batch at a time).
     reset : bool
         True in ``fit``, False afterwards.
     flat_ok : bool
@@ -37,12 +40,12 @@ def validate_images(estimator, X, *, reset: bool, flat_ok: bool = True) -> np.nd
 
     Returns
     -------
-    ndarray
-        The validated batch (numeric, finite).
+    ndarray or MemmapImages
+        The validated batch (numeric, finite); memory-mapped images are returned as given.
     """
     if sp.issparse(X):
         raise TypeError(f"{type(estimator).__name__}: sparse input is not supported; pass images")
-    arr = X if isinstance(X, np.ndarray) else np.asarray(X)
+    arr = X if isinstance(X, np.ndarray | MemmapImages) else np.asarray(X)
     if arr.ndim < 2 or (arr.ndim == 2 and (flat_ok or arr.shape[1] == 0)):
         # scikit-learn validates and words the errors as every estimator does
         out = validate_data(estimator, X, reset=reset, dtype="numeric")
@@ -69,12 +72,19 @@ def validate_images(estimator, X, *, reset: bool, flat_ok: bool = True) -> np.nd
             f"{name}: Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 "
             "is required: images must have pixels"
         )
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    if arr.dtype.kind == "f" and not _finite(arr):
         raise ValueError(f"{name}: images contain NaN or infinity")
     if reset:
         estimator.image_shape_ = arr.shape[1:]
         estimator.n_features_in_ = int(np.prod(arr.shape[1:]))
     return arr
+
+
+def _finite(images: np.ndarray | MemmapImages, batch: int = 1024) -> bool:
+    """Whether every value is finite; memory-mapped images are read a batch at a time."""
+    if isinstance(images, np.ndarray):
+        return bool(np.isfinite(images).all())
+    return all(np.isfinite(images[i : i + batch]).all() for i in range(0, len(images), batch))
 
 
 def validate_labelled_images(estimator, X, y, *, flat_ok: bool = True):

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.base import is_classifier
+from sklearn.metrics import accuracy_score
 from sklearn.pipeline import Pipeline
 
 from ferengine.dataset import FaceDataset
 from ferengine.errors import InvalidPluginError
 from ferengine.labels import LabelSpace, get_label_space
+from ferengine.memmap import MemmapImages
 from ferengine.registry import Registry
 from ferengine.steps import StepBuilder
 
@@ -23,7 +26,13 @@ class FERPipeline(Pipeline):
       :class:`~ferengine.FaceDataset` in place of ``X`` (labels taken from it);
     * with a label space (given, or taken from the dataset), ``y`` may hold
       class names or codes: names are encoded, so the classifier always sees
-      codes and ``predict`` returns codes; :meth:`predict_names` returns names.
+      codes and ``predict`` returns codes; :meth:`predict_names` returns names;
+    * memory-mapped images (a dataset loaded with ``memmap=True``, or
+      :class:`~ferengine.memmap.MemmapImages`) are predicted and scored
+      :attr:`predict_batch` images at a time, so only one batch of images and of
+      their features is in memory. Fitting passes them to the steps as they are:
+      image features read them a batch at a time, and the classifier gets the
+      whole feature matrix.
 
     Parameters
     ----------
@@ -47,6 +56,16 @@ class FERPipeline(Pipeline):
     ) -> None:
         super().__init__(steps, transform_input=transform_input, memory=memory, verbose=verbose)
         self.label_space = label_space
+
+    #: Images per batch when predicting or scoring memory-mapped images.
+    predict_batch: int = 8192
+
+    def _batched(self, method: Any, X: Any, **params: Any) -> np.ndarray:
+        """Call ``method`` on memory-mapped ``X`` a batch at a time; in-memory ``X`` at once."""
+        if not isinstance(X, MemmapImages):
+            return method(X, **params)
+        n, size = len(X), max(1, int(self.predict_batch))
+        return np.concatenate([method(X[i : i + size], **params) for i in range(0, n, size)])
 
     def _targets(self, X: Any, y: Any, space: LabelSpace | None) -> tuple[Any, Any]:
         if isinstance(X, FaceDataset):
@@ -72,12 +91,12 @@ class FERPipeline(Pipeline):
     def predict(self, X: Any, **params: Any) -> np.ndarray:
         """Predict labels (codes when the pipeline has a label space)."""
         X, _ = self._targets(X, None, None)
-        return super().predict(X, **params)
+        return self._batched(super().predict, X, **params)
 
     def predict_proba(self, X: Any, **params: Any) -> np.ndarray:
         """Class probabilities, columns in ``classes_`` order."""
         X, _ = self._targets(X, None, None)
-        return super().predict_proba(X, **params)
+        return self._batched(super().predict_proba, X, **params)
 
     def predict_names(self, X: Any) -> np.ndarray:
         """Predict class names (needs a label space)."""
@@ -91,6 +110,9 @@ class FERPipeline(Pipeline):
     def score(self, X: Any, y: Any = None, sample_weight: Any = None, **params: Any) -> float:
         """Accuracy of the final classifier on images (or a FaceDataset) and labels."""
         X, y = self._targets(X, y, self._space())
+        if isinstance(X, MemmapImages) and is_classifier(self._final_estimator):
+            predicted = self._batched(super().predict, X, **params)
+            return float(accuracy_score(y, predicted, sample_weight=sample_weight))
         return super().score(X, y, sample_weight=sample_weight, **params)
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from numbers import Integral
 from typing import TYPE_CHECKING, ClassVar
 
 import cv2
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ferengine.imageops import as_grey
 
@@ -76,15 +78,20 @@ class FaceDetector(BaseEstimator, ABC):
 
     Subclasses set ``name`` and implement :meth:`_find` on an 8-bit grey image; they
     take ``mode`` ("all" faces or the "largest") and ``max_side`` as constructor
-    parameters. :meth:`detect` converts any image (grey, RGB, RGBA, 16-bit, float),
-    shrinks one whose longer side exceeds ``max_side`` for detection, maps the boxes
-    back to the original pixels and sorts them largest first.
+    parameters. :meth:`detect` checks the parameters against ``_parameter_constraints``
+    (subclasses extend this class's), converts any image (grey, RGB, RGBA, 16-bit,
+    float), shrinks one whose longer side exceeds ``max_side`` for detection, maps the
+    boxes back to the original pixels and sorts them largest first.
     """
 
     name: ClassVar[str]
     requires: ClassVar[tuple[str, ...]] = ()
     mode: str = "all"
     max_side: int | None = 1024
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "mode": [StrOptions({"all", "largest"})],
+        "max_side": [None, Interval(Integral, 1, None, closed="left")],
+    }
 
     @abstractmethod
     def _find(self, grey: np.ndarray) -> list[tuple[float, float, float, float, float | None]]:
@@ -92,8 +99,7 @@ class FaceDetector(BaseEstimator, ABC):
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Return the faces of one image, largest first (only the largest in "largest" mode)."""
-        if self.mode not in ("all", "largest"):
-            raise ValueError(f"{self.name}: mode must be 'all' or 'largest', got {self.mode!r}")
+        self._validate_params()
         grey = as_grey(image)
         h, w = grey.shape
         scale = 1.0

@@ -39,6 +39,7 @@ from sklearn.model_selection import ParameterGrid
 from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 
 from ferengine.errors import FerengineError
+from ferengine.plugin import Augmenter
 from ferengine.registry import Registry, parameters
 from ferengine.steps import STEP_KINDS, StepBuilder, StepSpec, step_params
 
@@ -233,8 +234,10 @@ def step_issues(
     (so a name two kinds share is ambiguous here too); with one of ``kinds`` given that
     is narrower than the step kinds, the plugin must be of one of them.
     """
+    # Steps of other kinds than a pipeline's (augmenters) resolve among their own kinds.
+    resolving = STEP_KINDS if set(kinds) <= set(STEP_KINDS) else kinds
     try:
-        kind, lookup = StepBuilder(registry).resolve(name)
+        kind, lookup = StepBuilder(registry, resolving).resolve(name)
     except FerengineError as exc:
         problem = _message(exc)
         if len(kinds) == 1:  # the registry's message for that kind names close matches
@@ -261,6 +264,12 @@ def plugin_issues(
     takes_any = any(
         p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()
     )
+    # A plugin taking **kwargs may say which of them it accepts (``cnn``'s module__width).
+    extra = getattr(cls, "prefixed_param_issues", None)
+    if takes_any and callable(extra):
+        issues += [
+            (("params", key), f"{kind} {name!r}: {msg}") for key, msg in extra(params, registry)
+        ]
     for key in params:
         if key not in accepted and not takes_any:
             close = difflib.get_close_matches(key, list(accepted), n=1)
@@ -305,6 +314,14 @@ def nested_issues(shape: str, value: Any, registry: Registry) -> list[Issue]:
             for key, item in value.items()
             for loc, msg in _pipeline_issues(item, registry)
         ]
+    if shape == "augmenters":
+        if not isinstance(value, list | tuple):
+            return []  # not steps: the plugin's own parameter constraints check it
+        return [
+            ((i, *loc), msg)
+            for i, step in enumerate(value)
+            for loc, msg in _any_step(step, registry, ("augmenter",))
+        ]
     if isinstance(value, str | Mapping) or not isinstance(value, list | tuple):
         return [((), f"expected a list of {'members' if shape == 'members' else 'steps'}")]
     issues: list[Issue] = []
@@ -329,15 +346,17 @@ def _pipeline_issues(value: Any, registry: Registry) -> list[Issue]:
     return _any_step(value, registry)
 
 
-def _any_step(step: Any, registry: Registry) -> list[Issue]:
-    """Problems of a step written in any form (a nested step value)."""
+def _any_step(step: Any, registry: Registry, kinds: tuple[str, ...] = STEP_KINDS) -> list[Issue]:
+    """Problems of a step written in any form (a nested step value) of one of ``kinds``."""
+    if "augmenter" in kinds and isinstance(step, Augmenter):
+        return []  # an augmenter, used as given
     try:
         spec = StepSpec.parse(step)
     except FerengineError as exc:
         return [((), _message(exc))]
     if spec.name is None:
         return []  # an estimator, used as given
-    issues = step_issues(spec.name, spec.params, registry)
+    issues = step_issues(spec.name, spec.params, registry, kinds)
     if isinstance(step, str):  # the name is the value itself
         issues = [(loc[1:] if loc[:1] == ("name",) else loc, msg) for loc, msg in issues]
     return issues

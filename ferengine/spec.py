@@ -13,6 +13,11 @@ Example::
     split = "Training"        # which split trains
     validate = "PublicTest"   # optional: scored after training
     mirror = false            # optional: add every training image's horizontal mirror
+    # run-time options of the training, never stored in the model (all optional):
+    threads = 2               # torch threads (``ferengine --threads`` overrides it)
+    verbose = 1               # 1: an epoch table and a progress bar
+    checkpoint_dir = "checkpoints/run"   # saved every epoch; a rerun resumes from it
+    curves_dir = "checkpoints/run"       # curves.csv and curves.png after training
 
     [[steps]]
     name = "hog"
@@ -25,10 +30,17 @@ Example::
 Steps are written as in suites (:mod:`ferengine.steps`); the file is checked against
 its declared schema (:class:`SpecFile`) and the registry before anything is loaded or
 fitted, every problem reported at once with its TOML path.
+
+The run-time options of ``[train]`` are not step parameters: ``threads`` and
+``verbose`` are set through :mod:`ferengine.runtime` while the pipeline fits (an
+enclosing setting, such as ``ferengine --threads``, wins), and ``checkpoint_dir`` /
+``curves_dir`` (relative to the working folder, as ``--out`` is) are passed as fit
+parameters to the one step whose ``fit`` takes them (``cnn``, ``softmax-head``).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 import tomllib
@@ -38,6 +50,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from ferengine import runtime
 from ferengine.dataset import FaceDataset
 from ferengine.errors import FerengineError
 from ferengine.evaluation import evaluate
@@ -51,12 +64,26 @@ class SpecError(FerengineError, ValueError):
     """A model spec is malformed; the message names the file and the key."""
 
 
+#: ``[train]`` options passed as fit parameters to the step whose ``fit`` takes them.
+FIT_OPTIONS: tuple[str, ...] = ("checkpoint_dir", "curves_dir")
+#: Every run-time option of ``[train]``: none is recorded in a trained model.
+RUNTIME_OPTIONS: tuple[str, ...] = ("threads", "verbose", *FIT_OPTIONS)
+
+
 class TrainTable(Table):
-    """``[train]``: which split trains and which validates."""
+    """``[train]``: which split trains and which validates, and the run-time options."""
 
     split: str | None = None
     validate_: str | None = Field(None, alias="validate")
     mirror: bool = False
+    threads: int | None = Field(None, ge=1)
+    verbose: int | None = Field(None, ge=0)
+    checkpoint_dir: str | None = None
+    curves_dir: str | None = None
+
+    def fit_options(self) -> dict[str, str]:
+        """Return the options passed to a step's ``fit`` (the output folders given)."""
+        return {k: v for k in FIT_OPTIONS if (v := getattr(self, k)) is not None}
 
 
 class SpecFile(Table):
@@ -94,6 +121,9 @@ class ModelSpec:
     label_space: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     registry: Registry | None = field(default=None, repr=False, compare=False)
+    threads: int | None = None
+    verbose: int | None = None
+    fit_options: dict[str, str] = field(default_factory=dict)
 
     def pipeline(self) -> FERPipeline:
         """Build the (unfitted) pipeline of the spec on the spec's registry."""
@@ -101,6 +131,37 @@ class ModelSpec:
             return pipeline(*self.steps, label_space=self.label_space, registry=self.registry)
         except (FerengineError, TypeError, ValueError) as exc:
             raise SpecError(f"{self.source}: steps: {exc}") from exc
+
+    def recipe(self) -> dict[str, Any]:
+        """Return the spec as read, without its run-time options (what a model records)."""
+        train = {k: v for k, v in self.raw.get("train", {}).items() if k not in RUNTIME_OPTIONS}
+        return {**self.raw, "train": train} if "train" in self.raw else dict(self.raw)
+
+    def fit_params(self, model: FERPipeline) -> dict[str, str]:
+        """Route the ``[train]`` fit options to the step whose ``fit`` takes them.
+
+        Returns
+        -------
+        dict
+            scikit-learn fit parameters, ``{"cnn__checkpoint_dir": ...}``.
+
+        Raises
+        ------
+        SpecError
+            No step, or more than one, takes an option (they would share its folder).
+        """
+        routed = {}
+        for option, value in self.fit_options.items():
+            takers = [name for name, step in model.steps
+                      if option in inspect.signature(step.fit).parameters]  # fmt: skip
+            if len(takers) != 1:
+                found = f"steps {takers} all take it" if takers else "no step's fit takes it"
+                raise SpecError(
+                    f"{self.source}: train.{option}: {found}; it goes to exactly one step "
+                    "(a cnn or softmax-head)"
+                )
+            routed[f"{takers[0]}__{option}"] = value
+        return routed
 
     def load_data(self, data: str | Path | None = None) -> FaceDataset:
         """Load the spec's dataset; ``data`` overrides its ``path``."""
@@ -157,7 +218,7 @@ def load_spec(path: str | Path, registry: Registry | None = None) -> ModelSpec:
         raise SpecError(f"{path}: not valid TOML: {exc}") from exc
     registry = registry or get_registry()
     spec = validate(SpecFile, raw, str(path), registry, SpecError)
-    return ModelSpec(
+    model = ModelSpec(
         source=str(path),
         dataset=spec.dataset.name,
         dataset_params=dict(spec.dataset.params),
@@ -169,11 +230,21 @@ def load_spec(path: str | Path, registry: Registry | None = None) -> ModelSpec:
         label_space=spec.label_space,
         raw=raw,
         registry=registry,
+        threads=spec.train.threads,
+        verbose=spec.train.verbose,
+        fit_options=spec.train.fit_options(),
     )
+    if model.fit_options:
+        model.fit_params(model.pipeline())  # an option no step takes fails here, before work
+    return model
 
 
 def train(spec: ModelSpec, data: str | Path | None = None) -> tuple[FERPipeline, dict[str, Any]]:
     """Fit the spec's pipeline on its training split.
+
+    The ``[train]`` run-time options apply: threads and verbosity while fitting, the
+    checkpoint and curve folders passed to the step that takes them. A rerun with the
+    same ``checkpoint_dir`` resumes from the last epoch saved.
 
     Returns
     -------
@@ -186,10 +257,15 @@ def train(spec: ModelSpec, data: str | Path | None = None) -> tuple[FERPipeline,
     train_set = dataset.where(split=spec.train_split) if spec.train_split else dataset
     if spec.mirror:
         train_set = train_set.with_mirrors()
+    fit_params = spec.fit_params(model)
+    outer = runtime.current()  # an enclosing setting (ferengine --threads) wins
+    threads = outer.threads if outer.threads is not None else spec.threads
+    verbose = outer.verbose if outer.verbose is not None else spec.verbose
     start = time.perf_counter()
-    model.fit(train_set)
+    with runtime.options(threads=threads, verbose=verbose):
+        model.fit(train_set, **fit_params)
     report: dict[str, Any] = {
-        "spec": spec.raw,
+        "spec": spec.recipe(),
         "n_train": len(train_set),
         "fit_seconds": time.perf_counter() - start,
     }

@@ -32,7 +32,11 @@ parameter to its *shape*:
     a list whose items are saved-model names or paths (strings, kept as they are) or
     pipelines;
 ``"pipeline-map"``
-    a mapping of keys to pipelines.
+    a mapping of keys to pipelines;
+``"augmenters"``
+    a list of augmenter steps (built as augmenters, :class:`~ferengine.Augmenter`
+    instances kept as given); any other value (``cnn``'s preset name, say) is left for
+    the plugin to read.
 
 When :class:`StepBuilder` builds such a plugin from a name or a table, it builds the
 nested steps too, with the same registry, and sets them on the plugin as estimators:
@@ -51,6 +55,7 @@ from typing import Any
 from sklearn.base import clone
 
 from ferengine.errors import InvalidPluginError, UnknownPluginError
+from ferengine.plugin import Augmenter
 from ferengine.registry import Registry, get_registry, split_name
 
 #: Kinds a pipeline step may come from, in lookup order (a ``model`` step is a
@@ -58,7 +63,7 @@ from ferengine.registry import Registry, get_registry, split_name
 STEP_KINDS: tuple[str, ...] = ("preprocessor", "feature", "classifier", "model")
 
 #: Shapes a plugin's ``step_params`` may declare (see the module docstring).
-SHAPES: tuple[str, ...] = ("steps", "pipeline", "members", "pipeline-map")
+SHAPES: tuple[str, ...] = ("steps", "pipeline", "members", "pipeline-map", "augmenters")
 
 _TABLE_KEYS = frozenset({"name", "params"})
 
@@ -263,6 +268,11 @@ class StepBuilder:
             if not isinstance(value, Mapping):
                 raise InvalidPluginError(f"expected a table of pipelines, got {value!r}")
             return {key: self.model(v) for key, v in value.items()}
+        if shape == "augmenters":
+            if not isinstance(value, list | tuple):
+                return value  # not steps: a name the plugin itself resolves
+            builder = StepBuilder(self.registry, ("augmenter",))
+            return [a if isinstance(a, Augmenter) else builder.build(a)[1] for a in value]
         raise InvalidPluginError(f"unknown step shape {shape!r}; shapes are {list(SHAPES)}")
 
 

@@ -163,14 +163,14 @@ def test_every_problem_of_a_suite_is_reported_at_once():
 def test_a_bad_suite_fails_before_running_a_single_task(tmp_path, monkeypatch, bad):
     from click.testing import CliRunner
 
-    from ferengine.bench import runner
+    from ferengine.bench import execute, plan
     from ferengine.cli import main
 
     def refuse(*args, **kwargs):
         raise AssertionError("work started on a suite with errors")
 
-    monkeypatch.setattr(runner, "cached_folds", refuse)
-    monkeypatch.setattr(runner, "_run", refuse)
+    monkeypatch.setattr(plan, "cached_folds", refuse)
+    monkeypatch.setattr(execute, "run_tasks", refuse)
     spec = tmp_path / "bad.toml"
     spec.write_text(TINY.format(extra="") + f"[[classifiers]]\n{bad}\n")
     with pytest.raises(SuiteError, match=r"classifiers\[1\]\.(name|params\.kk)"):
@@ -227,13 +227,14 @@ def test_features_are_computed_once_per_fold_and_reused(tmp_path):
 @pytest.mark.slow
 def test_a_failing_combination_is_recorded_and_the_grid_goes_on(tmp_path):
     out = tmp_path / "run"
-    bad = '[[classifiers]]\nname = "svm-linear"\nparams = { C = -1.0 }\n'
+    # a valid parameter that fails at run time: more neighbours than training images
+    bad = '[[classifiers]]\nname = "knn"\nparams = { n_neighbors = 500 }\n'
     summary = run_suite(tiny(bad), RunOptions(out))
     assert summary.failed == 4 and summary.ran == 8
     report = write_report(out).read_text()
     rows = json.loads((out / "results.json").read_text())
     failed = [r for r in rows if r["status"] == "failed"]
-    assert len(failed) == 4 and all("C" in r["error"] and "Traceback" in r["traceback"]
+    assert len(failed) == 4 and all("n_neighbors" in r["error"] and "Traceback" in r["traceback"]
                                      for r in failed)  # fmt: skip
     assert "## Failed combinations" in report and "logistic" in report
 
@@ -393,19 +394,19 @@ def test_resumed_runs_read_their_folds_without_loading_data(tmp_path, monkeypatc
 
 
 def test_features_of_a_saved_model_are_keyed_by_its_bytes_not_its_name(tmp_path):
-    from ferengine.bench.runner import _model_digests
+    from ferengine.bench.keys import model_digests
 
     model = tmp_path / "m.fer"
     model.write_bytes(b"first")
     embedding = {"name": "cnn-embedding", "params": {"model": str(model)}}
     front = ({"name": "concat", "params": {"features": [embedding]}},)
-    before = _model_digests(front)
+    before = model_digests(front)
     model.write_bytes(b"retrained")
-    after = _model_digests(front)
+    after = model_digests(front)
     assert [name for name, _ in before] == [str(model)] and before != after
     gone = {"name": "cnn-embedding", "params": {"model": str(tmp_path / "gone")}}
-    assert _model_digests((gone,)) == [(str(tmp_path / "gone"), None)]
-    assert _model_digests(({"name": "hog", "params": {"cell": 6}},)) == []
+    assert model_digests((gone,)) == [(str(tmp_path / "gone"), None)]
+    assert model_digests(({"name": "hog", "params": {"cell": 6}},)) == []
 
 
 @pytest.mark.parametrize(

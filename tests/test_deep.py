@@ -1,6 +1,7 @@
-"""The deep plugin: CNN zoo, the cnn estimator, augmenters, embeddings, trees, ensembles."""
+"""The deep plugin: CNN zoo, the cnn estimator, augmenters, embeddings and heads."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -13,9 +14,18 @@ from ferengine_deep import augment as aug  # noqa: E402
 from ferengine_deep.layers import Normalize, network  # noqa: E402
 
 import ferengine  # noqa: E402
-from ferengine import registry, splits  # noqa: E402
+from ferengine import registry, runtime, splits  # noqa: E402
 
-FAST = {"epochs": 4, "batch_size": 32, "threads": 1, "arch_params": {"width": 8, "embedding": 32}}
+FAST = {"max_epochs": 4, "batch_size": 32, "module__width": 8, "module__embedding": 32}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Train on one torch thread (the machine's cores are shared), runtime options left unset."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +38,8 @@ def faces():
 @pytest.fixture(scope="module")
 def fitted(faces):
     X, y, _, _ = faces
-    params = {"arch": "small32", "arch_params": None, "epochs": 12}
-    return registry.create("classifier", "cnn", **{**FAST, **params}).fit(X, y)
+    params = {"module": "small32", "max_epochs": 12}
+    return registry.create("classifier", "cnn", **params, batch_size=32).fit(X, y)
 
 
 # --- zoo ---------------------------------------------------------------------------------
@@ -62,11 +72,16 @@ def test_small32_has_about_367k_parameters():
 
 def test_architecture_parameters_are_checked_by_name(faces):
     X, y, _, _ = faces
-    cnn = registry.create("classifier", "cnn", **{**FAST, "arch_params": {"widht": 8}})
-    with pytest.raises(ValueError, match=r"arch_params: .*'widht' \(did you mean 'width'\?\)"):
+    cnn = registry.create("classifier", "cnn", **{"module__widht": 8, "max_epochs": 1})
+    expected = (
+        r"cnn: module__widht: architecture 'compact' has no parameter 'widht' "
+        r"\(did you mean 'module__width'\?\); its parameters: width, dropout, embedding"
+    )
+    with pytest.raises(ValueError, match=expected):
         cnn.fit(X, y)
-    with pytest.raises(ValueError, match=r"arch: .*did you mean 'compact'"):
-        registry.create("classifier", "cnn", **{**FAST, "arch": "compakt"}).fit(X, y)
+    assert not hasattr(cnn, "module_")  # refused before any training
+    with pytest.raises(ValueError, match=r"cnn: module: .*did you mean 'compact'"):
+        registry.create("classifier", "cnn", **{**FAST, "module": "compakt"}).fit(X, y)
 
 
 def test_a_network_must_be_a_features_head_pair():
@@ -120,12 +135,12 @@ def test_saved_cnn_predicts_the_same_and_holds_no_pickle(fitted, faces, tmp_path
 
 def test_training_resumes_from_its_checkpoint(faces, tmp_path):
     X, y, _, _ = faces
-    first = registry.create("classifier", "cnn", **{**FAST, "epochs": 2},
-                            checkpoint_dir=str(tmp_path / "ckpt")).fit(X, y)  # fmt: skip
-    assert first.n_epochs_ == 2 and (tmp_path / "ckpt" / "params.pt").is_file()
-    resumed = registry.create("classifier", "cnn", **{**FAST, "epochs": 5},
-                              checkpoint_dir=str(tmp_path / "ckpt")).fit(X, y)  # fmt: skip
-    assert resumed.n_epochs_ == 5  # 2 loaded + 3 trained
+    folder = tmp_path / "ckpt"
+    first = registry.create("classifier", "cnn", **{**FAST, "max_epochs": 2})
+    assert first.fit(X, y, checkpoint_dir=folder).n_epochs_ == 2
+    assert (folder / "params.pt").is_file()
+    resumed = registry.create("classifier", "cnn", **{**FAST, "max_epochs": 5})
+    assert resumed.fit(X, y, checkpoint_dir=folder).n_epochs_ == 5  # 2 loaded + 3 trained
     assert [row["epoch"] for row in resumed.history_] == [1, 2, 3, 4, 5]
 
 
@@ -134,7 +149,7 @@ def test_resumed_one_cycle_schedule_continues_where_it_stopped(faces, tmp_path, 
 
     X, y, _, _ = faces
     params = {**FAST, "schedule": "onecycle", "lr": 0.01, "validation_fraction": 0.0}
-    registry.create("classifier", "cnn", **params, checkpoint_dir=str(tmp_path / "a")).fit(X, y)
+    registry.create("classifier", "cnn", **params).fit(X, y, checkpoint_dir=tmp_path / "a")
     batches = -(-len(X) // FAST["batch_size"])
     collate, calls = net.Collate.__call__, []
 
@@ -145,24 +160,24 @@ def test_resumed_one_cycle_schedule_continues_where_it_stopped(faces, tmp_path, 
         return collate(self, samples)
 
     monkeypatch.setattr(net.Collate, "__call__", interrupted)
-    first = registry.create("classifier", "cnn", **params, checkpoint_dir=str(tmp_path / "b"))
-    assert first.fit(X, y).n_epochs_ == 2
+    first = registry.create("classifier", "cnn", **params)
+    assert first.fit(X, y, checkpoint_dir=tmp_path / "b").n_epochs_ == 2
     monkeypatch.setattr(net.Collate, "__call__", collate)
-    resumed = registry.create("classifier", "cnn", **params, checkpoint_dir=str(tmp_path / "b"))
-    assert resumed.fit(X, y).n_epochs_ == FAST["epochs"]
+    resumed = registry.create("classifier", "cnn", **params)
+    assert resumed.fit(X, y, checkpoint_dir=tmp_path / "b").n_epochs_ == FAST["max_epochs"]
 
     def rates(folder):
         history = json.loads((tmp_path / folder / "history.json").read_text())
         return [batch["event_lr"] for epoch in history for batch in epoch["batches"]]
 
-    assert len(rates("b")) == len(rates("a")) == FAST["epochs"] * batches
+    assert len(rates("b")) == len(rates("a")) == FAST["max_epochs"] * batches
     assert np.allclose(rates("b"), rates("a"))
 
 
 def test_curves_are_written_as_csv_and_png(faces, tmp_path):
     X, y, _, _ = faces
-    registry.create("classifier", "cnn", **{**FAST, "epochs": 3}, schedule="cosine",
-                    curves_dir=str(tmp_path)).fit(X, y)  # fmt: skip
+    cnn = registry.create("classifier", "cnn", **{**FAST, "max_epochs": 3}, schedule="cosine")
+    cnn.fit(X, y, curves_dir=tmp_path)
     rows = (tmp_path / "curves.csv").read_text().strip().splitlines()
     assert rows[0].startswith("epoch,train_loss,valid_loss") and len(rows) == 4
     assert (tmp_path / "curves.png").stat().st_size > 1000
@@ -172,13 +187,14 @@ def test_curves_are_written_as_csv_and_png(faces, tmp_path):
     "params",
     [{"optimizer": "sgd", "schedule": "onecycle", "lr": 0.05},
      {"optimizer": "adadelta", "lr": 1.0, "schedule": "plateau", "patience": 2},
-     {"loss": "squared-hinge", "class_weight": "max-ratio", "normalize": "pixel"},
-     {"loss": "hinge", "label_smoothing": 0.0, "augment": "fer", "augment_copies": 1},
-     {"arch": "small32", "arch_params": None, "size": 32, "validation_fraction": 0}],
+     {"criterion": "squared-hinge", "class_weight": "max-ratio", "normalize": "pixel"},
+     {"criterion": "hinge", "criterion__margin": 0.5, "augment": "fer", "augment_copies": 1},
+     {"module": "small32", "size": 32, "validation_fraction": 0}],
 )  # fmt: skip
 def test_training_options_run(params, faces):
     X, y, X_test, _ = faces
-    clf = registry.create("classifier", "cnn", **{**FAST, "epochs": 2, **params}).fit(X, y)
+    small = {} if "module" in params else FAST  # small32 takes no width
+    clf = registry.create("classifier", "cnn", **{**small, "max_epochs": 2, **params}).fit(X, y)
     assert clf.predict(X_test).shape == (len(X_test),)
 
 
@@ -190,8 +206,9 @@ def test_given_validation_set_is_used(faces):
 
 def test_bad_parameters_are_named(faces):
     X, y, _, _ = faces
-    for bad in ({"optimizer": "rmsprop"}, {"arch": "vgg99"}, {"schedule": "step"}):
-        with pytest.raises(ValueError, match=next(iter(bad))):
+    for bad in ({"optimizer": "rmsprop"}, {"module": "vgg99"}, {"schedule": "step"},
+                {"criterion": "hinge", "criterion__label_smoothing": 0.1}):  # fmt: skip
+        with pytest.raises(ValueError, match=list(bad)[-1]):
             registry.create("classifier", "cnn", **FAST, **bad).fit(X, y)
 
 
@@ -200,11 +217,229 @@ def test_transfer_freezes_the_backbone_and_trains_a_new_head(fitted, faces, tmp_
     source = ferengine.save(fitted, tmp_path / "source.fer")
     keep = np.isin(y, [0, 3, 5])
     target = registry.create("classifier", "cnn", init=str(source), trainable="head",
-                             epochs=2, threads=1).fit(X[keep], y[keep])  # fmt: skip
-    assert target.module_.head.out_features == 3 and target.config_["arch"] == "small32"
+                             max_epochs=2).fit(X[keep], y[keep])  # fmt: skip
+    assert target.module_.head.out_features == 3 and target.config_["module"] == "small32"
     for name, value in fitted.module_.features.state_dict().items():
         if "running" not in name and "num_batches" not in name:  # BN statistics still adapt
             assert torch.equal(value, target.module_.features.state_dict()[name]), name
+
+
+# --- parameters by prefix, as in skorch ------------------------------------------------------
+
+
+def test_prefixed_parameters_are_listed_set_and_cloned_as_in_skorch():
+    from sklearn.base import clone
+
+    cnn = registry.create("classifier", "cnn", module__width=8, optimizer__eps=1e-6)
+    params = cnn.get_params()
+    assert params["module__width"] == 8 and params["optimizer__eps"] == 1e-6
+    assert params["module"] == "compact" and "module__dropout" not in params  # only those given
+    copy = clone(cnn)
+    assert copy.get_params() == params and copy.module__width == 8
+    copy.set_params(module__width=16, criterion__label_smoothing=0.1, lr=0.01)
+    assert (copy.module__width, copy.criterion__label_smoothing, copy.lr) == (16, 0.1, 0.01)
+    assert cnn.module__width == 8 and "criterion__label_smoothing" not in cnn.get_params()
+    assert copy.get_params_for("module") == {"width": 16}
+    pipe = ferengine.pipeline(("cnn", {"module__width": 8}))
+    pipe.set_params(cnn__module__width=4, cnn__optimizer="sgd", cnn__optimizer__momentum=0.5)
+    assert pipe.get_params()["cnn__module__width"] == 4
+    assert clone(pipe).steps[0][1].get_params_for("optimizer") == {"momentum": 0.5}
+    assert "module__width=8" in repr(cnn)
+
+
+@pytest.mark.parametrize("bad", ["epochs", "arch_params", "threads", "checkpoint_dir", "verbose",
+                                 "modul__width", "optimizer__lr"])  # fmt: skip
+def test_an_unknown_or_removed_parameter_is_refused_at_fit(bad, faces):
+    X, y, _, _ = faces
+    cnn = registry.create("classifier", "cnn", **{bad: 1})  # kept, as skorch keeps it
+    assert cnn.get_params()[bad] == 1
+    expected = "has no parameter 'lr' (it is set by cnn's own parameter 'lr')" if (
+        bad == "optimizer__lr") else f"unexpected parameter '{bad}'"  # fmt: skip
+    with pytest.raises(ValueError, match=re.escape(f"cnn: {bad}: ") + ".*" + re.escape(expected)):
+        cnn.fit(X, y)
+    assert not hasattr(cnn, "module_")
+    if "__" not in bad or bad.startswith("modul_"):  # optimizer__lr is a prefixed parameter
+        with pytest.raises(ValueError, match=bad.split("__")[0]):
+            registry.create("classifier", "cnn").set_params(**{bad: 1})
+
+
+def test_a_parameter_name_ending_in_an_underscore_is_refused_at_once():
+    with pytest.raises(TypeError, match="cnn: unexpected parameter 'module__'"):
+        registry.create("classifier", "cnn", module__=1)
+    with pytest.raises(ValueError, match="cnn: unexpected parameter 'module__'"):
+        registry.create("classifier", "cnn").set_params(module__=1)
+
+
+def test_optimizer_and_criterion_settings_reach_torch(faces, tmp_path):
+    X, y, _, _ = faces
+    cnn = registry.create("classifier", "cnn", **{**FAST, "max_epochs": 1}, optimizer="sgd",
+                          optimizer__momentum=0.5, optimizer__weight_decay=1e-3)  # fmt: skip
+    cnn.fit(X, y, checkpoint_dir=tmp_path)
+    group = torch.load(tmp_path / "optimizer.pt")["param_groups"][0]
+    assert (group["momentum"], group["weight_decay"], group["nesterov"]) == (0.5, 1e-3, True)
+    with pytest.raises(ValueError, match=r"optimizer__momentun: optimizer 'sgd' \(torch\.optim"
+                                         r"\.SGD\) has no parameter 'momentun' \(did you mean "
+                                         r"'optimizer__momentum'\?\)"):  # fmt: skip
+        registry.create("classifier", "cnn", optimizer="sgd", optimizer__momentun=0.5).fit(X, y)
+
+
+def test_run_time_options_are_read_at_fit_and_predict_and_never_saved(fitted, faces, tmp_path,
+                                                                     monkeypatch):  # fmt: skip
+    X, y, X_test, _ = faces
+    seen = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: seen.append(n))
+    with runtime.options(threads=3):
+        fitted.predict(X_test[:4])
+    assert seen[0] == 3  # set for the call, then restored
+    seen.clear()
+    with runtime.options(threads=2, verbose=1):
+        registry.create("classifier", "cnn", **{**FAST, "max_epochs": 1}).fit(X, y)
+    assert seen[0] == 2
+    monkeypatch.undo()
+    path = ferengine.save(ferengine.pipeline(fitted), tmp_path / "m.fer")
+    manifest = json.dumps(ferengine.persistence.read_manifest(path))
+    for word in ("threads", "verbose", "checkpoint", "curves"):
+        assert word not in manifest
+    with pytest.raises(ValueError, match="threads must be ≥ 1"):
+        runtime.options(threads=0).__enter__()
+
+
+def test_an_augment_list_resolves_on_the_registry_the_step_was_built_with(faces):
+    from ferengine.errors import UnknownPluginError
+    from ferengine.plugin import Augmenter
+    from ferengine.plugin_manager import load_entry_points
+    from ferengine.registry import Registry, get_registry
+
+    class Invert(Augmenter):
+        """Invert every image (an augmenter only the private registry has)."""
+
+        name = "private-invert"
+
+        def __init__(self, p: float = 1.0):
+            self.p = p
+
+        def augment(self, images, rng):
+            return 255 - images
+
+    class Plugins:
+        @ferengine.hookimpl
+        def ferengine_register_augmenters(self):
+            return [Invert]
+
+    loaded = load_entry_points()
+    loaded.manager.register(Plugins(), name="private-augmenters")
+    private = Registry(loaded)
+    assert "private-invert" not in get_registry().names("augmenter")
+    augment = ["flip", {"name": "private-invert", "params": {"p": 0.5}}]
+    step = ("cnn", {**FAST, "max_epochs": 1, "augment": augment})
+    built = ferengine.pipeline(step, registry=private).steps[0][1]
+    flip, invert = built.augment
+    assert isinstance(invert, Invert) and invert.p == 0.5 and flip.name == "flip"
+    X, y, _, _ = faces
+    assert built.fit(X, y).n_epochs_ == 1  # the built augmenters, no lookup at fit time
+    with pytest.raises(UnknownPluginError, match="no augmenter plugin named 'private-invert'"):
+        ferengine.pipeline(step)  # the global registry lacks it: refused when building
+
+
+def test_softmax_head_takes_the_same_prefixed_spelling(tmp_path):
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=200, n_features=12, n_informative=6, n_classes=3,
+                               random_state=0)  # fmt: skip
+    head = registry.create("classifier", "softmax-head", module__hidden=[8, 8],
+                           module__dropout=0.1, max_epochs=3)  # fmt: skip
+    head.fit(X, y, checkpoint_dir=tmp_path)
+    linear = [m for m in head.module_ if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linear] == [8, 8, 3] and head.module_[2].p == 0.1
+    group = torch.load(tmp_path / "optimizer.pt")["param_groups"][0]
+    assert group["weight_decay"] == 1e-4  # the head's default, overridable by prefix
+    hint = (
+        r"module__hiden: the softmax head has no parameter 'hiden' \(did you mean 'module__hidden'"
+    )
+    with pytest.raises(ValueError, match=hint):
+        registry.create("classifier", "softmax-head", module__hiden=[8]).fit(X, y)
+
+
+# --- model specs: run-time options in [train] --------------------------------------------------
+
+SPEC = """
+[dataset]
+name = "synthetic"
+params = {{ size = 32, n_subjects = 6 }}
+
+[train]
+{train}
+
+[[steps]]
+name = "cnn"
+[steps.params]
+module__width = 4
+module__embedding = 8
+max_epochs = {epochs}
+batch_size = 32
+{extra}
+"""
+
+
+def _spec(tmp_path, train="", epochs=1, extra=""):
+    path = tmp_path / "spec.toml"
+    path.write_text(SPEC.format(train=train, epochs=epochs, extra=extra))
+    return path
+
+
+def test_a_spec_takes_run_time_options_from_train_and_resumes(tmp_path, monkeypatch):
+    from ferengine.spec import load_spec, train
+
+    monkeypatch.chdir(tmp_path)
+    options = 'threads = 1\nverbose = 0\ncheckpoint_dir = "ckpt"\ncurves_dir = "curves"'
+    model, report = train(load_spec(_spec(tmp_path, options, epochs=1)))
+    assert (tmp_path / "ckpt" / "params.pt").is_file()
+    assert (tmp_path / "curves" / "curves.csv").is_file()
+    assert "checkpoint_dir" not in report["spec"]["train"]  # the record holds no run-time option
+    model, _ = train(load_spec(_spec(tmp_path, options, epochs=3)))
+    assert [row["epoch"] for row in model.steps[0][1].history_] == [1, 2, 3]  # resumed at 2
+
+
+@pytest.mark.parametrize(("extra", "train", "message"), [
+    ("threads = 2", "", r"steps\[0\]\.params\.threads: classifier 'cnn': unexpected parameter"),
+    ("module__widht = 4", "", r"steps\[0\]\.params\.module__widht: classifier 'cnn': "
+                                r"architecture 'compact' has no parameter 'widht'"),
+    ("module = 'compakt'", "", r"steps\[0\]\.params\.module: .*did you mean 'compact'"),
+    ("augment = ['flip', 'flpi']", "", r"params\.augment\[1\]: .*did you mean 'flip'"),
+    ("", "threads = 0", r"train\.threads: Input should be greater than or equal to 1"),
+])  # fmt: skip
+def test_a_spec_is_refused_before_any_work(tmp_path, extra, train, message):
+    from ferengine.spec import SpecError, load_spec
+
+    with pytest.raises(SpecError, match=message):
+        load_spec(_spec(tmp_path, train, extra=extra))
+
+
+def test_a_fit_option_no_step_takes_is_refused(tmp_path):
+    from ferengine.spec import SpecError, load_spec
+
+    path = tmp_path / "spec.toml"
+    path.write_text('[dataset]\nname = "synthetic"\n[train]\ncurves_dir = "c"\n'
+                    '[[steps]]\nname = "pixels"\n[[steps]]\nname = "logistic"\n')  # fmt: skip
+    with pytest.raises(SpecError, match=r"train\.curves_dir: no step's fit takes it"):
+        load_spec(path)
+
+
+def test_the_cli_threads_option_wins_over_the_spec(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from ferengine.cli import main
+
+    seen = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: seen.append(n))
+    spec = _spec(tmp_path, "threads = 2")
+    out = tmp_path / "m.fer"
+    result = CliRunner().invoke(main, ["--threads", "3", "train", str(spec), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert seen and set(seen[::2]) == {3}  # each call sets 3, then restores
+    seen.clear()
+    assert CliRunner().invoke(main, ["train", str(spec), "--out", str(out)]).exit_code == 0
+    assert seen[0] == 2
 
 
 # --- augmenters ----------------------------------------------------------------------------
@@ -238,7 +473,7 @@ def test_presets_build_chains():
         aug.chain("strong")
 
 
-# --- embeddings, heads, trees, ensembles -----------------------------------------------------
+# --- embeddings and heads ------------------------------------------------------------------
 
 
 def test_cnn_embedding_from_a_saved_model_feeds_any_classifier(fitted, faces, tmp_path):
@@ -255,81 +490,7 @@ def test_softmax_head_learns_and_round_trips(tmp_path):
 
     X, y = make_classification(n_samples=300, n_features=20, n_informative=8, n_classes=3,
                                random_state=0)  # fmt: skip
-    head = registry.create("classifier", "softmax-head", epochs=30, threads=1).fit(X[:200], y[:200])
+    head = registry.create("classifier", "softmax-head", max_epochs=30).fit(X[:200], y[:200])
     assert head.score(X[200:], y[200:]) > 0.6
     again = ferengine.load(ferengine.save(head, tmp_path / "head.fer"))
     assert np.allclose(again.predict_proba(X[200:]), head.predict_proba(X[200:]))
-
-
-def test_cnn_tree_routes_softly_and_hardly_and_reports_nodes(faces):
-    X, y, X_test, y_test = faces
-    node = [("hog", {"cell": 8}), ("logistic", {"C": 0.1})]
-    # balanced nodes give fear half the root's mass: soft products need unbalanced nodes
-    soft = registry.create("classifier", "cnn-tree", node=node, balance=False).fit(X, y)
-    proba = soft.predict_proba(X_test)
-    assert np.allclose(proba.sum(axis=1), 1) and soft.score(X_test, y_test) > 2 / 7
-    hard = registry.create("classifier", "cnn-tree", node=node, routing="hard").fit(X, y)
-    assert set(np.unique(hard.predict_proba(X_test))) <= {0.0, 1.0}
-    assert hard.score(X_test, y_test) > 2 / 7
-    report = soft.node_report(X_test, y_test)
-    assert set(report) == {"root", "1", "1.0", "1.1"}
-    assert report["root"]["n"] == len(y_test) and 0 <= report["1.0"]["accuracy"] <= 1
-
-
-def test_tta_averages_the_views(faces):
-    X, y, X_test, _ = faces
-    base = [("hog", {"cell": 8}), "logistic"]
-    tta = registry.create("classifier", "tta", estimator=base).fit(X, y)
-    inner = tta.estimator_
-    expected = (inner.predict_proba(X_test) + inner.predict_proba(X_test[:, :, ::-1])) / 2
-    assert np.allclose(tta.predict_proba(X_test), expected)
-    ten = registry.create("classifier", "tta", estimator=base, mode="ten-crop", crop=28).fit(X, y)
-    assert ten.predict_proba(X_test).shape == (len(X_test), 7)
-
-
-@pytest.mark.parametrize("method", ["average", "weighted", "max", "stacking"])
-def test_fusion_of_two_pipelines(method, faces):
-    X, y, X_test, _ = faces
-    members = [[("hog", {"cell": 8}), "logistic"], [("lbp", {"grid": 4}), "logistic"]]
-    fused = registry.create("classifier", "fusion", members=members, method=method).fit(X, y)
-    proba = fused.predict_proba(X_test)
-    assert np.allclose(proba.sum(axis=1), 1)
-    member_probas = [m.predict_proba(X_test) for m in fused.ensemble_.estimators_]
-    if method == "average":
-        assert np.allclose(proba, np.mean(member_probas, axis=0))
-    if method == "weighted":
-        assert ((fused.weights_ >= 0) & (fused.weights_ <= 1)).all()
-        assert np.allclose(proba, np.average(member_probas, axis=0, weights=fused.weights_))
-    if method == "max":
-        top = np.max(member_probas, axis=0)
-        assert np.allclose(proba, top / top.sum(axis=1, keepdims=True))
-
-
-def test_fusion_stacking_learns_on_cross_fitted_probabilities(faces):
-    """The meta-learner is the one fitted on 5-fold out-of-fold member probabilities."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
-
-    X, y, X_test, _ = faces
-    members = [[("hog", {"cell": 8}), "logistic"], [("lbp", {"grid": 4}), "logistic"]]
-    fused = registry.create("classifier", "fusion", members=members, method="stacking").fit(X, y)
-    built = [ferengine.pipeline(*m) for m in members]
-    oof = np.hstack([cross_val_predict(m, X, y, cv=5, method="predict_proba") for m in built])
-    meta = LogisticRegression(max_iter=1000).fit(oof, y)
-    assert np.allclose(fused.ensemble_.final_estimator_.coef_, meta.coef_, atol=1e-4)
-    test = np.hstack([m.fit(X, y).predict_proba(X_test) for m in built])
-    assert np.allclose(fused.predict_proba(X_test), meta.predict_proba(test), atol=1e-4)
-
-
-def test_fusion_keeps_a_saved_member_as_saved(faces, tmp_path):
-    X, y, X_test, _ = faces
-    saved = ferengine.pipeline(("hog", {"cell": 8}), "logistic").fit(X[:40], y[:40])
-    path = ferengine.save(saved, tmp_path / "member.fer")
-    members = [str(path), [("lbp", {"grid": 4}), "logistic"]]
-    fused = registry.create("classifier", "fusion", members=members, method="weighted").fit(X, y)
-    frozen = fused.ensemble_.estimators_[0]
-    assert np.allclose(frozen.predict_proba(X_test), saved.predict_proba(X_test))
-    again = ferengine.load(ferengine.save(fused, tmp_path / "fused.fer"))
-    assert np.allclose(again.predict_proba(X_test), fused.predict_proba(X_test))
-    with pytest.raises(ValueError, match="predicts the classes"):
-        registry.create("classifier", "fusion", members=[str(path)]).fit(X[y < 3], y[y < 3])

@@ -49,8 +49,8 @@ BOMB_MEMORY_MIB = 400
 EXAMPLES = int(os.environ.get("FERENGINE_FUZZ_EXAMPLES", "150"))
 GIB = 1 << 30
 
-_CNN = {"arch": "compact", "size": 16, "arch_params": {"width": 4, "embedding": 8},
-        "epochs": 1, "batch_size": 16, "threads": 1, "validation_fraction": 0.0}  # fmt: skip
+_CNN = {"module": "compact", "size": 16, "module__width": 4, "module__embedding": 8,
+        "max_epochs": 1, "batch_size": 16, "validation_fraction": 0.0}  # fmt: skip
 _NODE = [("pixels", {"size": 8}), ("logistic", {"max_iter": 100})]
 #: Every built-in classifier family, small enough to fit in a second or two.
 FAMILIES = {
@@ -64,7 +64,7 @@ FAMILIES = {
     "logistic": {"max_iter": 200},
     "knn": {"n_neighbors": 3},
     "mlp": {"hidden_layer_sizes": [8], "max_iter": 20},
-    "softmax-head": {"hidden": [8], "epochs": 2, "threads": 1, "validation_fraction": 0.0},
+    "softmax-head": {"module__hidden": [8], "max_epochs": 2, "validation_fraction": 0.0},
     "cnn": _CNN,
     "tta": {"estimator": ("cnn", _CNN)},
     "cnn-tree": {"node": _NODE},
@@ -931,6 +931,7 @@ def test_every_check_registered_by_name_names_a_real_class():
 
     import ferengine_classic.classifiers.model_checks  # noqa: F401
     import ferengine_deep.model_checks  # noqa: F401
+    import ferengine_ensembles.model_checks  # noqa: F401
 
     from ferengine.model_checks import _CHECKS
     from ferengine.model_checks.state import _STATE_CHECKS
@@ -938,6 +939,7 @@ def test_every_check_registered_by_name_names_a_real_class():
     names = set(_CHECKS) | set(_STATE_CHECKS)
     assert any(n.startswith("ferengine_classic.") for n in names)
     assert any(n.startswith("ferengine_deep.") for n in names)
+    assert any(n.startswith("ferengine_ensembles.") for n in names)
     for name in sorted(names):
         module, _, qualname = name.rpartition(".")
         obj = importlib.import_module(module)

@@ -81,7 +81,7 @@ def ferengine_register_models():
     return [ThreeNet]
 '''
 
-TRAIN = {"epochs": 1, "batch_size": 16, "validation_fraction": 0.0, "threads": 1}
+TRAIN = {"max_epochs": 1, "batch_size": 16, "validation_fraction": 0.0}
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def fake(make_dist, fresh_registry, synthetic):
     )
     three = synthetic.map_labels(ferengine.mapping("fer7", "fake-three"))
     # trained on 20-px faces that cnn enlarges to 24: the network (and the card) takes 24
-    model = ferengine.pipeline(("cnn", {"arch": "fake-tiny", "size": 24, **TRAIN})).fit(three)
+    model = ferengine.pipeline(("cnn", {"module": "fake-tiny", "size": 24, **TRAIN})).fit(three)
     ferengine.save(model, site / "fakeplug_zoo" / "weights" / "three.fer")
     return site / "fakeplug_zoo", three
 
@@ -112,12 +112,16 @@ def test_cnn_trains_a_third_party_architecture_by_name(fake):
     _, three = fake
     arch = registry.create("architecture", "fake-tiny", filters=3)
     assert isinstance(arch, Architecture) and arch.native_size == 16
-    cnn = registry.create("classifier", "cnn", arch="fake-tiny", arch_params={"filters": 3},
+    cnn = registry.create("classifier", "cnn", module="fake-tiny", module__filters=3,
                           **TRAIN).fit(three.images, three.labels)  # fmt: skip
     assert cnn.module_.features[0].out_channels == 3 and cnn.n_epochs_ == 1
     assert set(cnn.module_.state_dict()) >= {"normalize.mean", "features.0.weight", "head.weight"}
-    with pytest.raises(ValueError, match=r"arch_params: .*'filter' \(did you mean 'filters'\?\)"):
-        registry.create("classifier", "cnn", arch="fake-tiny", arch_params={"filter": 3},
+    with pytest.raises(
+        ValueError,
+        match=r"cnn: module__filter: architecture 'fake-tiny' has no "
+        r"parameter 'filter' \(did you mean 'module__filters'",
+    ):
+        registry.create("classifier", "cnn", module="fake-tiny", module__filter=3,
                         **TRAIN).fit(three.images, three.labels)  # fmt: skip
 
 
@@ -201,13 +205,13 @@ def test_a_model_spec_names_the_architecture_and_the_label_space(fake, tmp_path)
     spec.write_text(
         'label_space = "fake-three"\n\n[dataset]\nname = "image-folder"\n'
         'params = { path = "faces", label_space = "fake-three" }\n\n[[steps]]\nname = "cnn"\n'
-        'params = { arch = "fake-tiny", arch_params = { filters = 2 }, epochs = 1, '
-        "batch_size = 16, validation_fraction = 0.0, threads = 1 }\n"
+        'params = { module = "fake-tiny", module__filters = 2, max_epochs = 1, '
+        "batch_size = 16, validation_fraction = 0.0 }\n"
     )
     model, report = train(load_spec(spec))
     assert model.label_space_.name == "fake-three" and report["n_train"] == len(three)
     assert model.steps[0][1].module_.features[0].out_channels == 2
-    spec.write_text(spec.read_text().replace('arch = "fake-tiny"', 'arch = "fake-tiyn"'))
+    spec.write_text(spec.read_text().replace('module = "fake-tiny"', 'module = "fake-tiyn"'))
     with pytest.raises(ValueError, match="did you mean 'fake-tiny'"):
         train(load_spec(spec))
 

@@ -139,7 +139,7 @@ def test_bad_options_are_named(model_file):
 def test_seed_recipe_keeps_its_preprocessing_inside_the_saved_model(tmp_path):
     pytest.importorskip("torch")
     spec = load_spec(ROOT / "benchmarks" / "models" / "seed-small32.toml")
-    quick = {"epochs": 1, "threads": 1, "validation_fraction": 0.0, "patience": None}
+    quick = {"max_epochs": 1, "validation_fraction": 0.0, "patience": None}
     steps = [("cnn", {**s["params"], **quick}) if s["name"] == "cnn" else s for s in spec.steps]
     ds = ferengine.load_dataset("synthetic", n_subjects=4, per_expression=2, size=96)
     model = ferengine.pipeline(*steps).fit(ds.images, ds.labels)

@@ -11,8 +11,10 @@ runs, stored results and reports.
     write_report("bench-results/quick")
 """
 
+from ferengine.bench.options import RunOptions
+from ferengine.bench.record import RunSummary
 from ferengine.bench.report import write_report
-from ferengine.bench.runner import RunOptions, RunSummary, run_suite
+from ferengine.bench.runner import run_suite
 from ferengine.bench.suite import Suite, SuiteError, builtin_suites, load_suite, parse_suite
 
 __all__ = [

@@ -67,6 +67,7 @@ def bench_cmd(
     """  # noqa: D301 (click's no-rewrap marker is the backspace character "\b")
     from ferengine.bench import RunOptions, load_suite, run_suite, write_report
     from ferengine.bench.lock import folder_lock
+    from ferengine.bench.record import refresh_report
     from ferengine.bench.report import leaderboards
     from ferengine.bench.runner import line_printer
 
@@ -87,9 +88,7 @@ def bench_cmd(
         console.print(f"[bold]{suite.name}[/bold]: {len(suite.combinations)} pipelines → {out}")
         with folder_lock(out, wait, line_printer(console)):  # run and report
             summary = run_suite(suite, options, console)
-            report = out / "report.md"
-            if summary.report_stale or not report.is_file():  # a finished resume keeps it
-                report = write_report(out)
+            report = refresh_report(out, summary)  # a finished resume keeps it
     except KeyboardInterrupt:
         console.print(
             "[yellow]interrupted[/yellow]: finished tasks are stored; "

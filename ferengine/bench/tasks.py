@@ -1,7 +1,9 @@
 """The two kinds of work a benchmark run sends to workers.
 
 ``extract`` fits a combination's front steps (preprocessing + feature) on one fold's
-training images and caches both feature matrices; ``classify`` fits a classifier on
+training images and caches both feature matrices, or assembles an
+:class:`~ferengine.extractor.AssembledFeature` from its members' cached matrices;
+``classify`` fits a classifier on
 cached features, scores it and stores the record. Both are plain functions of
 picklable arguments, so loky and Dask workers run them alike, and both catch every
 error into the result: a failing combination is recorded and the grid goes on.
@@ -23,6 +25,7 @@ from ferengine.bench.costs import PeakMemory, count_parameters, latency_ms, save
 from ferengine.bench.folds import Fold
 from ferengine.bench.store import ResultStore
 from ferengine.evaluation import metrics
+from ferengine.extractor import AssembledFeature
 from ferengine.steps import build_step
 
 #: Single images timed for the batch-size-1 latency.
@@ -36,7 +39,7 @@ class FeatureJob:
     key: str
     fold: Fold
     front: tuple[dict[str, Any], ...]
-    members: tuple[str, ...] = ()  # cache keys of the member features of a fused front
+    members: tuple[str, ...] = ()  # cache keys of the members of an assembled front
 
 
 @dataclass
@@ -58,11 +61,12 @@ def extract(job: FeatureJob, cache_root: str) -> dict[str, Any]:
         return {"key": job.key, "status": "ok", "hit": True}
     try:
         if job.members:
-            return _fuse(job, cache)
+            return _assemble(job, cache)
         train_ds, test_ds = job.fold.train_side.load(), job.fold.test_side.load()
-        X_train = train_ds.images[job.fold.train]
+        # subsets, not images[rows]: memory-mapped images stay on disk, read a batch at a time
+        X_train = train_ds.subset(job.fold.train).images
         y_train = train_ds.labels[job.fold.train]
-        X_test = test_ds.images[job.fold.test]
+        X_test = test_ds.subset(job.fold.test).images
         with PeakMemory() as memory:
             if job.front:
                 front = ferengine.pipeline(*job.front)
@@ -90,21 +94,22 @@ def extract(job: FeatureJob, cache_root: str) -> dict[str, Any]:
         return _failure(job.key, exc)
 
 
-def _fuse(job: FeatureJob, cache: FeatureCache) -> dict[str, Any]:
-    """Fuse cached member features through the ``concat`` step instead of recomputing them.
+def _assemble(job: FeatureJob, cache: FeatureCache) -> dict[str, Any]:
+    """Assemble the front's last step from its members' cached features (no recomputing).
 
-    The costs are the members' summed (fit, test and latency times, size,
-    parameters) plus the fusion's own time; peak memory is the largest seen.
+    The last step is an :class:`~ferengine.extractor.AssembledFeature`. The costs are
+    the members' summed (fit, test and latency times, size, parameters) plus the
+    assembly's own time; peak memory is the largest seen.
     """
     entries = [cache.get(key) for key in job.members]
     if any(entry is None for entry in entries):
         raise RuntimeError(f"member features of {job.front[-1]} are missing from the cache")
-    _, concat = build_step(job.front[-1])
+    feature: AssembledFeature = build_step(job.front[-1])[1]
     with PeakMemory() as memory:
         with stopwatch() as fit_time:
-            F_train = concat.fit_blocks([e.train for e in entries])
+            F_train = feature.fit_blocks([e.train for e in entries])
         with stopwatch() as test_time:
-            F_test = concat.fuse([e.test for e in entries])
+            F_test = feature.fuse([e.test for e in entries])
     metas = [e.meta for e in entries]
     meta = {
         "fit_seconds": fit_time[0] + sum(m["fit_seconds"] for m in metas),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from ferengine.datacache import load_cached
 from ferengine.dataset import FaceDataset
 from ferengine.errors import DatasetError
 from ferengine.imageops import size_pair
@@ -46,6 +47,14 @@ class AffectNet(DatasetPlugin):
     max_pixels : int or None
         Images whose header declares more pixels (width × height) are refused before
         decoding — a bad file (default 50 000 000; ``None``: no limit of ferengine's own).
+    memmap : bool
+        Return the faces memory-mapped from the dataset cache (see
+        :mod:`ferengine.datacache`): the first load reads the images as usual and writes
+        them to the cache, later loads with the same parameters and manifest (path, size,
+        modification time) open the cache instead of reading any image.
+    cache_dir : str, optional
+        Cache folder for ``memmap=True``; default ``$FERENGINE_CACHE``, else the user
+        cache folder.
     """
 
     name = "affectnet"
@@ -59,6 +68,8 @@ class AffectNet(DatasetPlugin):
         color: bool = False,
         strict: bool = True,
         max_pixels: int | None = MAX_PIXELS,
+        memmap: bool = False,
+        cache_dir: str | None = None,
     ) -> None:
         self.path = path
         self.images_dir = images_dir
@@ -67,12 +78,21 @@ class AffectNet(DatasetPlugin):
         self.color = color
         self.strict = strict
         self.max_pixels = max_pixels
+        self.memmap = memmap
+        self.cache_dir = cache_dir
 
     def load(self) -> FaceDataset:
-        """Read the manifest and crop every face."""
+        """Read the manifest and crop every face (or open the cached crops, with ``memmap``)."""
         manifest = Path(self.path)
         if not manifest.is_file():
             raise DatasetError(f"affectnet: manifest {manifest} does not exist")
+        if self.memmap:
+            return load_cached(
+                self, lambda _: self._read(manifest), sources=[manifest], cache_dir=self.cache_dir
+            )
+        return self._read(manifest)
+
+    def _read(self, manifest: Path) -> FaceDataset:
         base = Path(self.images_dir) if self.images_dir is not None else manifest.parent
         size = None if self.size is None else size_pair(self.size, "affectnet: size")
         max_pixels = check_max_pixels(self.max_pixels)

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ferengine.datacache import Allocate, in_memory, load_cached
 from ferengine.dataset import FaceDataset
 from ferengine.labels import FER7
 from ferengine.plugin import DatasetPlugin
 
 _CANVAS = 128  # render size; images are resized down with area interpolation (anti-aliasing)
+_CHUNK = 1024  # images rendered, then written, at a time
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,13 @@ def _render(ident: _Identity, e: _Expression, rng: np.random.Generator, size: in
 class SyntheticFaces(DatasetPlugin):
     """Procedurally rendered grey faces with the seven FER2013 expressions and subject ids.
 
+    Image ``i`` is subject ``i // (7 · per_expression)``, expression
+    ``(i // per_expression) % 7`` and take ``i % per_expression``. With ``memmap=True``
+    the images are rendered in chunks straight into a cached ``.npy`` file (see
+    :mod:`ferengine.datacache`), so hundreds of thousands of them never sit in memory
+    at once, and later loads with the same parameters open that file instead of
+    rendering again.
+
     Parameters
     ----------
     n_subjects : int
@@ -251,6 +260,12 @@ class SyntheticFaces(DatasetPlugin):
     intensity : tuple of float
         Range of expression intensity (0 is neutral, 1 the full expression) before
         each subject's own expressiveness scales it.
+    memmap : bool
+        Return the images memory-mapped from the dataset cache (built on first use)
+        instead of rendered into memory. The images are the same either way.
+    cache_dir : str, optional
+        Cache folder for ``memmap=True``; default ``$FERENGINE_CACHE``, else the user
+        cache folder (see :func:`ferengine.datacache.cache_root`).
     """
 
     name = "synthetic"
@@ -262,15 +277,19 @@ class SyntheticFaces(DatasetPlugin):
         size: int = 48,
         seed: int = 0,
         intensity: tuple[float, float] = (0.5, 1.0),
+        memmap: bool = False,
+        cache_dir: str | None = None,
     ) -> None:
         self.n_subjects = n_subjects
         self.per_expression = per_expression
         self.size = size
         self.seed = seed
         self.intensity = intensity
+        self.memmap = memmap
+        self.cache_dir = cache_dir
 
     def load(self) -> FaceDataset:
-        """Render the dataset."""
+        """Render the dataset (or open its cached rendering, with ``memmap=True``)."""
         for param in ("n_subjects", "per_expression", "size"):
             value = getattr(self, param)
             if not isinstance(value, int | np.integer) or value < 1:
@@ -282,22 +301,36 @@ class SyntheticFaces(DatasetPlugin):
             raise ValueError(
                 f"synthetic: intensity must satisfy 0 <= low <= high <= 1.5, got {self.intensity}"
             )
-        images, labels, subjects = [], [], []
-        for s in range(self.n_subjects):
-            ident = _identity(np.random.default_rng([self.seed, s]))
-            for code, expr in enumerate(_EXPRESSIONS):
-                for k in range(self.per_expression):
-                    rng = np.random.default_rng([self.seed, s, code, k])
-                    t = rng.uniform(lo, hi) * ident.expressiveness
-                    images.append(_render(ident, _blend(expr, t), rng, self.size))
-                    labels.append(code)
-                    subjects.append(f"synth-{s:03d}")
+        if not isinstance(self.memmap, bool | np.bool_):
+            raise ValueError(f"synthetic: memmap must be True or False, got {self.memmap!r}")
+        if self.memmap:
+            return load_cached(self, self._render, cache_dir=self.cache_dir)
+        return self._render(in_memory)
+
+    def _render(self, allocate: Allocate) -> FaceDataset:
+        """Render every image into ``allocate((n, size, size))``, one chunk at a time."""
+        takes = 7 * self.per_expression
+        n = self.n_subjects * takes
+        images = allocate((n, self.size, self.size))
+        for start in range(0, n, _CHUNK):
+            stop = min(start + _CHUNK, n)
+            images[start:stop] = np.stack([self._image(i) for i in range(start, stop)])
+        subject = np.arange(n) // takes
         return FaceDataset(
-            images=np.stack(images),
-            labels=np.asarray(labels, dtype=np.int64),
+            images=images,
+            labels=np.arange(n) // self.per_expression % 7,
             label_space=FER7,
-            subjects=np.asarray(subjects),
+            subjects=np.char.add("synth-", np.char.zfill(subject.astype(str), 3)),
             splits=None,
             source=f"synthetic(seed={self.seed})",
             meta={"generator": "ferengine_datasets.synthetic"},
         )
+
+    def _image(self, i: int) -> np.ndarray:
+        """Render image ``i``: it depends on the seed, its subject, expression and take only."""
+        s, rest = divmod(i, 7 * self.per_expression)
+        code, k = divmod(rest, self.per_expression)
+        ident = _identity(np.random.default_rng([self.seed, s]))
+        rng = np.random.default_rng([self.seed, s, code, k])
+        t = rng.uniform(*self.intensity) * ident.expressiveness
+        return _render(ident, _blend(_EXPRESSIONS[code], t), rng, self.size)

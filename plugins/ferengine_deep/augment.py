@@ -259,6 +259,12 @@ AUGMENTERS = [Flip, Affine, Rotate, Shift, Zoom, Shear, BrightnessContrast, Blur
 def chain(spec: Any, registry: Registry | None = None) -> list[Augmenter]:
     """Build augmenters from a preset name or a list of augmenter steps.
 
+    A ``cnn`` built from a step (a pipeline, a spec, a suite) receives its augment list
+    already built on that step's registry (its ``step_params`` shape "augmenters", see
+    :mod:`ferengine.steps`), as :class:`~ferengine.Augmenter` instances, which are used
+    as given; names left in the list are looked up here. A preset is built from this
+    package's own augmenter classes, so it needs no registry.
+
     Parameters
     ----------
     spec : str or list, optional
@@ -273,10 +279,14 @@ def chain(spec: Any, registry: Registry | None = None) -> list[Augmenter]:
     if isinstance(spec, str):
         if spec not in PRESETS:
             raise ValueError(f"augment: unknown preset {spec!r}; presets: {sorted(PRESETS)}")
-        spec = PRESETS[spec]
+        own = {cls.name: cls for cls in AUGMENTERS}
+        return [own[name](**params) for name, params in map(_named, PRESETS[spec])]
     builder = StepBuilder(registry, kinds=("augmenter",))
     out = []
     for step in spec:
+        if isinstance(step, Augmenter):
+            out.append(step)
+            continue
         try:
             augmenter = builder.build(step)[1]
         except FerengineError as exc:
@@ -285,6 +295,10 @@ def chain(spec: Any, registry: Registry | None = None) -> list[Augmenter]:
             raise ValueError(f"augment: {augmenter!r} is not an augmenter")
         out.append(augmenter)
     return out
+
+
+def _named(step: str | tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    return (step, {}) if isinstance(step, str) else step
 
 
 def apply(augmenters: list[Augmenter], images: np.ndarray, rng: np.random.Generator) -> np.ndarray:

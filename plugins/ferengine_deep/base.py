@@ -1,22 +1,13 @@
-"""Prediction methods and persistence shared by the deep classifiers and composites."""
+"""Prediction methods and persistence shared by the torch classifiers."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 
+from ferengine.classifier import ProbaClassifier
 from ferengine_deep import model_checks  # noqa: F401 (registers the load-time checks)
-
-
-class ProbaClassifier(ClassifierMixin, BaseEstimator):
-    """``predict`` as the most probable class of ``predict_proba``."""
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict class labels."""
-        codes = self.predict_proba(X).argmax(axis=1)  # checks the fit before classes_
-        return self.classes_[codes]
 
 
 class LogitsClassifier(ProbaClassifier):

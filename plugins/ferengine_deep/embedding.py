@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
+import os
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ferengine.registry import Registry
 from ferengine_deep import model_checks  # noqa: F401 (registers the load-time checks)
-from ferengine_deep.base import LogitsClassifier
-from ferengine_deep.estimator import CNN, torch_threads
+from ferengine_deep.estimator import CNN
+from ferengine_deep.training import TorchClassifier, torch_threads
 
 
 class CNNEmbedding(TransformerMixin, BaseEstimator):
@@ -76,123 +78,137 @@ class CNNEmbedding(TransformerMixin, BaseEstimator):
         return self.cnn_.embed(X).astype(np.float32)
 
 
-class SoftmaxHead(LogitsClassifier):
-    """Dense layers with a softmax output, trained with Adam on feature vectors.
+def mlp(n_in: int, n_out: int, hidden: Any = (256,), dropout: float = 0.5) -> Any:
+    """Return dense layers (ReLU, dropout) of ``hidden`` widths, then a linear output layer.
+
+    The network of ``softmax-head``; its ``module__hidden`` and ``module__dropout``.
+    """
+    from torch import nn
+
+    layers: list[Any] = []
+    for width in hidden:
+        layers += [nn.Linear(n_in, int(width)), nn.ReLU(), nn.Dropout(dropout)]
+        n_in = int(width)
+    return nn.Sequential(*layers, nn.Linear(n_in, n_out))
+
+
+class SoftmaxHead(TorchClassifier):
+    """Dense layers with a softmax output, trained with torch on feature vectors.
 
     The "VGG16 features under a dense head" recipe: put it after ``cnn-embedding``
     (or any feature). Inputs are standardised with training statistics.
 
     Parameters
     ----------
-    hidden : sequence of int
-        Widths of the hidden layers (ReLU, dropout); empty: multinomial logistic.
-    dropout : float
-        Dropout after each hidden layer.
-    epochs, batch_size, lr, weight_decay
-        Adam training settings.
-    validation_fraction, patience
-        Early stopping on a stratified held-out share (0: train all ``epochs``).
-    class_weight : {None, "balanced", "max-ratio"} or dict
-        Loss weight per class.
-    seed : int
-        Seed of weights, shuffling and the split.
-    threads : int, optional
-        torch threads.
+    max_epochs, batch_size, optimizer, lr, criterion, schedule, validation_fraction,
+    patience, class_weight, seed
+        Training, as in :class:`~ferengine_deep.training.TorchClassifier` (the same
+        path as ``cnn``'s). The optimiser's settings by prefix; here
+        ``optimizer__weight_decay`` defaults to 1e-4.
+    **kwargs
+        ``module__hidden`` (sequence of int, default ``(256,)``: widths of the hidden
+        layers; empty: multinomial logistic regression), ``module__dropout`` (float,
+        default 0.5: dropout after each hidden layer), and ``optimizer__<p>``,
+        ``criterion__<p>`` as for ``cnn``.
     """
 
     name = "softmax-head"
-    requires = ("torch", "skorch")
-    extra = "deep"
-    _test_params: ClassVar[dict] = {"hidden": (16,), "epochs": 40, "lr": 1e-2,
-                                    "validation_fraction": 0.0, "threads": 1}  # fmt: skip
+    _test_params: ClassVar[dict] = {"module__hidden": (16,), "max_epochs": 40, "lr": 1e-2,
+                                    "validation_fraction": 0.0}  # fmt: skip
+    _expected_failed_checks: ClassVar[dict] = {
+        "check_no_attributes_set_in_init": CNN._expected_failed_checks[
+            "check_no_attributes_set_in_init"
+        ],
+    }
+    _optimizer_defaults: ClassVar[dict[str, Any]] = {"weight_decay": 1e-4}
 
-    def __init__(self, hidden=(256,), dropout: float = 0.5, epochs: int = 50,
-                 batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 1e-4,
-                 validation_fraction: float = 0.1, patience: int | None = 5,
-                 class_weight: Any = None, seed: int = 0,
-                 threads: int | None = None) -> None:  # fmt: skip
-        self.hidden = hidden
-        self.dropout = dropout
-        self.epochs = epochs
+    def __init__(
+        self,
+        max_epochs: int = 50,
+        batch_size: int = 128,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        criterion: str = "cross-entropy",
+        schedule: str | None = None,
+        validation_fraction: float = 0.1,
+        patience: int | None = 5,
+        class_weight: Any = None,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
+        self.optimizer = optimizer
         self.lr = lr
-        self.weight_decay = weight_decay
+        self.criterion = criterion
+        self.schedule = schedule
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.class_weight = class_weight
         self.seed = seed
-        self.threads = threads
+        self._store_kwargs(kwargs)
 
-    def _module(self, n_in: int, n_out: int) -> Any:
-        from torch import nn
+    @classmethod
+    def _module_parameters(
+        cls, params: Mapping[str, Any], registry: Registry | None
+    ) -> tuple[str, dict[str, Any]]:
+        """Describe the head's layers: ``hidden`` and ``dropout`` of :func:`mlp`."""
+        signature = inspect.signature(mlp).parameters.values()
+        accepted = {p.name: p.default for p in signature if p.name not in ("n_in", "n_out")}
+        return "the softmax head", accepted
 
-        layers: list[Any] = []
-        for width in self.hidden:
-            layers += [nn.Linear(n_in, width), nn.ReLU(), nn.Dropout(self.dropout)]
-            n_in = width
-        return nn.Sequential(*layers, nn.Linear(n_in, n_out))
-
-    def fit(self, X: Any, y: Any) -> SoftmaxHead:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        X_val: Any = None,
+        y_val: Any = None,
+        *,
+        checkpoint_dir: str | os.PathLike | None = None,
+        curves_dir: str | os.PathLike | None = None,
+    ) -> SoftmaxHead:
         """Train on an N×D feature matrix and labels.
+
+        Parameters
+        ----------
+        X, y
+            Training features and labels.
+        X_val, y_val : optional
+            A validation set instead of ``validation_fraction`` of the training rows.
+        checkpoint_dir, curves_dir : path, optional
+            As for ``cnn``: checkpoints to resume from, training curves.
 
         Returns
         -------
         self
         """
-        import torch
-        from skorch import NeuralNetClassifier
-        from skorch.callbacks import EarlyStopping
-        from skorch.dataset import ValidSplit
-        from torch import nn
-
-        from ferengine.balance import class_weights
-
+        self._validate_params()
+        self._check_prefixed()
         X, y = validate_data(self, X, y, dtype=np.float32)
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError("softmax-head needs at least 2 classes, got 1 class")
-        codes = encoder.transform(y).astype(np.int64)
+        codes = self._encode(y)
         self.mean_ = X.mean(axis=0)
         self.scale_ = np.maximum(X.std(axis=0), 1e-6)
-        Z = ((X - self.mean_) / self.scale_).astype(np.float32)
-        weight = None
-        if self.class_weight is not None:
-            table = (class_weights(codes, self.class_weight)
-                     if isinstance(self.class_weight, str) else self.class_weight)  # fmt: skip
-            weight = torch.tensor([float(table.get(c, 1.0)) for c in range(len(self.classes_))])
-        torch.manual_seed(self.seed)
-        validate = self.validation_fraction > 0 and len(Z) >= 20
-        net = NeuralNetClassifier(
-            self._module(Z.shape[1], len(self.classes_)),
-            criterion=nn.CrossEntropyLoss, criterion__weight=weight,
-            optimizer=torch.optim.Adam, optimizer__weight_decay=self.weight_decay,
-            lr=self.lr, max_epochs=self.epochs, batch_size=self.batch_size,
-            train_split=ValidSplit(self.validation_fraction, stratified=True,
-                                   random_state=self.seed) if validate else None,
-            callbacks=[EarlyStopping(patience=self.patience, load_best=True)]
-            if validate and self.patience else [],
-            iterator_train__shuffle=True, predict_nonlinearity=None,
-            classes=list(range(len(self.classes_))), verbose=0,
-        )  # fmt: skip
-        with torch_threads(self.threads):
-            net.fit(Z, codes)
-        self.module_ = net.module_.eval()
-        self.n_epochs_ = len(net.history)
+        valid = None
+        if X_val is not None and y_val is not None:
+            valid = (self._standardize(validate_data(self, X_val, reset=False, dtype=np.float32)),
+                     self._codes(y_val, "y_val"))  # fmt: skip
+        self._fit_network(self._new_module, self._standardize(X), codes, valid=valid,
+                          checkpoint_dir=checkpoint_dir, curves_dir=curves_dir)  # fmt: skip
         return self
+
+    def _standardize(self, X: np.ndarray) -> np.ndarray:
+        return ((X - self.mean_) / self.scale_).astype(np.float32)
 
     def _logits(self, X: Any) -> np.ndarray:
         import torch
 
         check_is_fitted(self, "module_")
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        Z = torch.from_numpy(((X - self.mean_) / self.scale_).astype(np.float32))
-        with torch_threads(self.threads), torch.inference_mode():
-            return self.module_(Z).numpy()
+        with torch_threads(), torch.inference_mode():
+            return self.module_(torch.from_numpy(self._standardize(X))).numpy()
 
     def _new_module(self) -> Any:
-        return self._module(len(self.mean_), len(self.classes_))
+        return mlp(len(self.mean_), len(self.classes_), **self.get_params_for("module"))
 
 
 __all__ = ["CNNEmbedding", "SoftmaxHead"]

@@ -1,38 +1,39 @@
 """The ``cnn`` classifier: torch training behind scikit-learn's ``fit`` / ``predict``.
 
-Training runs through skorch (``NeuralNetClassifier``): validation split, early
-stopping, learning-rate schedules, checkpoints and the progress bar are its
-callbacks. Prediction runs the fitted torch module directly, so a model loaded
-from disk needs no skorch state. The fitted module is saved as a plain
-``{name: array}`` state dict plus its architecture, which skops stores safely.
+Its parameters follow skorch's shape: the network by name (``module``, a registered
+architecture) with its options by prefix (``module__width``), the optimiser and loss by
+name with theirs (``optimizer__weight_decay``, ``criterion__label_smoothing``), and
+``max_epochs``, ``lr``, ``batch_size`` as skorch spells them. Training runs through the
+one path of :class:`ferengine_deep.training.TorchClassifier` (skorch: validation
+split, early stopping, schedules, checkpoints, progress). Prediction runs the fitted
+torch module directly, so a model loaded from disk needs no skorch state. The fitted
+module is saved as a plain ``{name: array}`` state dict plus its architecture, which
+skops stores safely; nothing about the machine that trained it (threads, folders,
+verbosity) is part of the model.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
-from collections.abc import Iterator
+from collections.abc import Mapping
+from numbers import Integral
 from pathlib import Path
 from typing import Any, ClassVar
 
 import cv2
 import numpy as np
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ferengine.architectures import Architecture
-from ferengine.balance import class_weights
+from ferengine.errors import FerengineError
 from ferengine.imageops import to_grey, to_uint8
 from ferengine.images import validate_images
+from ferengine.registry import Registry, get_registry, parameters
 from ferengine_deep import augment as aug
 from ferengine_deep import model_checks  # noqa: F401 (registers the load-time checks)
-from ferengine_deep.base import LogitsClassifier
-
-OPTIMIZERS = ("adam", "adamw", "adadelta", "sgd")
-SCHEDULES = (None, "plateau", "cosine", "onecycle")
-LOSSES = ("cross-entropy", "hinge", "squared-hinge")
+from ferengine_deep.model_checks import MAX_CNN_SIZE
+from ferengine_deep.params import NORMALIZATIONS
+from ferengine_deep.training import TorchClassifier, torch_threads
 
 
 def bf16_supported() -> bool:
@@ -48,157 +49,139 @@ def bf16_supported() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run torch on ``n`` intra-op threads inside the block (None: leave as is)."""
-    import torch
-
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-class CNN(LogitsClassifier):
+class CNN(TorchClassifier):
     """A convolutional network of a registered architecture, trained on CPU with torch.
 
     Parameters
     ----------
-    arch : str
+    module : str
         A registered architecture (``ferengine plugins architecture``): "compact" (the
         recommended default), "lenet", "vgg", "vgg1024", "small32", "bkstart",
-        "bkvgg12", "resnet18", "densenet", or one a plugin package adds.
-    arch_params : dict, optional
-        Parameters of the architecture (``width``, ``dropout``, …), checked by name.
+        "bkvgg12", "resnet18", "densenet", or one a plugin package adds. Its
+        parameters by prefix: ``module__width=16``, ``module__dropout=0.3`` …
+        (``ferengine plugins show architecture NAME`` lists them).
     size : int, optional
         Side the images are resized to (default: keep the input size; must be square).
     normalize : {"image", "unit", "pixel"}
         Per-image standardisation, [0, 1] scaling, or per-pixel mean/std learned from
         the training images (stored in the model).
-    epochs, batch_size : int
-        Training length and minibatch size.
-    optimizer : {"adam", "adamw", "adadelta", "sgd"}
-        SGD uses Nesterov momentum ``momentum``.
-    lr, momentum, weight_decay : float
-        Optimiser settings (AdaDelta's customary ``lr`` is 1.0).
-    schedule : {None, "plateau", "cosine", "onecycle"}
-        Learning-rate schedule: halve on a validation-loss plateau (3 epochs),
-        cosine annealing over ``epochs``, or one-cycle (per batch, peak ``lr``).
-    loss : {"cross-entropy", "hinge", "squared-hinge"}
-        Cross-entropy (with ``label_smoothing``) or the multiclass (squared) hinge of
-        ``torch.nn.MultiMarginLoss``.
-    label_smoothing : float
-        Cross-entropy label smoothing.
-    validation_fraction : float
-        Stratified share of the training images held out to monitor the fit (0: none);
-        ignored when ``fit`` is given ``X_val`` and ``y_val``.
-    patience : int, optional
-        Early stopping: stop after this many epochs without a better validation loss
-        and restore the best weights.
-    class_weight : {None, "balanced", "max-ratio"} or dict
-        Loss weight per class (see :func:`ferengine.balance.class_weights`).
+    max_epochs, batch_size, optimizer, lr, criterion, schedule, validation_fraction,
+    patience, class_weight, seed
+        Training, as in :class:`~ferengine_deep.training.TorchClassifier`; the
+        optimiser's and the loss's settings by prefix (``optimizer__weight_decay``,
+        ``optimizer__momentum``, ``criterion__label_smoothing``…).
     augment : str or list, optional
         Online augmentation of every training batch: a preset ("fer", "light") or a
-        list of augmenter steps (names or ``{"name": ..., "params": {...}}`` tables).
+        list of augmenter steps (names or ``{"name": ..., "params": {...}}`` tables),
+        built on the registry the ``cnn`` step is built with.
     augment_copies : int
         Offline augmentation: add this many augmented copies of the training set
         before training (with ``augment``'s chain).
-    threads : int, optional
-        torch intra-op threads during fit and predict.
-    seed : int
-        Seed of weights, shuffling, the validation split and augmentation.
     bf16 : {"auto", True, False}
         bfloat16 autocast for convolutions ("auto": where the CPU supports it natively).
-    checkpoint_dir : str, optional
-        Save weights, optimiser and history after every epoch; a later ``fit`` with
-        the same folder resumes from the last epoch saved.
-    curves_dir : str, optional
-        Write ``curves.csv`` and ``curves.png`` (losses, accuracy, learning rate).
     init : str, optional
         Transfer learning: a saved ferengine model (path, or "default") holding a
         ``cnn`` whose normalisation and backbone initialise this one; its
-        architecture, input size and normalisation replace ``arch``, ``arch_params``,
-        ``size`` and ``normalize``. The head is new, sized for this fit's classes.
+        architecture, input size and normalisation replace ``module`` (and its
+        ``module__`` parameters), ``size`` and ``normalize``. The head is new, sized
+        for this fit's classes.
     trainable : {"all", "head"} or int
         With ``init``: train everything, only the new head (frozen backbone), or the
         head and the last ``k`` weight layers of the backbone.
-    verbose : int
-        0: silent; 1: skorch's epoch table and a progress bar.
+    **kwargs
+        ``module__<p>``, ``optimizer__<p>``, ``criterion__<p>``: settings of the
+        network, the optimiser and the loss, routed as in skorch.
+
+    Notes
+    -----
+    Run-time options are not parameters: torch threads and progress output come from
+    :func:`ferengine.runtime.options`; ``fit(..., checkpoint_dir=..., curves_dir=...)``
+    saves checkpoints (and resumes from them) and writes training curves.
     """
 
     name = "cnn"
-    requires = ("torch", "skorch")  # the deep extra; imported on use
-    extra = "deep"
     _image_input = True
+    step_params: ClassVar[dict[str, str]] = {"augment": "augmenters"}
+    _parameter_constraints: ClassVar[dict] = {
+        **TorchClassifier._parameter_constraints,
+        "module": [str],
+        "size": [None, Interval(Integral, 1, MAX_CNN_SIZE, closed="both")],
+        "normalize": [StrOptions(set(NORMALIZATIONS))],
+        "augment": [None, StrOptions(set(aug.PRESETS)), list, tuple],
+        "augment_copies": [Interval(Integral, 0, None, closed="left")],
+        "bf16": [StrOptions({"auto"}), "boolean"],
+        "init": [None, str, os.PathLike],
+        "trainable": [StrOptions({"all", "head"}), Interval(Integral, 0, None, closed="left")],
+    }
     # A small, fast instance for scikit-learn's estimator checks (tests/).
-    _test_params: ClassVar[dict] = {"arch_params": {"width": 8}, "epochs": 15, "batch_size": 32,
-                    "lr": 3e-3, "validation_fraction": 0.0, "threads": 1}  # fmt: skip
+    _test_params: ClassVar[dict] = {"module__width": 8, "max_epochs": 15, "batch_size": 32,
+                                    "lr": 3e-3, "validation_fraction": 0.0}  # fmt: skip
     _expected_failed_checks: ClassVar[dict] = {
         "check_classifiers_train": "the check's tables hold negative values; as 8-bit "
         "images each row is min-max rescaled on its own, which keeps only the order of "
         "its features, and the blobs are not separable from that",
+        "check_no_attributes_set_in_init": "prefixed parameters (module__width, …) arrive "
+        "through **kwargs and are stored under their own names, as skorch's NeuralNet "
+        "stores them; the check counts only the named constructor arguments as parameters",
     }
 
     def __init__(
         self,
-        arch: str = "compact",
-        arch_params: dict | None = None,
+        module: str = "compact",
         size: int | None = None,
         normalize: str = "image",
-        epochs: int = 30,
+        max_epochs: int = 30,
         batch_size: int = 64,
         optimizer: str = "adam",
         lr: float = 1e-3,
-        momentum: float = 0.9,
-        weight_decay: float = 0.0,
+        criterion: str = "cross-entropy",
         schedule: str | None = None,
-        loss: str = "cross-entropy",
-        label_smoothing: float = 0.0,
         validation_fraction: float = 0.1,
         patience: int | None = None,
         class_weight: Any = None,
         augment: Any = None,
         augment_copies: int = 0,
-        threads: int | None = None,
         seed: int = 0,
         bf16: Any = "auto",
-        checkpoint_dir: str | None = None,
-        curves_dir: str | None = None,
         init: str | None = None,
         trainable: Any = "all",
-        verbose: int = 0,
+        **kwargs: Any,
     ) -> None:
-        self.arch = arch
-        self.arch_params = arch_params
+        self.module = module
         self.size = size
         self.normalize = normalize
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
+        self.criterion = criterion
         self.schedule = schedule
-        self.loss = loss
-        self.label_smoothing = label_smoothing
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.class_weight = class_weight
         self.augment = augment
         self.augment_copies = augment_copies
-        self.threads = threads
         self.seed = seed
         self.bf16 = bf16
-        self.checkpoint_dir = checkpoint_dir
-        self.curves_dir = curves_dir
         self.init = init
         self.trainable = trainable
-        self.verbose = verbose
+        self._store_kwargs(kwargs)
+
+    @classmethod
+    def _module_parameters(
+        cls, params: Mapping[str, Any], registry: Registry | None
+    ) -> tuple[str, dict[str, Any]] | None:
+        """Describe the architecture ``module`` names and its parameters (none with ``init``)."""
+        if params.get("init") is not None:
+            return None  # the init model's architecture is used
+        name = params.get("module")
+        if not isinstance(name, str):
+            raise ValueError(f"must name a registered architecture, got {name!r}")
+        try:
+            arch = (registry or get_registry()).get("architecture", name)
+        except FerengineError as exc:
+            raise ValueError(str(exc.args[0] if exc.args else exc)) from None
+        return f"architecture {name!r}", parameters(arch)
 
     # ---- images -------------------------------------------------------------------------
 
@@ -219,27 +202,20 @@ class CNN(LogitsClassifier):
 
     # ---- fitting ------------------------------------------------------------------------
 
-    def _check_params(self) -> None:
-        from ferengine_deep.layers import NORMALIZATIONS
-
-        checks = [
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
-            (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
-            (self.loss in LOSSES, f"loss must be one of {LOSSES}"),
-            (self.normalize in NORMALIZATIONS, f"normalize must be one of {NORMALIZATIONS}"),
-            (isinstance(self.epochs, int) and self.epochs >= 1, "epochs must be an int ≥ 1"),
-            (isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size must be ≥ 1"),
-            (0 <= self.validation_fraction < 1, "validation_fraction must be in [0, 1)"),
-            (self.bf16 in ("auto", True, False), "bf16 must be 'auto', True or False"),
-        ]  # fmt: skip
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(f"cnn: {message}")
-        if self.init is None:  # with init, the source model's architecture is used
-            architecture(self.arch, self.arch_params)
-
-    def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None) -> CNN:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        X_val: Any = None,
+        y_val: Any = None,
+        *,
+        checkpoint_dir: str | os.PathLike | None = None,
+        curves_dir: str | os.PathLike | None = None,
+    ) -> CNN:
         """Train on images (N×H×W or N×H×W×C) and labels.
+
+        In a pipeline, pass the keywords as scikit-learn fit parameters:
+        ``pipe.fit(X, y, cnn__checkpoint_dir="checkpoints/run1")``.
 
         Parameters
         ----------
@@ -248,30 +224,26 @@ class CNN(LogitsClassifier):
         X_val, y_val : optional
             A validation set for monitoring, schedules and early stopping, instead
             of ``validation_fraction`` of the training images.
+        checkpoint_dir : path, optional
+            Save weights, optimiser and history after every epoch; a later ``fit``
+            with the same folder resumes from the last epoch saved, up to ``max_epochs``.
+        curves_dir : path, optional
+            Write ``curves.csv`` and ``curves.png`` (losses, accuracy, learning rate).
 
         Returns
         -------
         self
         """
         import torch
-        from skorch.dataset import Dataset, ValidSplit
-        from skorch.helper import predefined_split
 
-        self._check_params()
+        self._validate_params()
+        self._check_prefixed()
         source = self._source()
         self.config_ = (dict(source.config_) if source is not None else {
-            "arch": self.arch, "arch_params": dict(self.arch_params or {}),
+            "module": self.module, "module_params": self.get_params_for("module"),
             "size": self.size, "normalize": self.normalize})  # fmt: skip
         images = self._images(X, reset=True)
-        if y is None:
-            raise ValueError("cnn requires y to be passed, but the target y is None")
-        y = np.asarray(y)
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError("cnn needs at least 2 classes, got 1 class")
-        codes = encoder.transform(y).astype(np.int64)
+        codes = self._encode(y)
         rng = np.random.default_rng(self.seed)
         chain = aug.chain(self.augment)
         if self.augment_copies:
@@ -280,43 +252,31 @@ class CNN(LogitsClassifier):
             ]
             images = np.concatenate([images, *copies])
             codes = np.tile(codes, self.augment_copies + 1)
-        torch.manual_seed(self.seed)
-        module = self._build(len(self.classes_))
-        if source is None:
-            module.normalize.fit(torch.from_numpy(images))
-        else:
-            transfer(source.module_, module, self.trainable)
-        module = module.to(memory_format=torch.channels_last)
-        self.bf16_ = bf16_supported() if self.bf16 == "auto" else bool(self.bf16)
+        valid = None
         if X_val is not None and y_val is not None:
-            valid = Dataset(self._images(X_val, reset=False),
-                            encoder.transform(np.asarray(y_val)).astype(np.int64))  # fmt: skip
-            split: Any = predefined_split(valid)
-            n_train = len(images)
-        elif self.validation_fraction > 0:
-            split = ValidSplit(self.validation_fraction, stratified=True, random_state=self.seed)
-            n_train = len(images) - math.ceil(self.validation_fraction * len(images))
-        else:
-            split, n_train = None, len(images)
-        net = self._net(module, split, codes, chain, rng, n_train)
-        with torch_threads(self.threads):
-            self._train(net, images, codes)
-        self.module_ = net.module_.eval()
-        # completed epochs only: an interrupted one (Ctrl-C) has no duration
-        self.history_ = [{k: v for k, v in row.items() if k != "batches"}
-                         for row in net.history if "dur" in row]  # fmt: skip
-        self.n_epochs_ = len(self.history_)
-        if self.curves_dir:
-            from ferengine_deep.curves import write_curves
+            valid = (self._images(X_val, reset=False), self._codes(y_val, "y_val"))
 
-            write_curves(self.history_, self.curves_dir)
+        def build() -> Any:
+            module = self._build(len(self.classes_))
+            if source is None:
+                module.normalize.fit(torch.from_numpy(images))
+            else:
+                transfer(source.module_, module, self.trainable)
+            return module.to(memory_format=torch.channels_last)
+
+        from ferengine_deep.net import Collate
+
+        self.bf16_ = bf16_supported() if self.bf16 == "auto" else bool(self.bf16)
+        self._fit_network(build, images, codes, valid=valid,
+                          collate=(Collate(chain, rng), Collate([], rng)), bf16=self.bf16_,
+                          checkpoint_dir=checkpoint_dir, curves_dir=curves_dir)  # fmt: skip
         return self
 
     def _build(self, n_classes: int) -> Any:
         from ferengine_deep.layers import network
 
         config = self.config_
-        arch = architecture(config["arch"], config["arch_params"])
+        arch = architecture(config["module"], config["module_params"])
         return network(arch, n_classes, 1, self.size_, config["normalize"])
 
     def _source(self) -> CNN | None:
@@ -332,91 +292,6 @@ class CNN(LogitsClassifier):
             raise ValueError(f"cnn: init model {self.init} holds no fitted cnn")
         return found[-1]
 
-    def _net(self, module: Any, split: Any, codes: np.ndarray, chain: list,
-             rng: np.random.Generator, n_train: int) -> Any:  # fmt: skip
-        import torch
-        from skorch.callbacks import EarlyStopping, ProgressBar
-        from torch import nn
-
-        from ferengine_deep.net import AtomicCheckpoint, BF16Net, Collate
-        from ferengine_deep.net import ResumableLRScheduler as LRScheduler
-
-        weight = None
-        if self.class_weight is not None:
-            table = (class_weights(codes, self.class_weight) if isinstance(self.class_weight, str)
-                     else self.class_weight)  # fmt: skip
-            weight = torch.tensor([float(table.get(c, 1.0)) for c in range(len(self.classes_))])
-        if self.loss == "cross-entropy":
-            criterion, kwargs = nn.CrossEntropyLoss, {"label_smoothing": self.label_smoothing}
-        else:
-            criterion, kwargs = nn.MultiMarginLoss, {"p": 1 if self.loss == "hinge" else 2}
-        monitor = "valid_loss" if split is not None else "train_loss"
-        callbacks: list[Any] = []
-        schedulers = torch.optim.lr_scheduler
-        if self.schedule == "plateau":
-            callbacks.append(LRScheduler(schedulers.ReduceLROnPlateau, monitor=monitor,
-                                         factor=0.5, patience=3))  # fmt: skip
-        elif self.schedule == "cosine":
-            callbacks.append(LRScheduler(schedulers.CosineAnnealingLR, T_max=self.epochs))
-        elif self.schedule == "onecycle":
-            steps = self.epochs * math.ceil(n_train / self.batch_size)
-            callbacks.append(LRScheduler(schedulers.OneCycleLR, max_lr=self.lr,
-                                         total_steps=steps + 1, step_every="batch"))  # fmt: skip
-        if self.patience and split is not None:
-            callbacks.append(EarlyStopping(monitor="valid_loss", patience=self.patience,
-                                           load_best=True))  # fmt: skip
-        if self.checkpoint_dir:
-            callbacks.append(AtomicCheckpoint(monitor=None, dirname=self.checkpoint_dir,
-                                        f_criterion=None, f_pickle=None))  # fmt: skip
-        if self.verbose:
-            callbacks.append(ProgressBar())
-        optimizer = {
-            "adam": torch.optim.Adam,
-            "adamw": torch.optim.AdamW,
-            "adadelta": torch.optim.Adadelta,
-            "sgd": torch.optim.SGD,
-        }[self.optimizer]
-        extra = {"optimizer__momentum": self.momentum, "optimizer__nesterov": True} if (
-            self.optimizer == "sgd") else {}  # fmt: skip
-        return BF16Net(
-            module=module,
-            criterion=criterion,
-            criterion__weight=weight,
-            **{f"criterion__{k}": v for k, v in kwargs.items()},
-            optimizer=optimizer,
-            optimizer__weight_decay=self.weight_decay,
-            **extra,
-            lr=self.lr,
-            max_epochs=self.epochs,
-            batch_size=self.batch_size,
-            train_split=split,
-            callbacks=callbacks,
-            iterator_train__shuffle=True,
-            iterator_train__collate_fn=Collate(chain, rng),
-            iterator_valid__collate_fn=Collate([], rng),
-            predict_nonlinearity=None,
-            classes=list(range(len(self.classes_))),
-            device="cpu",
-            verbose=self.verbose,
-            bf16=self.bf16_,
-        )
-
-    def _train(self, net: Any, images: np.ndarray, codes: np.ndarray) -> None:
-        """Fit, or resume from the checkpoint folder up to ``epochs`` in total."""
-        from ferengine_deep.net import AtomicCheckpoint
-
-        saved = self.checkpoint_dir and os.path.isfile(os.path.join(self.checkpoint_dir,
-                                                                    "params.pt"))  # fmt: skip
-        if not saved:
-            net.fit(images, codes)
-            return
-        net.initialize()
-        net.load_params(checkpoint=AtomicCheckpoint(dirname=self.checkpoint_dir, f_criterion=None,
-                                              f_pickle=None))  # fmt: skip
-        remaining = self.epochs - len(net.history)
-        if remaining > 0:
-            net.partial_fit(images, codes, epochs=remaining)
-
     # ---- prediction ---------------------------------------------------------------------
 
     def _run(self, X: Any, layer: str) -> np.ndarray:
@@ -427,7 +302,7 @@ class CNN(LogitsClassifier):
         images = self._images(X, reset=False)
         forward = self.module_ if layer == "logits" else self.module_.embed
         out = []
-        with torch_threads(self.threads), torch.inference_mode():
+        with torch_threads(), torch.inference_mode():
             for start in range(0, len(images), 4 * self.batch_size):
                 x = torch.from_numpy(images[start : start + 4 * self.batch_size])
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -455,18 +330,21 @@ class CNN(LogitsClassifier):
         return int(sum(p.numel() for p in self.module_.parameters()))
 
 
-def architecture(name: str, params: dict | None) -> Architecture:
+def architecture(name: str, params: dict | None) -> Any:
     """Create the registered architecture ``name`` with ``params`` for ``cnn``.
 
     Raises
     ------
     ValueError
-        Naming ``cnn``'s ``arch`` or ``arch_params`` when the name is unknown (with the
-        registry's suggestions) or a parameter is not the architecture's.
+        Naming ``cnn``'s ``module`` when the name is unknown (with the registry's
+        suggestions), or the ``module__`` parameter the architecture does not take.
     """
-    from ferengine import registry
-
-    return registry.create_for("cnn", "arch", "architecture", name, params)
+    issues = CNN.prefixed_param_issues(
+        {"module": name, **{f"module__{k}": v for k, v in (params or {}).items()}}
+    )
+    if issues:
+        raise ValueError("\n".join(f"cnn: {key}: {problem}" for key, problem in issues))
+    return get_registry().create("architecture", name, **(params or {}))
 
 
 def transfer(source: Any, target: Any, trainable: Any = "all") -> None:

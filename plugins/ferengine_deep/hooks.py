@@ -5,13 +5,11 @@ from ferengine import hookimpl
 
 @hookimpl
 def ferengine_register_classifiers():
-    """Register the torch classifiers and the composites built on them."""
+    """Register the torch classifiers."""
     from ferengine_deep.embedding import SoftmaxHead
-    from ferengine_deep.ensemble import TTA, Fusion
     from ferengine_deep.estimator import CNN
-    from ferengine_deep.tree import CNNTree
 
-    return [CNN, SoftmaxHead, CNNTree, TTA, Fusion]
+    return [CNN, SoftmaxHead]
 
 
 @hookimpl

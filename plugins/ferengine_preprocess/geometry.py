@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from numbers import Real
+from typing import ClassVar
+
 import cv2
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ferengine.extractor import ImagePreprocessor
-from ferengine.imageops import size_pair
+from ferengine.imageops import SIZE, size_pair
 from ferengine.images import INTERPOLATION
 
 
@@ -22,6 +26,10 @@ class Resize(ImagePreprocessor):
     """
 
     name = "resize"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "size": SIZE,
+        "interpolation": [StrOptions(set(INTERPOLATION))],
+    }
 
     def __init__(self, size=48, interpolation: str = "area") -> None:
         self.size = size
@@ -29,11 +37,6 @@ class Resize(ImagePreprocessor):
 
     def _check_params(self) -> None:
         size_pair(self.size, "resize: size")
-        if self.interpolation not in INTERPOLATION:
-            raise ValueError(
-                f"resize: interpolation must be one of {sorted(INTERPOLATION)}, "
-                f"got {self.interpolation!r}"
-            )
 
     def _apply(self, X: np.ndarray) -> np.ndarray:
         h, w = size_pair(self.size, "resize: size")
@@ -65,6 +68,11 @@ class Crop(ImagePreprocessor):
     """
 
     name = "crop"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "size": [None, *SIZE],
+        "fraction": [Interval(Real, 0, 1, closed="right")],
+        "box": [None, "array-like"],
+    }
 
     def __init__(self, size=None, fraction: float = 0.9, box=None) -> None:
         self.size = size
@@ -76,8 +84,6 @@ class Crop(ImagePreprocessor):
             raise ValueError("crop: give size or box, not both")
         if self.size is not None:
             size_pair(self.size, "crop: size")
-        if not 0 < self.fraction <= 1:
-            raise ValueError(f"crop: fraction must be in (0, 1], got {self.fraction!r}")
         if self.box is not None:
             box = tuple(self.box)
             if len(box) != 4 or min(box) < 0 or min(box[2:]) < 1:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from numbers import Real
+from typing import ClassVar
+
 import cv2
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from ferengine.extractor import ImagePreprocessor
-from ferengine.imageops import to_grey, to_uint8
+from ferengine.imageops import SIZE, size_pair, to_grey, to_uint8
 
 
 def _per_image_u8(X: np.ndarray, func) -> np.ndarray:
@@ -70,22 +74,19 @@ class CLAHE(ImagePreprocessor):
     """
 
     name = "clahe"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "clip_limit": [Interval(Real, 0, None, closed="neither")],
+        "tile_grid": SIZE,
+    }
 
     def __init__(self, clip_limit: float = 2.0, tile_grid=(8, 8)) -> None:
         self.clip_limit = clip_limit
         self.tile_grid = tile_grid
 
     def _grid(self) -> tuple[int, int]:
-        grid = (self.tile_grid,) * 2 if np.isscalar(self.tile_grid) else tuple(self.tile_grid)
-        if len(grid) != 2 or min(grid) < 1:
-            raise ValueError(
-                f"clahe: tile_grid must be a positive int or pair, got {self.tile_grid!r}"
-            )
-        return int(grid[0]), int(grid[1])
+        return size_pair(self.tile_grid, "clahe: tile_grid")
 
     def _check_params(self) -> None:
-        if not self.clip_limit > 0:
-            raise ValueError(f"clahe: clip_limit must be > 0, got {self.clip_limit!r}")
         self._grid()
 
     def _apply(self, X: np.ndarray) -> np.ndarray:
@@ -114,14 +115,14 @@ class Standardize(ImagePreprocessor):
     """
 
     name = "standardize"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "sigma": [Interval(Real, 0, None, closed="neither")],
+        "mean": [Interval(Real, None, None, closed="neither")],
+    }
 
     def __init__(self, sigma: float = 1.0, mean: float = 0.0) -> None:
         self.sigma = sigma
         self.mean = mean
-
-    def _check_params(self) -> None:
-        if not self.sigma > 0:
-            raise ValueError(f"standardize: sigma must be > 0, got {self.sigma!r}")
 
     def _apply(self, X: np.ndarray) -> np.ndarray:
         X = X.astype(np.float32)

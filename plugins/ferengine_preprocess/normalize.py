@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from numbers import Real
+from typing import ClassVar
+
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from ferengine.extractor import ImagePreprocessor
 
@@ -23,13 +27,12 @@ class PixelNormalize(ImagePreprocessor):
 
     name = "pixel-normalize"
     _same_size = True
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "eps": [Interval(Real, 0, None, closed="left")],
+    }
 
     def __init__(self, eps: float = 1e-6) -> None:
         self.eps = eps
-
-    def _check_params(self) -> None:
-        if not self.eps >= 0:
-            raise ValueError(f"pixel-normalize: eps must be >= 0, got {self.eps!r}")
 
     def _fit(self, X: np.ndarray) -> None:
         X64 = X.astype(np.float64)

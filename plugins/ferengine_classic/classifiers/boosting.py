@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ferengine_classic.classifiers import model_checks  # noqa: F401 (registers the load-time checks)
-from ferengine_classic.classifiers.weighting import prepare_fit
+from ferengine_classic.classifiers.weighting import CLASS_WEIGHT, prepare_fit
+
+_POSITIVE_INT = [Interval(Integral, 1, None, closed="left")]
+_FRACTION = [Interval(Real, 0, 1, closed="right")]
+_NON_NEGATIVE = [Interval(Real, 0, None, closed="left")]
 
 
 class XGBoost(ClassifierMixin, BaseEstimator):
@@ -26,15 +32,16 @@ class XGBoost(ClassifierMixin, BaseEstimator):
     max_depth : int
         Depth of each tree.
     learning_rate : float
-        Shrinkage per round.
+        Shrinkage per round, in (0, 1].
     subsample, colsample_bytree : float
-        Row and column sampling per tree.
+        Row and column sampling per tree, in (0, 1].
     min_child_weight, reg_lambda : float
         Regularisation, as in XGBoost.
     max_bin : int
         Histogram bins per feature.
     validation_fraction : float
-        Share of the training set (stratified) held out for early stopping; 0 disables it.
+        Share of the training set (stratified) held out for early stopping, in [0, 1); 0
+        disables it.
     early_stopping_rounds : int
         Stop when the validation log-loss has not improved for this many rounds.
     class_weight : {None, "balanced", "max-ratio"} or dict
@@ -53,6 +60,21 @@ class XGBoost(ClassifierMixin, BaseEstimator):
     }
     requires = ("xgboost",)
     extra = "xgboost"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "n_estimators": _POSITIVE_INT,
+        "max_depth": [Interval(Integral, 0, None, closed="left")],
+        "learning_rate": _FRACTION,
+        "subsample": _FRACTION,
+        "colsample_bytree": _FRACTION,
+        "min_child_weight": _NON_NEGATIVE,
+        "reg_lambda": _NON_NEGATIVE,
+        "max_bin": [Interval(Integral, 2, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "early_stopping_rounds": _POSITIVE_INT,
+        "class_weight": CLASS_WEIGHT,
+        "n_jobs": [None, Integral],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+    }
 
     def __init__(
         self,
@@ -91,15 +113,11 @@ class XGBoost(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        X, codes, weights = prepare_fit(self, X, y, sample_weight)
         import xgboost as xgb
 
-        X, codes, weights = prepare_fit(self, X, y, sample_weight)
         if weights is not None and not np.asarray(weights).sum() > 0:
             raise ValueError("xgboost: sample weights must contain at least one non-zero number")
-        if not 0 <= self.validation_fraction < 1:
-            raise ValueError(
-                f"xgboost: validation_fraction must be in [0, 1), got {self.validation_fraction!r}"
-            )
         n_classes = len(self.classes_)
         params = {
             "tree_method": "hist",

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
 from sklearn.svm import SVC
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 
 from ferengine_classic.classifiers import model_checks  # noqa: F401 (registers the load-time checks)
-from ferengine_classic.classifiers.svm import calibrated
-from ferengine_classic.classifiers.weighting import WrappedClassifier
+from ferengine_classic.classifiers.svm import CALIBRATION, calibrated
+from ferengine_classic.classifiers.weighting import CLASS_WEIGHT, WrappedClassifier
 
 
 class SVMKernel(WrappedClassifier):
@@ -56,6 +58,17 @@ class SVMKernel(WrappedClassifier):
     """
 
     name = "svm-kernel"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **{
+            k: SVC._parameter_constraints[k]
+            for k in ("C", "degree", "coef0", "cache_size", "tol", "max_iter")
+        },
+        "kernel": [StrOptions(set(PAIRWISE_KERNEL_FUNCTIONS))],
+        "gamma": [StrOptions({"scale"}), Interval(Real, 0, None, closed="neither")],
+        **CALIBRATION,
+        "class_weight": CLASS_WEIGHT,
+        "block_size": [Interval(Integral, 1, None, closed="left")],
+    }
     _expected_failed_checks = {  # noqa: RUF012
         "check_sample_weight_equivalence_on_dense_data": (
             "libsvm's sample weights are close to, not equal to, repeated samples "
@@ -99,12 +112,9 @@ class SVMKernel(WrappedClassifier):
             tol=self.tol,
             max_iter=self.max_iter,
         )
-        return calibrated(svm, self.calibration, self.cv, self.name, ensemble=False)
+        return calibrated(svm, self.calibration, self.cv, ensemble=False)
 
     def _gram(self, A: np.ndarray, B: np.ndarray, B_sq: np.ndarray | None = None) -> np.ndarray:
-        if not (isinstance(self.block_size, int) and self.block_size > 0):
-            raise ValueError(f"{self.name}: block_size must be a positive int, got "
-                             f"{self.block_size!r}")  # fmt: skip
         out = np.empty((len(A), len(B)), dtype=np.float64)
         params = {"gamma": self.gamma_, "degree": self.degree, "coef0": self.coef0}
         for start in range(0, len(A), self.block_size):
@@ -127,15 +137,8 @@ class SVMKernel(WrappedClassifier):
         if self.gamma == "scale":
             variance = float(X.var())
             self.gamma_ = 1.0 / (X.shape[1] * variance) if variance > 0 else 1.0
-        elif (
-            isinstance(self.gamma, int | float)
-            and not isinstance(self.gamma, bool)
-            and (self.gamma > 0)
-        ):
-            self.gamma_ = float(self.gamma)
         else:
-            raise ValueError(f"{self.name}: gamma must be 'scale' or a positive number, got "
-                             f"{self.gamma!r}")  # fmt: skip
+            self.gamma_ = float(self.gamma)
         estimator.fit(self._gram(X, X), y, sample_weight=weights)
         fitted = getattr(estimator, "calibrated_classifiers_", None)
         svms = [c.estimator for c in fitted] if fitted else [estimator]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+import numpy as np
 from sklearn.neural_network import MLPClassifier
 
 from ferengine_classic.classifiers import model_checks  # noqa: F401 (registers the load-time checks)
-from ferengine_classic.classifiers.weighting import WrappedClassifier
+from ferengine_classic.classifiers.weighting import CLASS_WEIGHT, WrappedClassifier
+
+#: Parameters passed on to scikit-learn's MLPClassifier, checked by its constraints.
+_FROM_SKLEARN = ("hidden_layer_sizes", "alpha", "learning_rate_init", "batch_size", "max_iter",
+                 "early_stopping", "validation_fraction", "random_state")  # fmt: skip
 
 
 class MLP(WrappedClassifier):
@@ -15,14 +20,14 @@ class MLP(WrappedClassifier):
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int
+    hidden_layer_sizes : int or tuple of int
         Width of each hidden layer.
     alpha : float
         L2 penalty.
     learning_rate_init : float
         Adam's initial step size.
-    batch_size : int
-        Minibatch size.
+    batch_size : int or "auto"
+        Minibatch size ("auto": ``min(200, n_samples)``).
     max_iter : int
         Maximum epochs.
     early_stopping : bool
@@ -36,6 +41,10 @@ class MLP(WrappedClassifier):
     """
 
     name = "mlp"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **{k: MLPClassifier._parameter_constraints[k] for k in _FROM_SKLEARN},
+        "class_weight": CLASS_WEIGHT,
+    }
 
     def __init__(
         self,
@@ -71,7 +80,7 @@ class MLP(WrappedClassifier):
         # Early stopping needs a validation split holding every class at least once.
         early = self.early_stopping and self.validation_fraction * n_samples >= n_classes
         return MLPClassifier(
-            hidden_layer_sizes=tuple(self.hidden_layer_sizes),
+            hidden_layer_sizes=tuple(np.atleast_1d(self.hidden_layer_sizes).tolist()),
             alpha=self.alpha,
             learning_rate_init=self.learning_rate_init,
             batch_size=self.batch_size,

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from numbers import Integral
+from typing import Any, ClassVar
 
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import SVC, LinearSVC
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ferengine_classic.classifiers import model_checks  # noqa: F401 (registers the load-time checks)
-from ferengine_classic.classifiers.weighting import WrappedClassifier
+from ferengine_classic.classifiers.weighting import CLASS_WEIGHT, WrappedClassifier
+
+#: Constraints of the SVMs' ``calibration`` and ``cv`` (see :func:`calibrated`).
+CALIBRATION: dict[str, list] = {
+    "calibration": [None, StrOptions({"sigmoid", "isotonic"})],
+    "cv": [Interval(Integral, 2, None, closed="left")],
+}
 
 
 class SVMLinear(WrappedClassifier):
@@ -37,6 +45,12 @@ class SVMLinear(WrappedClassifier):
     """
 
     name = "svm-linear"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **{k: LinearSVC._parameter_constraints[k] for k in ("C", "loss", "max_iter", "tol")},
+        **CALIBRATION,
+        "class_weight": CLASS_WEIGHT,
+        "random_state": ["random_state"],
+    }
 
     def __init__(
         self,
@@ -74,7 +88,7 @@ class SVMLinear(WrappedClassifier):
             tol=self.tol,
             random_state=self.random_state,
         )
-        return calibrated(svm, self.calibration, self.cv, "svm-linear")
+        return calibrated(svm, self.calibration, self.cv)
 
 
 class SVMRBF(WrappedClassifier):
@@ -110,6 +124,15 @@ class SVMRBF(WrappedClassifier):
     """
 
     name = "svm-rbf"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **{
+            k: SVC._parameter_constraints[k]
+            for k in ("C", "gamma", "degree", "coef0", "cache_size", "tol", "max_iter")
+        },
+        "kernel": [StrOptions({"rbf", "poly", "sigmoid", "linear"})],
+        **CALIBRATION,
+        "class_weight": CLASS_WEIGHT,
+    }
     _expected_failed_checks = {  # noqa: RUF012
         "check_sample_weight_equivalence_on_dense_data": (
             "libsvm's sample weights are close to, not equal to, repeated samples "
@@ -154,15 +177,14 @@ class SVMRBF(WrappedClassifier):
             tol=self.tol,
             max_iter=self.max_iter,
         )
-        return calibrated(svm, self.calibration, self.cv, "svm-rbf", ensemble=False)
+        return calibrated(svm, self.calibration, self.cv, ensemble=False)
 
 
-def calibrated(svm: Any, method: str | None, cv: int, name: str, ensemble: bool = True) -> Any:
-    """Wrap an SVM for probabilities (CalibratedClassifierCV); ``method=None`` returns it."""
+def calibrated(svm: Any, method: str | None, cv: int, ensemble: bool = True) -> Any:
+    """Wrap an SVM for probabilities (CalibratedClassifierCV); ``method=None`` returns it.
+
+    ``method`` and ``cv`` are checked by the :data:`CALIBRATION` constraints.
+    """
     if method is None:
         return svm
-    if method not in ("sigmoid", "isotonic"):
-        raise ValueError(
-            f"{name}: calibration must be None, 'sigmoid' or 'isotonic', got {method!r}"
-        )
     return CalibratedClassifierCV(svm, method=method, cv=cv, ensemble=ensemble)

@@ -17,6 +17,8 @@ from ferengine_classic.classifiers import model_checks  # noqa: F401 (registers 
 
 #: Schemes of :func:`ferengine.balance.class_weights` accepted as ``class_weight=``.
 SCHEMES = ("balanced", "max-ratio")
+#: Constraint of a ``class_weight`` parameter applied as per-sample weights.
+CLASS_WEIGHT = [StrOptions(set(SCHEMES)), dict, None]
 
 
 def with_schemes(constraints: dict[str, list]) -> dict[str, list]:
@@ -75,10 +77,20 @@ class SchemeClassWeight:
 def prepare_fit(
     estimator: Any, X: Any, y: Any, sample_weight: Any = None
 ) -> tuple[np.ndarray, np.ndarray, Any]:
-    """Validate a classifier's training data; set ``classes_``; return X, codes 0..C-1, weights.
+    """Validate a classifier's parameters and training data; set ``classes_``.
 
-    The weights combine ``estimator.class_weight`` and ``sample_weight``.
+    The parameters are checked against the estimator's ``_parameter_constraints``.
+
+    Returns
+    -------
+    X : ndarray
+        The validated feature matrix.
+    codes : ndarray
+        The labels encoded as ``0..C-1`` (``classes_[codes]`` gives them back).
+    weights : ndarray or None
+        Per-sample weights combining ``estimator.class_weight`` and ``sample_weight``.
     """
+    estimator._validate_params()
     X, y = validate_data(estimator, X, y, dtype=[np.float64, np.float32])
     check_classification_targets(y)
     encoder = LabelEncoder().fit(y)

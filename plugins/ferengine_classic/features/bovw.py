@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+from typing import ClassVar
+
 import cv2
 import numpy as np
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ferengine.extractor import ImageFeature
 from ferengine.imageops import to_uint8
 
 ENCODINGS = ("hard", "soft", "vlad")
 NORMS = ("sqrt", "l2", "l1")
+_POSITIVE_INT = [Interval(Integral, 1, None, closed="left")]
 
 
 class BoVW(ImageFeature):
@@ -63,6 +68,20 @@ class BoVW(ImageFeature):
     """
 
     name = "bovw"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **ImageFeature._parameter_constraints,
+        "words": _POSITIVE_INT,
+        "step": _POSITIVE_INT,
+        "sizes": ["array-like"],
+        "descriptor": [StrOptions({"dsift", "sift"})],
+        "encoding": [StrOptions(set(ENCODINGS))],
+        "neighbours": _POSITIVE_INT,
+        "pyramid": ["array-like"],
+        "root_sift": ["boolean"],
+        "norm": [StrOptions(set(NORMS))],
+        "max_descriptors": _POSITIVE_INT,
+        "random_state": ["random_state"],
+    }
     _test_params = {"words": 8, "sizes": (8,), "max_descriptors": 2000}  # noqa: RUF012
 
     def __init__(
@@ -96,12 +115,6 @@ class BoVW(ImageFeature):
         self.batch_size = batch_size
 
     def _check_params(self) -> None:
-        for key in ("words", "step", "neighbours", "max_descriptors"):
-            value = getattr(self, key)
-            if not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"bovw: {key} must be a positive int, got {value!r}")
-        if self.descriptor not in ("dsift", "sift"):
-            raise ValueError(f"bovw: descriptor must be 'dsift' or 'sift', got {self.descriptor!r}")
         if (
             not len(self.sizes)
             or min(self.sizes) < 4
@@ -113,10 +126,6 @@ class BoVW(ImageFeature):
             )
         if not len(self.pyramid) or min(self.pyramid) < 1:
             raise ValueError(f"bovw: pyramid must be grid sizes ≥ 1, got {self.pyramid!r}")
-        if self.encoding not in ENCODINGS:
-            raise ValueError(f"bovw: encoding must be one of {ENCODINGS}, got {self.encoding!r}")
-        if self.norm not in NORMS:
-            raise ValueError(f"bovw: norm must be one of {NORMS}, got {self.norm!r}")
 
     # -- descriptors ----------------------------------------------------------------------
     def _patches(self, h: int, w: int) -> list[tuple[int, np.ndarray, np.ndarray]]:

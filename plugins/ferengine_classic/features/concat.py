@@ -18,7 +18,9 @@ class Concat(TransformerMixin, BaseEstimator):
     """Concatenate several feature extractors, scaling each block so none dominates.
 
     Feature fusion for the classical route (HOG + LBP + BoVW, say) and, later,
-    hand-crafted + CNN embeddings.
+    hand-crafted + CNN embeddings. An :class:`~ferengine.extractor.AssembledFeature`:
+    the benchmark runner fuses its members' cached features with :meth:`fit_blocks`
+    and :meth:`fuse` instead of fitting them again.
 
     Parameters
     ----------
@@ -37,6 +39,7 @@ class Concat(TransformerMixin, BaseEstimator):
 
     name = "concat"
     step_params: ClassVar[dict[str, str]] = {"features": "steps"}
+    members_param: ClassVar[str] = "features"
     _image_input = True
 
     def __init__(self, features=("hog", "lbp"), scale: str | None = "standard", weights=None):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+from typing import ClassVar
+
 import cv2
 import numpy as np
 from scipy import fft
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ferengine.extractor import ImageFeature
-from ferengine_classic.features.grid import cell_means, grid_shape
+from ferengine_classic.features.grid import GRID, cell_means, grid_shape
 
 POOLS = ("mean", "mean-std")
 
@@ -46,6 +50,16 @@ class Gabor(ImageFeature):
     """
 
     name = "gabor"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **ImageFeature._parameter_constraints,
+        "orientations": [Interval(Integral, 1, None, closed="left")],
+        "wavelengths": ["array-like"],
+        "bandwidth": [Interval(Real, 0, None, closed="neither")],
+        "aspect": [Interval(Real, 0, None, closed="neither")],
+        "grid": GRID,
+        "pool": [StrOptions(set(POOLS))],
+        "min_wavelength": [Interval(Real, 2, None, closed="left")],
+    }
 
     def __init__(
         self,
@@ -70,18 +84,8 @@ class Gabor(ImageFeature):
         self.batch_size = batch_size
 
     def _check_params(self) -> None:
-        if not isinstance(self.orientations, int | np.integer) or self.orientations < 1:
-            raise ValueError(
-                f"gabor: orientations must be a positive int, got {self.orientations!r}"
-            )
         if not len(self.wavelengths) or min(self.wavelengths) < 2:
             raise ValueError(f"gabor: wavelengths must be ≥ 2 pixels, got {self.wavelengths!r}")
-        if not self.bandwidth > 0 or not self.aspect > 0:
-            raise ValueError("gabor: bandwidth and aspect must be > 0")
-        if self.pool not in POOLS:
-            raise ValueError(f"gabor: pool must be one of {POOLS}, got {self.pool!r}")
-        if not self.min_wavelength >= 2:
-            raise ValueError(f"gabor: min_wavelength must be ≥ 2, got {self.min_wavelength!r}")
         grid_shape(self.grid, "gabor")
 
     def _shrink(self, wavelength: float) -> int:

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 
-from ferengine.imageops import size_pair
+from ferengine.imageops import SIZE, size_pair
+
+#: Constraint of a ``grid`` parameter: an int or a (rows, cols) pair (see :func:`grid_shape`).
+GRID = SIZE
+#: Constraint of a histogram ``norm`` parameter (see :func:`normalise`).
+NORM = [StrOptions({"l1", "l2", "sqrt"}), None]
 
 
 def grid_shape(grid, what: str) -> tuple[int, int]:

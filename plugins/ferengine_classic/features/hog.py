@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+from typing import ClassVar
+
 import cv2
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ferengine.extractor import ImageFeature
-from ferengine.imageops import size_pair, to_uint8
+from ferengine.imageops import SIZE, size_pair, to_uint8
 
 BLOCK_NORMS = ("L2-Hys", "L2", "L1", "L1-sqrt")
 
@@ -41,6 +45,15 @@ class HOG(ImageFeature):
     """
 
     name = "hog"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **ImageFeature._parameter_constraints,
+        "orientations": [Interval(Integral, 2, None, closed="left")],
+        "cell": SIZE,
+        "block": SIZE,
+        "block_norm": [StrOptions(set(BLOCK_NORMS))],
+        "signed": ["boolean"],
+        "gamma_correction": ["boolean"],
+    }
 
     def __init__(
         self,
@@ -63,14 +76,8 @@ class HOG(ImageFeature):
         self.batch_size = batch_size
 
     def _check_params(self) -> None:
-        if not isinstance(self.orientations, int | np.integer) or self.orientations < 2:
-            raise ValueError(f"hog: orientations must be an int ≥ 2, got {self.orientations!r}")
         size_pair(self.cell, "hog: cell")
         size_pair(self.block, "hog: block")
-        if self.block_norm not in BLOCK_NORMS:
-            raise ValueError(
-                f"hog: block_norm must be one of {BLOCK_NORMS}, got {self.block_norm!r}"
-            )
         if self.signed and self.block_norm != "L2-Hys":
             raise ValueError("hog: signed=True needs block_norm='L2-Hys' (OpenCV's descriptor)")
 

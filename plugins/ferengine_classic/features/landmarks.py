@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from numbers import Integral
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ferengine import registry
 from ferengine.errors import FerengineError
@@ -174,6 +176,14 @@ class Landmarks(ImageFeature):
     _prefer = "processes"  # dlib holds the GIL while it predicts
     #: The features are normalised shape measurements: any image size works.
     _same_size = False
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **ImageFeature._parameter_constraints,
+        "parts": [StrOptions(set(PARTS)), "array-like"],
+        "box": [str],
+        "min_size": [Interval(Integral, 1, None, closed="left")],
+        "landmarker": [str],
+        "landmarker_params": [None, dict],
+    }
 
     def __init__(
         self,
@@ -213,12 +223,6 @@ class Landmarks(ImageFeature):
                     f"landmarks: box must be 'image' or a detector name, got {self.box!r} "
                     f"({exc.args[0] if exc.args else exc})"
                 ) from exc
-        if not isinstance(self.min_size, int | np.integer) or self.min_size < 1:
-            raise ValueError(f"landmarks: min_size must be a positive int, got {self.min_size!r}")
-        if not isinstance(self.batch_size, int | np.integer) or self.batch_size < 1:
-            raise ValueError(
-                f"landmarks: batch_size must be a positive int, got {self.batch_size!r}"
-            )
         layout = self._landmarker().layout
         if layout != LAYOUT and set(parts) != {"coords"}:
             raise ValueError(
@@ -257,6 +261,7 @@ class Landmarks(ImageFeature):
             (x, y) of each point of the landmarker's layout (68 for ``dlib-68``), x to
             the right and y down from the centre of the top-left pixel.
         """
+        self._validate_params()
         self._check_params()
         X = validate_images(clone(self), X, reset=True, flat_ok=False)  # no fitted state here
         points = functools.partial(self._points, landmarker=self._landmarker())

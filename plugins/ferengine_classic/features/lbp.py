@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from functools import cache
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ferengine.extractor import ImageFeature
-from ferengine_classic.features.grid import cell_index, grid_shape, normalise
+from ferengine_classic.features.grid import GRID, NORM, cell_index, grid_shape, normalise
 
 METHODS = ("default", "uniform", "nri-uniform", "ror")
 
@@ -95,6 +98,15 @@ class LBP(ImageFeature):
     """
 
     name = "lbp"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **ImageFeature._parameter_constraints,
+        "method": [StrOptions(set(METHODS))],
+        "points": [Interval(Integral, 1, 24, closed="both")],
+        "radius": [Interval(Real, 0, None, closed="neither")],
+        "scales": [None, "array-like"],
+        "grid": GRID,
+        "norm": NORM,
+    }
 
     def __init__(
         self,
@@ -117,18 +129,18 @@ class LBP(ImageFeature):
         self.batch_size = batch_size
 
     def _scales(self) -> list[tuple[int, float]]:
-        scales = [(self.points, self.radius)] if self.scales is None else list(self.scales)
-        for s in scales:
-            if len(s) != 2 or not 1 <= int(s[0]) <= 24 or not float(s[1]) > 0:
-                raise ValueError(f"lbp: each scale needs 1 ≤ points ≤ 24 and radius > 0, got {s!r}")
-        return [(int(p), float(r)) for p, r in scales]
+        if self.scales is None:
+            return [(int(self.points), float(self.radius))]
+        for s in self.scales:
+            if np.ndim(s) != 1 or len(s) != 2 or not 1 <= int(s[0]) <= 24 or not float(s[1]) > 0:
+                raise ValueError(
+                    f"lbp: each of scales needs 1 ≤ points ≤ 24 and radius > 0, got {s!r}"
+                )
+        return [(int(p), float(r)) for p, r in self.scales]
 
     def _check_params(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"lbp: method must be one of {METHODS}, got {self.method!r}")
         self._scales()
         grid_shape(self.grid, "lbp")
-        normalise(np.ones((1, 2)), self.norm, "lbp")
 
     def _extract(self, grey: np.ndarray) -> np.ndarray:
         n, h, w = grey.shape

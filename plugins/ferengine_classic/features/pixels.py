@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from numbers import Real
+from typing import ClassVar
+
 import cv2
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ferengine.imageops import SIZE, size_pair
 from ferengine.images import INTERPOLATION, validate_images
 
 
@@ -20,11 +25,16 @@ class Pixels(TransformerMixin, BaseEstimator):
         keeps the input size (and then also accepts already-flat N×D input).
     scale : float
         Multiplier applied to the values (``1/255`` maps uint8 to [0, 1]).
-    interpolation : {"area", "linear", "cubic", "nearest"}
+    interpolation : {"area", "linear", "cubic", "nearest", "lanczos"}
         OpenCV interpolation used by the resize.
     """
 
     name = "pixels"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "size": [None, *SIZE],
+        "scale": [Interval(Real, None, None, closed="neither")],
+        "interpolation": [StrOptions(set(INTERPOLATION))],
+    }
 
     def __init__(self, size=None, scale: float = 1 / 255, interpolation: str = "area") -> None:
         self.size = size
@@ -32,23 +42,11 @@ class Pixels(TransformerMixin, BaseEstimator):
         self.interpolation = interpolation
 
     def _target(self) -> tuple[int, int] | None:
-        if self.size is None:
-            return None
-        if isinstance(self.size, int | np.integer):
-            h = w = int(self.size)
-        else:
-            h, w = (int(v) for v in self.size)
-        if h < 1 or w < 1:
-            raise ValueError(f"pixels: size must be positive, got {self.size!r}")
-        return h, w
+        return None if self.size is None else size_pair(self.size, "pixels: size")
 
     def fit(self, X, y=None):
         """Check the parameters and remember the input shape."""
-        if self.interpolation not in INTERPOLATION:
-            raise ValueError(
-                f"pixels: interpolation must be one of {sorted(INTERPOLATION)}, "
-                f"got {self.interpolation!r}"
-            )
+        self._validate_params()
         self._target()
         validate_images(self, X, reset=True, flat_ok=self.size is None)
         return self

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ferengine.images import validate_images
@@ -19,14 +23,16 @@ class BlockMeans(TransformerMixin, BaseEstimator):
     """
 
     name = "block-means"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "grid": [Interval(Integral, 1, None, closed="left")],
+    }
 
     def __init__(self, grid: int = 6) -> None:
         self.grid = grid
 
     def fit(self, X, y=None):
-        """Check the images and the grid size."""
-        if not isinstance(self.grid, int) or self.grid < 1:
-            raise ValueError(f"block-means: grid must be a positive int, got {self.grid!r}")
+        """Check the grid size and the images."""
+        self._validate_params()
         X = validate_images(self, X, reset=True, flat_ok=False)
         if min(X.shape[1:3]) < self.grid:
             raise ValueError(

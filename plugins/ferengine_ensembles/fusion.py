@@ -1,96 +1,26 @@
-"""Test-time augmentation and late fusion of several pipelines."""
+"""``fusion``: late fusion of pipelines' class probabilities, on scikit-learn's ensembles."""
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any, ClassVar
 
-import cv2
 import numpy as np
 from sklearn.ensemble import StackingClassifier, VotingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import cross_val_predict
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ferengine.classifier import ProbaClassifier
 from ferengine.images import validate_images, validate_labelled_images
+from ferengine.persistence import load
 from ferengine.steps import build_model
-from ferengine_deep import model_checks  # noqa: F401 (registers the load-time checks)
-from ferengine_deep.base import ProbaClassifier
-from ferengine_deep.estimator import CNN
+from ferengine_ensembles import model_checks  # noqa: F401 (registers the load-time checks)
 
-TTA_MODES = ("flip", "ten-crop")
 FUSIONS = ("average", "weighted", "max", "stacking")
-
-
-def views(images: np.ndarray, mode: str, crop: int) -> list[np.ndarray]:
-    """Return the test-time views of a batch: itself and its mirror, or ten crops.
-
-    Ten-crop: the four corner crops and the centre crop of side ``crop``, each
-    scaled back to the input size, and their mirrors.
-    """
-    if mode == "flip":
-        return [images, images[:, :, ::-1]]
-    h, w = images.shape[1:3]
-    if not 0 < crop <= min(h, w):
-        raise ValueError(f"tta: crop must be in 1..{min(h, w)}, got {crop}")
-    corners = [(0, 0), (0, w - crop), (h - crop, 0), (h - crop, w - crop),
-               ((h - crop) // 2, (w - crop) // 2)]  # fmt: skip
-    out = []
-    for top, left in corners:
-        window = images[:, top : top + crop, left : left + crop]
-        scaled = np.stack(
-            [cv2.resize(np.ascontiguousarray(im), (w, h), interpolation=cv2.INTER_LINEAR)
-             for im in window]
-        )  # fmt: skip
-        out += [scaled, scaled[:, :, ::-1]]
-    return out
-
-
-class TTA(ProbaClassifier):
-    """Average a classifier's probabilities over flipped or cropped views of each image.
-
-    Parameters
-    ----------
-    estimator : step or list of steps
-        The classifier (or pipeline) on images, fitted on the plain training images.
-    mode : {"flip", "ten-crop"}
-        Views at prediction time.
-    crop : int
-        Side of the ten crops (for 48×48 faces, 42 or 44).
-    """
-
-    name = "tta"
-    _image_input = True
-    step_params: ClassVar[dict[str, str]] = {"estimator": "pipeline"}
-    _test_params: ClassVar[dict] = {"estimator": {"name": "cnn", "params": CNN._test_params}}
-    _expected_failed_checks = CNN._expected_failed_checks  # it wraps a cnn
-
-    def __init__(self, estimator: Any = None, mode: str = "flip", crop: int = 42) -> None:
-        self.estimator = estimator
-        self.mode = mode
-        self.crop = crop
-
-    def fit(self, X: Any, y: Any) -> TTA:
-        """Fit the wrapped classifier.
-
-        Returns
-        -------
-        self
-        """
-        if self.mode not in TTA_MODES:
-            raise ValueError(f"tta: mode must be one of {TTA_MODES}, got {self.mode!r}")
-        X, y = validate_labelled_images(self, X, y, flat_ok=False)
-        self.estimator_ = build_model(self.estimator or "cnn").fit(X, y)
-        self.classes_ = self.estimator_.classes_
-        return self
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Mean class probabilities over the views."""
-        check_is_fitted(self, "estimator_")
-        X = validate_images(self, X, reset=False, flat_ok=False)
-        return np.mean([self.estimator_.predict_proba(v) for v in views(X, self.mode, self.crop)],
-                       axis=0)  # fmt: skip
 
 
 class Fusion(ProbaClassifier):
@@ -101,6 +31,7 @@ class Fusion(ProbaClassifier):
     members : list
         Each a saved model (a path, or a registered model's name such as "default")
         used as saved, or a pipeline to fit: a list of steps or a single classifier step.
+        At least one.
     method : {"average", "weighted", "max", "stacking"}
         "average": soft voting (:class:`~sklearn.ensemble.VotingClassifier`);
         "weighted": soft voting weighted by each member's cross-fitted accuracy;
@@ -109,8 +40,8 @@ class Fusion(ProbaClassifier):
         (:class:`~sklearn.ensemble.StackingClassifier`, ``passthrough=False``).
     cv : int
         Number of stratified folds of the cross-fitted predictions ("weighted" and
-        "stacking"). Saved members are frozen (:class:`~sklearn.frozen.FrozenEstimator`):
-        every fold predicts with them as saved.
+        "stacking"), at least 2. Saved members are frozen
+        (:class:`~sklearn.frozen.FrozenEstimator`): every fold predicts with them as saved.
 
     Attributes
     ----------
@@ -126,6 +57,11 @@ class Fusion(ProbaClassifier):
     name = "fusion"
     _image_input = True
     step_params: ClassVar[dict[str, str]] = {"members": "members"}
+    _parameter_constraints: ClassVar[dict] = {
+        "members": [None, list, tuple],
+        "method": [StrOptions(set(FUSIONS))],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+    }
     _test_params: ClassVar[dict] = {"members": [["pixels", "logistic"]] * 2}
 
     def __init__(self, members: Any = None, method: str = "average", cv: int = 5) -> None:
@@ -140,10 +76,9 @@ class Fusion(ProbaClassifier):
         -------
         self
         """
-        if self.method not in FUSIONS:
-            raise ValueError(f"fusion: method must be one of {FUSIONS}, got {self.method!r}")
+        self._validate_params()
         if not self.members:
-            raise ValueError("fusion: give at least one member")
+            raise ValueError("Fusion: the 'members' parameter needs at least one member")
         X, y = validate_labelled_images(self, X, y)
         self.classes_ = np.unique(y)
         members = [(f"member-{i}", self._member(m)) for i, m in enumerate(self.members)]
@@ -171,8 +106,6 @@ class Fusion(ProbaClassifier):
         """Return a fresh estimator of a pipeline member, or a saved model frozen as loaded."""
         if not isinstance(member, str):
             return build_model(member)
-        from ferengine.persistence import load
-
         model = load(member)
         # scikit-learn's ensembles read the members' probability columns as the
         # training classes, in order: a saved model must have exactly those classes.

@@ -2,37 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ferengine.balance import resample_indices
+from ferengine.classifier import ProbaClassifier
 from ferengine.images import validate_images, validate_labelled_images
 from ferengine.labels import get_label_space
 from ferengine.steps import build_model
-from ferengine_deep import model_checks  # noqa: F401 (registers the load-time checks)
-from ferengine_deep.base import ProbaClassifier
+from ferengine_ensembles import model_checks  # noqa: F401 (registers the load-time checks)
+from ferengine_ensembles.params import STEP
 
 #: fear vs rest → {angry, sad, neutral} vs {disgust, happy, surprise} → three-way leaves.
 DEFAULT_PARTITION = ["fear", [["angry", "sad", "neutral"], ["disgust", "happy", "surprise"]]]
 
 
-class CNNTree(ProbaClassifier):
+class ClassifierTree(ProbaClassifier):
     """A tree whose internal nodes are classifiers choosing among their children.
 
     Every internal node is trained on the images of the classes under it, to tell
-    which child they belong to; a child is a class (leaf) or a subtree.
+    which child they belong to; a child is a class (leaf) or a subtree. Registered as
+    ``cnn-tree``: its nodes are ``cnn`` classifiers unless ``node`` says otherwise.
 
     Parameters
     ----------
-    partition : nested list
+    partition : nested list, optional
         The tree: a list of children, each a class (name or code) or a list
         (subtree). Default: fear vs rest → {angry, sad, neutral} vs {disgust, happy,
         surprise} → three-way leaves.
-    node : step or list of steps
+    node : step or list of steps, optional
         The classifier of every node: a step (``{"name": "cnn", "params": {...}}``) or a
-        list of steps forming a pipeline (``["hog", "svm-linear"]``).
+        list of steps forming a pipeline (``["hog", "svm-linear"]``). Default: the
+        registered ``cnn`` classifier (the deep extra).
     nodes : dict, optional
         Per-node overrides, keyed by node path ("root", "1", "1.0", …: child indices).
     routing : {"soft", "hard"}
@@ -44,11 +50,29 @@ class CNNTree(ProbaClassifier):
         Space that turns class names in ``partition`` into the codes of ``y``.
     seed : int
         Seed of the resampling.
+
+    Attributes
+    ----------
+    tree_ : list
+        The partition in the labels of ``y``, pruned of classes absent from it.
+    nodes_ : dict
+        Node path -> the fitted classifier of that node (its classes: child indices).
+    classes_ : ndarray
+        The training labels.
     """
 
     name = "cnn-tree"
     _image_input = True
     step_params: ClassVar[dict[str, str]] = {"node": "pipeline", "nodes": "pipeline-map"}
+    _parameter_constraints: ClassVar[dict] = {
+        "partition": [None, list, tuple],
+        "node": [None, *STEP],
+        "nodes": [None, Mapping],
+        "routing": [StrOptions({"soft", "hard"})],
+        "balance": ["boolean"],
+        "label_space": [str],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+    }
     _test_params: ClassVar[dict] = {"node": ["pixels", "logistic"]}
     _expected_failed_checks: ClassVar[dict] = {
         check: "the default partition is over fer7 class names and codes; the check's "
@@ -82,7 +106,8 @@ class CNNTree(ProbaClassifier):
         """Drop absent leaves and collapse the nodes left with a single child."""
         if not isinstance(tree, list | tuple):
             return tree if tree in present else None
-        children = [c for c in (CNNTree._prune(child, present) for child in tree) if c is not None]
+        children = [c for c in (ClassifierTree._prune(child, present) for child in tree)
+                    if c is not None]  # fmt: skip
         if not children:
             return None
         return children[0] if len(children) == 1 else children
@@ -90,7 +115,7 @@ class CNNTree(ProbaClassifier):
     @staticmethod
     def _leaves(tree: Any) -> list[Any]:
         if isinstance(tree, list):
-            return [leaf for child in tree for leaf in CNNTree._leaves(child)]
+            return [leaf for child in tree for leaf in ClassifierTree._leaves(child)]
         return [tree]
 
     @staticmethod
@@ -98,7 +123,7 @@ class CNNTree(ProbaClassifier):
         """Return each label's branch index under a node (-1: none) and the rows in one."""
         target = np.full(len(y), -1)
         for i, child in enumerate(children):
-            target[np.isin(y, CNNTree._leaves(child))] = i
+            target[np.isin(y, ClassifierTree._leaves(child))] = i
         return target, np.flatnonzero(target >= 0)
 
     def _internal(self, tree: Any, path: str = "root") -> list[tuple[str, list[Any]]]:
@@ -115,16 +140,15 @@ class CNNTree(ProbaClassifier):
 
     # ---- fitting and prediction ---------------------------------------------------------
 
-    def fit(self, X: Any, y: Any) -> CNNTree:
+    def fit(self, X: Any, y: Any) -> ClassifierTree:
         """Fit every node on the images of the classes under it.
 
         Returns
         -------
         self
         """
+        self._validate_params()
         X, y = validate_labelled_images(self, X, y)
-        if self.routing not in ("soft", "hard"):
-            raise ValueError(f"cnn-tree: routing must be 'soft' or 'hard', got {self.routing!r}")
         self.tree_ = self._resolve(self.partition or DEFAULT_PARTITION, y)
         leaves = self._leaves(self.tree_)
         if len(set(leaves)) != len(leaves):

@@ -1,0 +1,62 @@
+"""Cache keys of feature computations: what a front's features depend on, hashed.
+
+A key covers the data (dataset identities, label mapping, fold rows), the front steps
+and ferengine's version. ``n_jobs`` is left out (it never changes features), and a saved
+model a front reads enters by its bytes, not its name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import ferengine
+from ferengine.bench.cache import cache_key
+from ferengine.bench.folds import Fold
+from ferengine.persistence import model_path
+
+
+def feature_key(fold: Fold, front: tuple[dict[str, Any], ...]) -> str:
+    """Return the cache key of the features of ``front`` (step tables) on ``fold``."""
+    test = fold.test_side
+    front = tuple(without_n_jobs(step) for step in front)
+    parts = [
+        "features", ferengine.__version__,
+        fold.train_side.ref.describe(),
+        test.ref.describe(), None if test.space is None else test.space.names,
+        test.contempt, test.table,
+        fold.train, fold.test, list(front),
+    ]  # fmt: skip
+    digests = model_digests(front)
+    return cache_key([*parts, digests] if digests else parts)
+
+
+def model_digests(step: Any) -> list[tuple[str, str | None]]:
+    """Content hashes of the saved models a front reads (``model`` parameters, any depth).
+
+    A model named by path or as "default" can change under the same name (a retrained
+    file), so its bytes, not its name, key the features computed from it; a missing
+    file hashes to ``None`` (its feature job then fails and names the file).
+    """
+    if isinstance(step, list | tuple):
+        return [d for v in step for d in model_digests(v)]
+    if not isinstance(step, dict):
+        return []
+    found = [d for k, v in step.items() if k != "model" for d in model_digests(v)]
+    model = step.get("model")
+    if isinstance(model, str):
+        try:
+            digest: str | None = hashlib.sha256(model_path(model).read_bytes()).hexdigest()
+        except OSError:
+            digest = None
+        found.insert(0, (model, digest))
+    return found
+
+
+def without_n_jobs(step: Any) -> Any:
+    """Return ``step`` (tables and lists, any depth) without its ``n_jobs`` entries."""
+    if isinstance(step, dict):
+        return {k: without_n_jobs(v) for k, v in step.items() if k != "n_jobs"}
+    if isinstance(step, list | tuple):
+        return [without_n_jobs(v) for v in step]
+    return step

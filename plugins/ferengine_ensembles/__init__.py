@@ -1,0 +1,1 @@
+"""Built-in meta-classifiers: they combine other classifiers of any plugin family."""

@@ -1,0 +1,13 @@
+"""Entry point of the built-in meta-classifiers (test-time augmentation, fusion, class tree)."""
+
+from ferengine import hookimpl
+
+
+@hookimpl
+def ferengine_register_classifiers():
+    """Register the classifiers built from other steps."""
+    from ferengine_ensembles.fusion import Fusion
+    from ferengine_ensembles.tree import ClassifierTree
+    from ferengine_ensembles.tta import TTA
+
+    return [ClassifierTree, TTA, Fusion]
