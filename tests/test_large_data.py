@@ -386,3 +386,20 @@ def test_bench_reads_a_memory_mapped_dataset(cache, tmp_path, in_memory):
     expected = pipe.fit(in_memory.subset(train)).score(in_memory.subset(test))
     record = json.loads(next((tmp_path / "run" / "runs").glob("*.json")).read_text())
     assert record["accuracy"] == expected
+
+
+@pytest.mark.slow
+def test_a_dask_worker_reads_the_file_it_is_sent(cache, in_memory):
+    distributed = pytest.importorskip("dask.distributed")
+    ds = mapped(cache).subset(np.arange(1, 210, 3))
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        path, total = client.submit(
+            lambda d: (str(d.images.path), int(np.asarray(d.images).sum())), ds
+        ).result()
+    assert path == str(ds.images.path)
+    assert total == int(in_memory.images[1::3].sum())
