@@ -147,7 +147,8 @@ PLUGINS_HELP = f"""List plugins, or describe one.
 
 \b
 ferengine plugins [KIND] [--json]      table: kind, name, package, version, status
-ferengine plugins show KIND NAME       package, version, description, parameters
+ferengine plugins show KIND NAME       package, version, description, and each
+                                       parameter's type, default and description
                                        (NAME may name its package: my-plugin:pixels)
 
 KIND is one of: {", ".join(KINDS)}.
@@ -224,11 +225,14 @@ def _show(kind: str, name: str, as_json: bool) -> None:
     if data["status"] == "conflict":
         return  # no single class, so no parameters: show one of the qualified names
     table = Table(title="parameters")
-    table.add_column("name")
-    table.add_column("default")
+    for col in ("name", "type", "default"):
+        table.add_column(col, overflow="fold")
+    table.add_column("description", overflow="fold", ratio=1)
     for param, default in data["parameters"].items():
         shown = "(required)" if param in data["required_parameters"] else repr(default)
-        table.add_row(Text(param), Text(shown))
+        doc = data["parameter_docs"].get(param, {})
+        cells = (param, doc.get("type", ""), shown, doc.get("description", ""))
+        table.add_row(*map(Text, cells))  # Text: "[low, high]" is not markup
     console.print(table)
 
 

@@ -36,6 +36,14 @@ class MissingParameterError(FerengineError, TypeError):
         self.missing = missing
 
 
+class StepOutputError(FerengineError, ValueError):
+    """A pipeline step returned the wrong output: shape, rows, non-finite values or width."""
+
+
+class MissingProbabilitiesError(FerengineError, ValueError):
+    """A classifier without ``predict_proba`` is used where class probabilities are needed."""
+
+
 class FerengineWarning(UserWarning):
     """Base class of ferengine's warnings; the CLI prints each as one ``warning:`` line."""
 

@@ -2,7 +2,8 @@
 
 Plugin authors subclass :class:`ImageFeature` and implement ``_extract`` (one batch
 of grey float32 images to an N×D array); batching, joblib parallelism, input
-validation, the fitted-shape check and float32 output come from the base class.
+validation, the fitted-shape check, the output-shape check and float32 output come
+from the base class.
 :class:`ImagePreprocessor` does the same for per-image transforms. A feature built
 from other features' outputs (``concat``) declares :class:`AssembledFeature`, so the
 benchmark runner assembles it from its members' cached features.
@@ -19,7 +20,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ferengine.errors import InvalidPluginError
+from ferengine.errors import InvalidPluginError, StepOutputError
 from ferengine.imageops import to_grey
 from ferengine.images import validate_images
 from ferengine.steps import step_params
@@ -31,7 +32,12 @@ def batches(n: int, size: int) -> list[slice]:
 
 
 def map_batches(
-    func: Any, X: np.ndarray, n_jobs: int | None, batch_size: int, prefer: str = "threads"
+    func: Any,
+    X: np.ndarray,
+    n_jobs: int | None,
+    batch_size: int,
+    prefer: str = "threads",
+    source: str | None = None,
 ) -> np.ndarray:
     """Apply ``func`` to consecutive batches of ``X`` (in parallel with joblib) and stack.
 
@@ -41,6 +47,12 @@ def map_batches(
     images (:class:`~ferengine.memmap.MemmapImages`) are read one batch at a time, and
     results go straight into the output array: the batches' results are never held
     twice.
+
+    Raises
+    ------
+    StepOutputError
+        A batch's result does not have one row per image, or not the first batch's
+        shape; ``source`` (``"HOG._extract"``) names ``func`` in the message.
     """
     parts = batches(len(X), batch_size)
     if n_jobs in (None, 1) or len(parts) == 1:
@@ -52,6 +64,14 @@ def map_batches(
     out = None
     for part, result in zip(parts, results, strict=True):
         result = np.asarray(result)
+        n = part.stop - part.start
+        if len(result) != n or (out is not None and result.shape[1:] != out.shape[1:]):
+            expected = f"{n} rows" if out is None else f"shape {(n, *out.shape[1:])}"
+            raise StepOutputError(
+                f"{source or getattr(func, '__qualname__', func)} returned shape {result.shape} "
+                f"for images {part.start}–{part.stop - 1}; expected {expected} (one row per "
+                "image, the same width for every batch)"
+            )
         if out is None:
             out = np.empty((len(X), *result.shape[1:]), result.dtype)
         out[part] = result
@@ -98,9 +118,25 @@ class ImageFeature(_ImageBase):
 
     Subclasses store their constructor parameters (including ``n_jobs`` and
     ``batch_size``) and implement ``_extract(grey)``, where ``grey`` is a float32
-    N×H×W batch on the 0–255 scale; they may override ``_fit(grey, y)`` to learn
-    something (a codebook, say). They declare their parameters' constraints in
-    ``_parameter_constraints`` (extending this class's), checked at ``fit``.
+    N×H×W batch on the 0–255 scale, returning one row per image and the same width D
+    for any batch; they may override ``_fit(grey, y)`` to learn something (a codebook,
+    say). They declare their parameters' constraints in ``_parameter_constraints``
+    (extending this class's), checked at ``fit``.
+
+    The width D is the fitted attribute ``n_features_out_``. ``fit_transform`` (what a
+    pipeline calls) takes it from the training output itself. ``fit`` alone asks
+    ``_output_width(image_shape)``: a subclass whose width follows from its parameters
+    and the image shape returns it there; the default, ``None``, makes ``fit`` describe
+    the first training image to measure it. ``transform`` checks that every batch
+    ``_extract`` returns has one row per image and one width (a
+    :class:`~ferengine.errors.StepOutputError` otherwise).
+
+    Attributes
+    ----------
+    image_shape_ : tuple of int
+        Shape of one training image.
+    n_features_out_ : int
+        Width of the output.
     """
 
     n_jobs: int | None = None
@@ -120,11 +156,32 @@ class ImageFeature(_ImageBase):
     def _extract(self, grey: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _output_width(self, image_shape: tuple[int, ...]) -> int | None:
+        """Return the width of ``_extract``'s output for images of ``image_shape``, if known.
+
+        Called by ``fit`` after ``_fit``. Override it when the width follows from the
+        parameters and the shape (``size * size`` for raw pixels); the default ``None``
+        makes ``fit`` measure it on the first training image. ``fit_transform`` checks a
+        declared width against the real output.
+        """
+        return None
+
+    def _learn(self, X: Any, y: Any) -> Any:
+        """Validate the parameters and training images, and learn from them (``_fit``).
+
+        Only a feature that learns from the images (overrides ``_fit``) gets them all
+        converted to grey at once.
+        """
+        X = self._validate(X, reset=True)
+        if type(self)._fit is not ImageFeature._fit:
+            self._fit(to_grey(np.asarray(X)), y)
+        return X
+
     def fit(self, X: Any, y: Any = None) -> ImageFeature:
         """Check the parameters, remember the image shape and learn what the feature needs.
 
-        Only a feature that learns from the images (overrides ``_fit``) gets them all
-        converted to grey at once; the others look at one image.
+        ``n_features_out_`` comes from ``_output_width``, or from describing the first
+        training image when that returns ``None`` (see the class docstring).
 
         Parameters
         ----------
@@ -137,11 +194,34 @@ class ImageFeature(_ImageBase):
         -------
         self
         """
-        X = self._validate(X, reset=True)
-        if type(self)._fit is not ImageFeature._fit:
-            self._fit(to_grey(np.asarray(X)), y)
-        self.n_features_out_ = int(self._extract(to_grey(X[:1])).shape[1])
+        X = self._learn(X, y)
+        width = self._output_width(tuple(self.image_shape_))
+        if width is None:
+            width = self._describe(X[:1]).shape[1]
+        self.n_features_out_ = int(width)
         return self
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """Fit on the training images and return their N×D float32 features.
+
+        ``n_features_out_`` is the width of that output (a width declared by
+        ``_output_width`` must match it).
+
+        Raises
+        ------
+        InvalidPluginError
+            ``_output_width`` declares another width than ``_extract`` returns.
+        """
+        X = self._learn(X, y)
+        out = self._describe(X)
+        declared = self._output_width(tuple(self.image_shape_))
+        if declared is not None and declared != out.shape[1]:
+            raise InvalidPluginError(
+                f"{type(self).__name__}._output_width says {declared} columns for images of "
+                f"shape {tuple(self.image_shape_)}, but _extract returned {out.shape[1]}"
+            )
+        self.n_features_out_ = int(out.shape[1])
+        return out
 
     def transform(self, X: Any) -> np.ndarray:
         """Return the N×D float32 feature matrix of a batch of images.
@@ -149,8 +229,19 @@ class ImageFeature(_ImageBase):
         The images are converted to grey and described ``batch_size`` at a time, so a
         large (or memory-mapped) batch never exists as one float32 copy.
         """
-        X = self._validate(X, reset=False)
-        out = map_batches(self._extract_grey, X, self.n_jobs, self.batch_size, self._prefer)
+        return self._describe(self._validate(X, reset=False))
+
+    def _describe(self, X: Any) -> np.ndarray:
+        """Features of validated images, ``batch_size`` at a time, as float32."""
+        source = f"{type(self).__name__}._extract"
+        out = map_batches(
+            self._extract_grey, X, self.n_jobs, self.batch_size, self._prefer, source=source
+        )
+        if out.ndim != 2:
+            raise StepOutputError(
+                f"{source} returned an array of shape {out.shape}; a feature returns a 2-D "
+                "array, one row per image"
+            )
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def _extract_grey(self, images: np.ndarray) -> np.ndarray:
@@ -202,7 +293,9 @@ class ImagePreprocessor(_ImageBase):
         X = self._validate(X, reset=False)
         if isinstance(X, np.ndarray):
             return self._apply(X)
-        return map_batches(self._apply, X, None, self.batch_size)
+        return map_batches(
+            self._apply, X, None, self.batch_size, source=f"{type(self).__name__}._apply"
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

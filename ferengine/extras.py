@@ -2,8 +2,10 @@
 
 Two sources say which extra brings a module: the plugin classes themselves
 (``requires = ("dlib",)`` with ``extra = "landmarks"``) and ferengine's own package
-metadata (``Requires-Dist: torch==2.13.0; extra == "deep"``). The hint names the
-extra in both install forms, the released one and the source checkout's (README).
+metadata (``Requires-Dist: torch==2.13.0; extra == "deep"``). A plugin's ``extra`` is an
+extra of the distribution that registers it (:func:`package_extra`): ferengine's for
+the built-ins, whose hint names both install forms, the released one and the source
+checkout's (README); ``"my-plugin[fancy]"`` for a plugin of ``my-plugin``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,28 @@ def install_hint(extra: str) -> str:
         f'install the {extra!r} extra: pip install "{BUILTIN_PACKAGE}[{extra}]" '
         f'(from a source checkout: pip install -e ".[{extra}]")'
     )
+
+
+def package_extra(package: str, extra: str) -> str:
+    """Return what to install for a plugin's ``extra``, given the package that registers it.
+
+    Parameters
+    ----------
+    package : str
+        The distribution that registers the plugin (``"ferengine"`` for the built-ins).
+    extra : str
+        The plugin's ``extra`` attribute: an extra of that distribution (``"fancy"``),
+        or a whole requirement (``"other-package[gpu]"``), kept as it is.
+
+    Returns
+    -------
+    str
+        ``extra`` itself for a built-in (an extra of ferengine, as :func:`install_hint`
+        takes it) or a whole requirement; else ``"package[extra]"``.
+    """
+    if "[" in extra or re.sub(r"[-_.]+", "-", package).lower() == BUILTIN_PACKAGE:
+        return extra
+    return f"{package}[{extra}]"
 
 
 @cache

@@ -82,6 +82,13 @@ class FaceDetector(BaseEstimator, ABC):
     (subclasses extend this class's), converts any image (grey, RGB, RGBA, 16-bit,
     float), shrinks one whose longer side exceeds ``max_side`` for detection, maps the
     boxes back to the original pixels and sorts them largest first.
+
+    Attributes
+    ----------
+    mode : {"all", "largest"}
+        Return every face or only the largest.
+    max_side : int or None
+        Images with a longer side are shrunk to it for detection (None: never).
     """
 
     name: ClassVar[str]

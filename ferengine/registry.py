@@ -37,6 +37,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ferengine.docstrings import parameter_docs
 from ferengine.errors import (
     InvalidPluginError,
     MissingParameterError,
@@ -47,12 +48,15 @@ from ferengine.errors import (
     UnknownPluginError,
     one_line,
 )
-from ferengine.extras import BUILTIN_PACKAGE, install_hint, metadata_extras
+from ferengine.extras import BUILTIN_PACKAGE, install_hint, metadata_extras, package_extra
 from ferengine.hookspecs import KIND_HOOKS
 from ferengine.plugin_manager import LoadedPlugins, LoadFailure, PluginSource, load_entry_points
 
 KINDS: tuple[str, ...] = tuple(KIND_HOOKS)
 _NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_MODULE_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+#: An extra (PEP 685 normalised names and their spellings), or a requirement naming extras.
+_EXTRA_RE = re.compile(r"^[A-Za-z0-9]([\w.-]*[A-Za-z0-9])?(\[[\w.-]+(,\s*[\w.-]+)*\])?$")
 NAME_GRAMMAR = "NAME, PACKAGE:NAME, KIND:NAME or KIND:PACKAGE:NAME"
 
 
@@ -132,7 +136,8 @@ class PluginRecord:
         return canonical_package(self.package) == BUILTIN_PACKAGE
 
 
-def _missing_requirements(cls: type) -> list[str]:
+def missing_requirements(cls: type) -> list[str]:
+    """Return the modules of the class's ``requires`` that cannot be imported here."""
     missing = []
     for module in getattr(cls, "requires", ()):
         try:
@@ -144,17 +149,34 @@ def _missing_requirements(cls: type) -> list[str]:
     return missing
 
 
-def _unavailable_reason(cls: type, missing: list[str]) -> str:
-    """Return why a plugin is unavailable, with how to install its extra when one is known."""
+def _unavailable_reason(cls: type, missing: list[str], package: str) -> str:
+    """Return why a plugin is unavailable, with how to install its extra when one is known.
+
+    The class's ``extra`` is an extra of ``package``, the distribution registering it.
+    """
     reason = "missing dependency: " + ", ".join(missing)
-    extra = getattr(cls, "extra", None) or next(
-        (e for e in map(metadata_extras().get, missing) if e), None
-    )
+    declared = getattr(cls, "extra", None)
+    extra = package_extra(package, declared) if declared else None
+    extra = extra or next((e for e in map(metadata_extras().get, missing) if e), None)
     return f"{reason}; {install_hint(extra)}" if extra else reason
 
 
-def _check_class(kind: str, cls: Any) -> str:
-    """Return why ``cls`` breaks the plugin contract, or an empty string."""
+def check_class(kind: str, cls: Any) -> str:
+    """Return why ``cls`` breaks the plugin contract of its kind's hook, or an empty string.
+
+    The contract every hook's classes share: a class, with a kebab-case ``name``, a
+    docstring (its first line describes the plugin), ``requires`` a tuple of module
+    names and ``extra``, if set, an extra's name (``"deep"``) or a requirement naming
+    extras (``"my-plugin[gpu]"``). The registry refuses (lists as invalid) a class
+    that breaks it; :func:`ferengine.testing.check_plugin` reports it.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`KINDS`, for the message.
+    cls : object
+        What the hook returned.
+    """
     if not isinstance(cls, type):
         return f"the {kind} hook returned {cls!r}, which is not a class"
     name = getattr(cls, "name", None)
@@ -162,6 +184,20 @@ def _check_class(kind: str, cls: Any) -> str:
         return f"{cls.__qualname__}.name must be a kebab-case string, found {name!r}"
     if not inspect.getdoc(cls):
         return f"{cls.__qualname__} has no docstring (its first line is the plugin description)"
+    requires = getattr(cls, "requires", ())
+    if not isinstance(requires, tuple | list) or not all(
+        isinstance(m, str) and _MODULE_RE.match(m) for m in requires
+    ):
+        return (
+            f"{cls.__qualname__}.requires must be a tuple of module names such as "
+            f"('torch',), found {requires!r}"
+        )
+    extra = getattr(cls, "extra", None)
+    if extra is not None and not (isinstance(extra, str) and _EXTRA_RE.match(extra)):
+        return (
+            f"{cls.__qualname__}.extra must name an extra ('deep') or a requirement with "
+            f"extras ('my-plugin[gpu]'), found {extra!r}"
+        )
     return ""
 
 
@@ -233,7 +269,7 @@ class Registry:
             )
             return
         for cls in classes:
-            problem = _check_class(kind, cls)
+            problem = check_class(kind, cls)
             if problem:
                 self._invalid(
                     PluginRecord(
@@ -273,10 +309,10 @@ class Registry:
                 )
                 self._invalid(record, source.entry_point)
                 return
-        missing = _missing_requirements(cls)
+        missing = missing_requirements(cls)
         if missing:
             record.status = "unavailable"
-            record.reason = _unavailable_reason(cls, missing)
+            record.reason = _unavailable_reason(cls, missing, source.package)
         candidates.append(record)
 
     def _check_clashes(self) -> None:
@@ -452,6 +488,8 @@ class Registry:
     def info(self, kind: str, name: str) -> dict[str, Any]:
         """Return package, version, description, parameters with defaults and status.
 
+        ``parameter_docs`` gives each parameter's ``type`` and one-line ``description``
+        from the numpy-style docstring (see :func:`ferengine.docstrings.parameter_docs`).
         ``candidates`` lists every package that registers the name (qualified name,
         package, version, status, description), so a clash shows all of them.
         """
@@ -469,6 +507,10 @@ class Registry:
                 k: (None if v is inspect.Parameter.empty else v) for k, v in params.items()
             },
             "required_parameters": [k for k, v in params.items() if v is inspect.Parameter.empty],
+            "parameter_docs": {
+                k: {"type": d.type, "description": d.description}
+                for k, d in (parameter_docs(rec.cls, list(params)) if rec.cls else {}).items()
+            },
             "requires": list(getattr(rec.cls, "requires", ())),
             "status": rec.status,
             "reason": rec.reason,
@@ -514,13 +556,16 @@ class Registry:
         return {rec.cls.__module__.split(".")[0] for rec in self._all() if rec.cls is not None}
 
     def module_extras(self) -> dict[str, str]:
-        """Return module -> extra as the plugin classes declare (``requires`` and ``extra``)."""
+        """Return module -> extra as the plugin classes declare (``requires`` and ``extra``).
+
+        A third-party plugin's extra is its own package's: ``"my-plugin[fancy]"``.
+        """
         found: dict[str, str] = {}
         for rec in self._all():
             extra = getattr(rec.cls, "extra", None)
             if extra:
                 for module in getattr(rec.cls, "requires", ()):
-                    found.setdefault(module.split(".")[0], extra)
+                    found.setdefault(module.split(".")[0], package_extra(rec.package, extra))
         return found
 
     def find(self, name: str, kinds: Iterable[str]) -> list[str]:

@@ -1,24 +1,28 @@
-"""Shared fixtures: small synthetic data, fresh registries, fake installed distributions."""
+"""Shared fixtures: small synthetic data, fresh registries, fake installed distributions.
+
+The general ones come from ferengine's pytest plugin (:mod:`ferengine.testing.pytest_plugin`,
+installed with the package): ``face_dataset``, ``plugin_registry`` and ``fake_package``.
+This suite reaches them under its own names too: ``small_ds``, ``fresh_registry`` and
+``make_dist``.
+"""
 
 from __future__ import annotations
 
 import os
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 import ferengine
-from ferengine import registry as reg
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ("pytester",)
 
 
 @pytest.fixture(scope="session")
-def small_ds():
+def small_ds(face_dataset):
     """A small synthetic dataset (12 subjects × 7 expressions × 2 images, 32×32)."""
-    return ferengine.load_dataset("synthetic", n_subjects=12, per_expression=2, size=32)
+    return face_dataset
 
 
 @pytest.fixture(scope="session")
@@ -37,41 +41,18 @@ def default_ds():
 
 
 @pytest.fixture
-def fresh_registry():
-    """Rebuild the process-wide registry from entry points for this test, then restore it."""
-    saved = reg._default
-    reg.set_registry(None)
-    yield
-    reg.set_registry(saved)
+def fresh_registry(plugin_registry):
+    """The process-wide registry rebuilt from entry points for this test, then restored."""
+    return plugin_registry
 
 
 @pytest.fixture
-def make_dist(tmp_path, monkeypatch):
+def make_dist(fake_package):
     """Install a fake distribution (real ``.dist-info`` metadata + modules) on ``sys.path``.
 
     ``make_dist(name, entry_points={"ep": "module.path"}, modules={"pkg/mod.py": source})``
     """
-    site = tmp_path / "site"
-    site.mkdir()
-    monkeypatch.syspath_prepend(str(site))
-
-    def make(
-        name: str, entry_points: dict[str, str], modules: dict[str, str], version: str = "1.0"
-    ) -> Path:
-        info = site / f"{name.replace('-', '_')}-{version}.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-        eps = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
-        (info / "entry_points.txt").write_text(f"[ferengine]\n{eps}\n")
-        for rel, source in modules.items():
-            path = site / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(source))
-        return site
-
-    yield make
-    for mod in [m for m in sys.modules if m.startswith("fakeplug")]:
-        del sys.modules[mod]
+    return fake_package
 
 
 def shared_data_dir() -> Path | None:

@@ -26,6 +26,7 @@ from ferengine.bench.folds import Fold
 from ferengine.bench.store import ResultStore
 from ferengine.evaluation import metrics
 from ferengine.extractor import AssembledFeature
+from ferengine.step_checks import describe
 from ferengine.steps import build_step
 
 #: Single images timed for the batch-size-1 latency.
@@ -181,7 +182,7 @@ def _score(job: ClassifyJob, cache: FeatureCache) -> dict[str, Any]:
             classifier.fit(entry.train, y_train)
         with stopwatch() as predict_time:
             predicted = np.asarray(classifier.predict(entry.test)).astype(int)
-        scores = _scores(classifier, entry.test)
+        scores, top2_note = _scores(classifier, entry.test)
         latency = latency_ms(classifier.predict, entry.test, LATENCY_SAMPLES)
     names = train_ds.label_space.names
     out = metrics(y_test, predicted, names, test_ds.label_space.names)
@@ -210,18 +211,34 @@ def _score(job: ClassifyJob, cache: FeatureCache) -> dict[str, Any]:
         y_true=y_test,
         y_pred=predicted,
     )
+    if top2_note is not None:
+        out["top2_note"] = top2_note
     return out
 
 
-def _scores(classifier: Any, X: np.ndarray) -> np.ndarray | None:
+def _scores(classifier: Any, X: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+    """Return the per-class scores top-2 accuracy ranks, or ``None`` and why it is skipped.
+
+    Probabilities where the classifier has them, else decision values (which rank the
+    classes as well); a classifier with neither skips the metric with a note instead of
+    failing the combination.
+    """
     for method in ("predict_proba", "decision_function"):
         if hasattr(classifier, method):
             try:
                 scores = np.asarray(getattr(classifier, method)(X))
             except (AttributeError, NotImplementedError):  # e.g. uncalibrated probabilities
                 continue
-            return scores if scores.ndim == 2 else None
-    return None
+            if scores.ndim == 2:
+                return scores, None
+            return None, (
+                f"top-2 accuracy skipped: {describe(classifier)} gives {method} "
+                f"of shape {scores.shape}, not one score per class"
+            )
+    return None, (
+        f"top-2 accuracy skipped: {describe(classifier)} has neither predict_proba nor "
+        "decision_function"
+    )
 
 
 def _top2(scores: np.ndarray | None, classes: Any, y_true: np.ndarray) -> float | None:

@@ -14,6 +14,7 @@ from ferengine.faces import Landmarker
 from ferengine.imageops import as_grey, as_uint8
 from ferengine.models import ModelCard
 from ferengine.plugin import Face, FaceDetector
+from ferengine.step_checks import require_probabilities
 
 UNCERTAIN = "uncertain"
 #: The landmarker ``landmarks="auto"`` and ``landmarks=True`` use.
@@ -117,6 +118,12 @@ class FacePredictor:
         name ("dlib-68", "dlib-5", …; ``ferengine plugins landmarker``), "auto"
         ("dlib-68" when its packages are installed, else none), True ("dlib-68"), or
         False / None (no landmarks).
+
+    Raises
+    ------
+    MissingProbabilitiesError
+        The model has no ``predict_proba`` (the confidences are its probabilities); the
+        message names the step that lacks it and how to add it.
     """
 
     def __init__(self, model: Any = "default", detector: Any = "haar",
@@ -126,11 +133,12 @@ class FacePredictor:
         import ferengine
         from ferengine.models import locate
 
-        card = None
+        card, source = None, "the model"
         if isinstance(model, str | Path):
             path, plugin = locate(model)
             card = None if plugin is None else plugin.card
-            model = ferengine.load(path)
+            model, source = ferengine.load(path), f"model {path}"
+        require_probabilities(model, f"{source}: predict's confidences")
         self.model = model
         if not isinstance(detector, FaceDetector):
             detector = ferengine.registry.create("detector", detector, **(detector_params or {}))
@@ -206,12 +214,7 @@ class FacePredictor:
         """Return the class probabilities of a list of crops (one batch through the model)."""
         if not crops:
             return np.zeros((0, len(self.names)))
-        batch = np.stack(crops)
-        if hasattr(self.model, "predict_proba"):
-            return np.asarray(self.model.predict_proba(batch), dtype=float)
-        codes = np.asarray(self.model.predict(batch))  # no probabilities: one-hot votes
-        classes = list(self.model.classes_)
-        return np.eye(len(classes))[[classes.index(c) for c in codes]]
+        return np.asarray(self.model.predict_proba(np.stack(crops)), dtype=float)
 
     def describe(self, found: FoundFace, proba: np.ndarray) -> dict[str, Any]:
         """Return the output record of one face: box, landmarks, label, probabilities."""

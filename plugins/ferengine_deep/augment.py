@@ -57,7 +57,13 @@ class _Probability(Augmenter):
 
 
 class Flip(_Probability):
-    """Mirror images left-right with probability ``p``."""
+    """Mirror images left-right with probability ``p``.
+
+    Parameters
+    ----------
+    p : float
+        Probability that an image is mirrored.
+    """
 
     name: ClassVar[str] = "flip"
 
@@ -165,7 +171,14 @@ class Shear(_Only):
 class BrightnessContrast(_Probability):
     """Multiply brightness and stretch contrast about the image mean, at random.
 
-    ``brightness`` and ``contrast`` are [low, high] factor ranges (or ± amounts about 1).
+    Parameters
+    ----------
+    brightness : float or [low, high]
+        Range of the brightness factor (a number ``a`` means 1 ± ``a``).
+    contrast : float or [low, high]
+        Range of the contrast factor about the image mean (a number ``a`` means 1 ± ``a``).
+    p : float
+        Probability that an image is changed.
     """
 
     name: ClassVar[str] = "brightness-contrast"
@@ -191,7 +204,15 @@ class BrightnessContrast(_Probability):
 
 
 class Blur(_Probability):
-    """Gaussian blur with a random sigma in [0, ``sigma``], with probability ``p``."""
+    """Gaussian blur with a random sigma in [0, ``sigma``], with probability ``p``.
+
+    Parameters
+    ----------
+    sigma : float
+        Largest blur sigma, in pixels.
+    p : float
+        Probability that an image is blurred.
+    """
 
     name: ClassVar[str] = "blur"
 
@@ -210,7 +231,15 @@ class Blur(_Probability):
 
 
 class SaltPepper(_Probability):
-    """Set a random ``amount`` share of pixels to black or white, with probability ``p``."""
+    """Set a random ``amount`` share of pixels to black or white, with probability ``p``.
+
+    Parameters
+    ----------
+    amount : float
+        Share of the pixels of a chosen image set to black or white.
+    p : float
+        Probability that an image gets noise.
+    """
 
     name: ClassVar[str] = "salt-pepper"
 
@@ -231,7 +260,13 @@ class SaltPepper(_Probability):
 
 
 class RandomCrop(Augmenter):
-    """Crop a random ``size`` × ``size`` window and scale it back to the input size."""
+    """Crop a random ``size`` × ``size`` window and scale it back to the input size.
+
+    Parameters
+    ----------
+    size : int
+        Side of the crop, in pixels (at most the images' shorter side).
+    """
 
     name: ClassVar[str] = "random-crop"
 

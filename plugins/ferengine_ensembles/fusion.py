@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from ferengine.classifier import ProbaClassifier
 from ferengine.images import validate_images, validate_labelled_images
 from ferengine.persistence import load
+from ferengine.step_checks import require_probabilities
 from ferengine.steps import build_model
 from ferengine_ensembles import model_checks  # noqa: F401 (registers the load-time checks)
 
@@ -75,6 +76,11 @@ class Fusion(ProbaClassifier):
         Returns
         -------
         self
+
+        Raises
+        ------
+        MissingProbabilitiesError
+            A member has no ``predict_proba`` (checked before any member is fitted).
         """
         self._validate_params()
         if not self.members:
@@ -82,6 +88,8 @@ class Fusion(ProbaClassifier):
         X, y = validate_labelled_images(self, X, y)
         self.classes_ = np.unique(y)
         members = [(f"member-{i}", self._member(m)) for i, m in enumerate(self.members)]
+        for i, (_, member) in enumerate(members):  # every method fuses probabilities
+            require_probabilities(member, f"fusion (method {self.method!r}): member {i}")
         if self.method == "stacking":
             self.ensemble_ = StackingClassifier(
                 members,

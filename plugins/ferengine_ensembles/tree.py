@@ -14,6 +14,7 @@ from ferengine.balance import resample_indices
 from ferengine.classifier import ProbaClassifier
 from ferengine.images import validate_images, validate_labelled_images
 from ferengine.labels import get_label_space
+from ferengine.step_checks import require_probabilities
 from ferengine.steps import build_model
 from ferengine_ensembles import model_checks  # noqa: F401 (registers the load-time checks)
 from ferengine_ensembles.params import STEP
@@ -161,12 +162,16 @@ class ClassifierTree(ProbaClassifier):
         self.classes_ = np.unique(y)
         if not isinstance(self.tree_, list):
             raise ValueError("cnn-tree needs at least 2 classes, got 1 class")
+        internal = self._internal(self.tree_)
+        nodes = {path: self._estimator(path) for path, _ in internal}
+        for path, node in nodes.items():  # before any node is fitted
+            require_probabilities(node, f"cnn-tree node {path!r}")
         self.nodes_ = {}
-        for path, children in self._internal(self.tree_):
+        for path, children in internal:
             target, rows = self._branch_targets(children, y)
             if self.balance:
                 rows = rows[resample_indices(target[rows], fraction=1.0, seed=self.seed)]
-            self.nodes_[path] = self._estimator(path).fit(X[rows], target[rows])
+            self.nodes_[path] = nodes[path].fit(X[rows], target[rows])
         return self
 
     def _node_proba(self, path: str, X: np.ndarray, n_children: int) -> np.ndarray:

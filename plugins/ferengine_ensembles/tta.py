@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ferengine.classifier import ProbaClassifier
 from ferengine.images import validate_images, validate_labelled_images
+from ferengine.step_checks import require_probabilities
 from ferengine.steps import build_model
 from ferengine_ensembles import model_checks  # noqa: F401 (registers the load-time checks)
 from ferengine_ensembles.params import STEP
@@ -91,10 +92,16 @@ class TTA(ProbaClassifier):
         Returns
         -------
         self
+
+        Raises
+        ------
+        MissingProbabilitiesError
+            The classifier has no ``predict_proba`` (checked before it is fitted).
         """
         self._validate_params()
         X, y = validate_labelled_images(self, X, y, flat_ok=False)
         self.estimator_ = build_model("cnn" if self.estimator is None else self.estimator)
+        require_probabilities(self.estimator_, "tta's estimator")
         self.estimator_.fit(X, y)
         self.classes_ = self.estimator_.classes_
         return self
