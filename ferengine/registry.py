@@ -466,7 +466,7 @@ class Registry:
         cls = self.get(kind, name)
         accepted = parameters(cls)
         unknown = [p for p in params if p not in accepted]
-        if unknown and not _accepts_var_keyword(cls):
+        if unknown and not accepts_var_keyword(cls):
             hints = []
             for p in unknown:
                 close = difflib.get_close_matches(p, list(accepted), n=1)
@@ -593,7 +593,8 @@ def _winner(candidates: list[PluginRecord]) -> PluginRecord | None:
     return next((c for c in candidates if c.builtin), None)
 
 
-def _accepts_var_keyword(cls: type) -> bool:
+def accepts_var_keyword(cls: type) -> bool:
+    """Whether the class's constructor takes ``**kwargs`` (prefix-routed parameters)."""
     return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
 
 

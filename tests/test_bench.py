@@ -288,6 +288,7 @@ def test_a_killed_run_leaves_valid_files_and_resumes_without_redoing_work(tmp_pa
     assert len(json.loads((out / "results.json").read_text())) == 12
 
 
+@pytest.mark.slow
 def test_cross_dataset_gives_a_rectangular_confusion_matrix(tmp_path):
     ds = ferengine.load_dataset("synthetic", n_subjects=6, per_expression=2, size=32, seed=3)
     folder = tmp_path / "ck"
@@ -356,6 +357,7 @@ def test_metrics_with_extra_true_classes_are_rectangular():
     assert out["accuracy"] == 0.5 and set(out["per_class"]) == {"a", "b"}
 
 
+@pytest.mark.slow
 def test_fused_features_reuse_their_cached_members_and_equal_a_direct_fit(tmp_path):
     fusion = ('[[features]]\nname = "concat"\nparams = { scale = "standard", features = ['
               '{ name = "pixels", params = { size = 12 } }, '
@@ -379,6 +381,7 @@ def test_fused_features_reuse_their_cached_members_and_equal_a_direct_fit(tmp_pa
     assert np.allclose(cached.test, direct.transform(ds.images[fold.test]), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_resumed_runs_read_their_folds_without_loading_data(tmp_path, monkeypatch):
     out = tmp_path / "run"
     run_suite(tiny(), RunOptions(out))

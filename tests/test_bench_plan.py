@@ -182,6 +182,7 @@ def test_a_step_the_global_registry_lacks_is_planned_as_a_plain_front(private, t
 # --- running ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_third_party_assembled_feature_is_fused_from_cached_members(private, tmp_path):
     suite = suite_of(private)
     out = tmp_path / "run"
@@ -204,6 +205,7 @@ def test_a_third_party_assembled_feature_is_fused_from_cached_members(private, t
     assert (again.cache_hits, again.cache_misses) == (4, 0)
 
 
+@pytest.mark.slow
 def test_resumed_plans_skip_stored_tasks_and_need_no_features(private, tmp_path):
     suite = suite_of(private)
     out = tmp_path / "run"

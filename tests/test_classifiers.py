@@ -46,6 +46,7 @@ def test_fit_predict_and_probabilities(name, data):
     assert np.allclose(proba.sum(axis=1), 1, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", slow_xgboost(WEIGHTED))
 def test_max_ratio_class_weights_favour_the_rare_class(name, data):
     X, y = data

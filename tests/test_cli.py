@@ -75,7 +75,8 @@ def test_broken_and_unavailable_plugins_are_shown_with_reasons(make_dist, fresh_
     assert "not_a_real_module_xyz" in rows["broken"]["reason"]
     assert rows["heavy"]["status"] == "unavailable"
     assert (
-        "no_such_lib_q" in rows["heavy"]["reason"] and "ferengine[all]" in rows["heavy"]["reason"]
+        "no_such_lib_q" in rows["heavy"]["reason"]
+        and "fakeplug-heavy[all]" in rows["heavy"]["reason"]
     )
     assert rows["pixels"]["status"] == "ok"
 

@@ -28,6 +28,7 @@ def test_the_meta_classifiers_come_from_the_ensembles_package():
         assert cls.__module__.startswith("ferengine_ensembles."), (name, cls)
 
 
+@pytest.mark.slow
 def test_the_package_works_without_torch(tmp_path):
     """Fit, save and load each meta-classifier in a process where torch cannot be imported."""
     code = f"""
@@ -106,6 +107,7 @@ def test_cnn_tree_routes_softly_and_hardly_and_reports_nodes(faces):
     assert report["root"]["n"] == len(y_test) and 0 <= report["1.0"]["accuracy"] <= 1
 
 
+@pytest.mark.slow
 def test_tta_averages_the_views(faces):
     X, y, X_test, _ = faces
     base = [("hog", {"cell": 8}), "logistic"]
@@ -117,7 +119,11 @@ def test_tta_averages_the_views(faces):
     assert ten.predict_proba(X_test).shape == (len(X_test), 7)
 
 
-@pytest.mark.parametrize("method", ["average", "weighted", "max", "stacking"])
+@pytest.mark.parametrize(
+    "method",
+    ["average", pytest.param("weighted", marks=pytest.mark.slow), "max",
+     pytest.param("stacking", marks=pytest.mark.slow)],
+)  # fmt: skip
 def test_fusion_of_two_pipelines(method, faces):
     X, y, X_test, _ = faces
     members = [[("hog", {"cell": 8}), "logistic"], [("lbp", {"grid": 4}), "logistic"]]
@@ -135,6 +141,7 @@ def test_fusion_of_two_pipelines(method, faces):
         assert np.allclose(proba, top / top.sum(axis=1, keepdims=True))
 
 
+@pytest.mark.slow
 def test_fusion_stacking_learns_on_cross_fitted_probabilities(faces):
     """The meta-learner is the one fitted on 5-fold out-of-fold member probabilities."""
     from sklearn.linear_model import LogisticRegression
@@ -151,6 +158,7 @@ def test_fusion_stacking_learns_on_cross_fitted_probabilities(faces):
     assert np.allclose(fused.predict_proba(X_test), meta.predict_proba(test), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_fusion_keeps_a_saved_member_as_saved(faces, tmp_path):
     X, y, X_test, _ = faces
     saved = ferengine.pipeline(("hog", {"cell": 8}), "logistic").fit(X[:40], y[:40])

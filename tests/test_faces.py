@@ -45,6 +45,7 @@ def iou(a, b):
     return w * h / (aw * ah + bw * bh - w * h)
 
 
+@pytest.mark.slow
 def test_haar_finds_synthetic_faces_and_nothing_in_blank_or_noise(faces192):
     haar = detector("haar")
     assert np.mean([len(haar.detect(im)) == 1 for im in faces192]) >= 0.7
@@ -166,6 +167,7 @@ def aligned(align, images, fit=False):
     return out, [i for m in reported for i in m.indices]
 
 
+@pytest.mark.slow
 def test_align_crops_faces_and_falls_back_on_images_without_one(faces192):
     align = registry.create("preprocessor", "align", size=32, box="haar")
     out, failed = aligned(align, faces192, fit=True)
@@ -199,6 +201,7 @@ def test_rotate_keeps_the_size_and_levels_a_tilted_face(faces192):
 DATA = shared_data_dir()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(DATA is None, reason="real data absent: set FERENGINE_DATA")
 def test_real_ck_faces_upsampled_are_found_and_aligned():
     files = sorted((DATA / "ckplus48").glob("*/*.png"))[::40]

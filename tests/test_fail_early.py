@@ -283,6 +283,7 @@ def test_ferengine_predict_refuses_a_model_without_probabilities_before_reading_
     ) in " ".join(result.output.split())
 
 
+@pytest.mark.slow
 def test_the_benchmark_skips_top2_with_a_note_for_a_classifier_without_scores(defects, small_ds):
     X = small_ds.images.reshape(len(small_ds), -1).astype(float)
     classifier = registry.create("classifier", "margin").fit(X, small_ds.labels)

@@ -165,6 +165,7 @@ def test_concat_blocks_are_scaled_and_weighted(faces):
 
 
 # -- every feature × a fast classifier beats chance on held-out subjects --------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("name", slow_bovw(["lbp", "hog", "gabor", "bovw", "concat"]))
 def test_feature_with_a_fast_classifier_beats_chance(name, default_ds):
     train, test = splits.subject_kfold(default_ds, n_splits=4, seed=0)[0]  # unseen subjects

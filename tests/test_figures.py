@@ -51,6 +51,7 @@ def test_a_bench_report_keeps_the_backend(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_cnn_training_curves_keep_the_backend(tmp_path):
     _run(
         tmp_path,

@@ -78,6 +78,7 @@ def test_a_damaged_history_is_moved_aside_and_starts_again(finished):
     assert len(corrupt(history)) == 1
 
 
+@pytest.mark.slow
 def test_bench_report_warns_in_one_line_per_damaged_file_and_writes_the_report(finished):
     record = sorted((finished / "runs").glob("*.json"))[0]
     record.write_bytes(b"")

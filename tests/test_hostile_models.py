@@ -353,6 +353,7 @@ def _nan_weight(model):
         next(_tree_of(model).module_.parameters()).view(-1)[0] = float("nan")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "family,edit,expected",
     [
@@ -728,6 +729,7 @@ def test_class_whose_module_lacks_a_dependency_names_the_extra(saved, monkeypatc
 # --- legitimate models are unaffected ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_family_round_trips_with_identical_predictions(fitted, saved, data):
     X = data.images[:8]
     for name, model in fitted.items():
@@ -738,6 +740,7 @@ def test_every_family_round_trips_with_identical_predictions(fitted, saved, data
                                        rtol=1e-6, err_msg=name)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_shipped_default_model_loads_and_round_trips(tmp_path):
     pytest.importorskip("torch")
     try:
@@ -863,6 +866,7 @@ def test_mutated_models_predict_or_are_refused(saved, worker, tmp_path_factory, 
         path.unlink()
 
 
+@pytest.mark.slow
 @_PROPERTY
 @given(position=st.integers(0, 1 << 30), xor=st.integers(1, 255), count=st.integers(1, 4))
 def test_damaged_booster_bytes_never_crash(saved, worker, tmp_path_factory, position, xor, count):

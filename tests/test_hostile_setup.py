@@ -56,6 +56,7 @@ def photo(tmp_path_factory):
 # -- 15. commands that need an extra ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_predict_without_torch_says_which_extra_in_one_line(photo):
     result = core_only("predict", "photo.png", "--out", "out", cwd=photo)
     assert result.returncode == 1, result.stderr
@@ -84,6 +85,7 @@ def test_unavailable_detector_and_evaluate_give_the_hint(photo, small_ds):
     assert all(f in line for f in DEEP_FORMS)
 
 
+@pytest.mark.slow
 def test_plugins_give_the_install_hint_for_every_unavailable_plugin(photo):
     result = core_only("plugins", "--json", cwd=photo)
     assert result.returncode == 0, result.stderr

@@ -333,6 +333,7 @@ def test_features_over_a_memmap_never_hold_every_image_as_floats(cache):
     assert peak < got.nbytes + whole_as_float32 / 4, peak
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "steps",
     [

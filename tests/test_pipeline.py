@@ -50,6 +50,7 @@ def test_fit_score_and_subject_independent_cv(default_ds):
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_grid_search_over_plugin_parameters(small_ds):
     pipe = ferengine.pipeline("pixels", "logistic")
     grid = GridSearchCV(
@@ -61,6 +62,7 @@ def test_grid_search_over_plugin_parameters(small_ds):
     assert set(grid.best_params_) == {"pixels__size", "logistic__C"}
 
 
+@pytest.mark.slow
 def test_labels_as_names_or_codes(small_ds):
     names = small_ds.label_names
     by_name = ferengine.pipeline(("pixels", {"size": 16}), "logistic", label_space="fer7")

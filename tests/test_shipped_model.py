@@ -26,6 +26,7 @@ def test_default_model_ships_small_with_the_seven_fer_classes():
     assert manifest["label_space"]["names"] == list(ferengine.get_label_space("fer7").names)
 
 
+@pytest.mark.slow
 def test_default_model_gives_probabilities_for_grey_and_colour_crops():
     model = ferengine.load("default")
     rng = np.random.default_rng(0)

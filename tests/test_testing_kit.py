@@ -91,6 +91,7 @@ def _failure(info, check):
     return found[check]
 
 
+@pytest.mark.slow
 def test_a_correct_feature_passes_every_check():
     results = check_plugin(BlockMeans, "feature")
     statuses = {r.check: r.status for r in results}
@@ -99,6 +100,7 @@ def test_a_correct_feature_passes_every_check():
     assert "check_transformer_general" in statuses  # scikit-learn's, through the image adapter
 
 
+@pytest.mark.slow
 def test_a_feature_returning_3d_arrays_is_caught():
     with pytest.raises(PluginCheckError) as info:
         check_plugin(ThreeD, "feature")
@@ -106,6 +108,7 @@ def test_a_feature_returning_3d_arrays_is_caught():
     assert "returned a 3-D array of shape (56, 4, 4)" in _failure(info, "check_output_shape")
 
 
+@pytest.mark.slow
 def test_a_feature_returning_one_row_short_is_caught():
     with pytest.raises(PluginCheckError, match="feature 'row-short'") as info:
         check_plugin(RowShort, "feature")
@@ -114,6 +117,7 @@ def test_a_feature_returning_one_row_short_is_caught():
     assert str(info.value).count("\n  check_") == len(info.value.failures) > 2  # all, not the first
 
 
+@pytest.mark.slow
 def test_a_feature_whose_width_depends_on_the_batch_size_is_caught():
     with pytest.raises(PluginCheckError, match="feature 'batch-pca'") as info:
         check_plugin(BatchPCA, "feature")
@@ -143,6 +147,7 @@ class NearestMean(ClassifierMixin, BaseEstimator):
         return self.classes_[d.argmin(axis=1)]
 
 
+@pytest.mark.slow
 def test_a_classifier_without_predict_proba_is_told_what_it_cannot_do():
     results = {r.check: r for r in check_plugin(NearestMean)}
     assert results["check_classifier_classes"].status == "passed"
@@ -210,6 +215,7 @@ class HalfSubjects(TinyFaces):
         return FaceDataset(ds.images, ds.labels, FER7, subjects=["a", "a", None, None])
 
 
+@pytest.mark.slow
 def test_a_correct_dataset_passes_every_check():
     assert {r.status for r in check_plugin(TinyFaces)} == {"passed"}
 
@@ -228,6 +234,7 @@ def test_a_dataset_with_labels_outside_its_space_or_missing_subjects_is_caught(p
     assert defect in _failure(info, "check_dataset_load")
 
 
+@pytest.mark.slow
 def test_a_dataset_that_needs_a_data_path_is_skipped_with_the_reason():
     class OnDisk(TinyFaces):
         """Faces read from a folder."""
@@ -281,6 +288,7 @@ def test_a_correct_detector_passes_every_check():
     assert results["check_param_validation"] == "skipped"  # only FaceDetector's are declared
 
 
+@pytest.mark.slow
 def test_a_detector_returning_boxes_outside_the_image_is_caught():
     with pytest.raises(PluginCheckError, match=r"detector 'unmapped'") as info:
         check_plugin(Unmapped)
@@ -290,6 +298,7 @@ def test_a_detector_returning_boxes_outside_the_image_is_caught():
 
 
 # -- every kind -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_hook_conformance_uses_the_registry_rules():
     class Bad(BlockMeans):
         """Mean of blocks."""
@@ -308,6 +317,7 @@ def test_hook_conformance_uses_the_registry_rules():
     assert "requires must be a tuple of module names" in _failure(info, "check_hook_conformance")
 
 
+@pytest.mark.slow
 def test_expected_failures_are_skipped_with_their_reason():
     class Declared(RowShort):
         """Grid means, one row short."""
@@ -359,6 +369,7 @@ def test_parametrize_gives_one_readable_case_per_plugin_and_check():
     assert all(isinstance(c.values[1], Check) or callable(c.values[1]) for c in cases)
 
 
+@pytest.mark.slow
 def test_the_pytest_plugin_gives_plugin_authors_checks_and_fixtures(pytester):
     pytester.makepyfile(
         test_author=textwrap.dedent(
@@ -402,6 +413,7 @@ def test_face_dataset_is_small_seeded_and_has_subjects(face_dataset):
     assert len(set(face_dataset.subjects)) == 12 and face_dataset.label_space.name == "fer7"
 
 
+@pytest.mark.slow
 def test_plugin_registry_holds_only_the_given_plugins_and_is_restored(plugin_registry):
     before = registry.get_registry()
     with installed_as(None):

@@ -72,6 +72,7 @@ def test_installed_plugin_works_in_a_pipeline_and_round_trips(example_registry, 
     np.testing.assert_array_equal(loaded.predict(small_ds.images), pipe.predict(small_ds.images))
 
 
+@pytest.mark.slow
 def test_cli_lists_the_installed_plugin(installed_example):
     env = dict(os.environ, PYTHONPATH=str(installed_example))
     out = subprocess.run(

@@ -21,13 +21,13 @@ from ferengine.labels import LabelSpacePlugin
 from ferengine.models import PretrainedModel
 from ferengine.pipeline import FERPipeline
 from ferengine.plugin import Augmenter, DatasetPlugin, FaceDetector
-from ferengine.registry import KINDS, Registry, check_class, parameters
+from ferengine.registry import KINDS, Registry, accepts_var_keyword, check_class, parameters
 from ferengine.testing.catalogue import check
 from ferengine.testing.data import AUGMENT_SIDE, check_faces
 from ferengine.testing.exercise import ESTIMATOR_KINDS, fit, outputs, training_data
 from ferengine.testing.fixtures import registry_of
 from ferengine.testing.results import SkipCheck
-from ferengine.testing.target import PluginUnderTest, accepts_var_keyword
+from ferengine.testing.target import PluginUnderTest
 
 #: The ferengine base class each kind's hook asks for (the hook specifications say so).
 _KIND_BASES: dict[str, type] = {

@@ -20,11 +20,11 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_param_validation as sklearn_param_validation
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
-from ferengine.registry import parameters
+from ferengine.registry import accepts_var_keyword, parameters
 from ferengine.testing.catalogue import Check, check
 from ferengine.testing.data import PHOTO_BOX, photo
 from ferengine.testing.results import SkipCheck
-from ferengine.testing.target import PluginUnderTest, accepts_var_keyword
+from ferengine.testing.target import PluginUnderTest
 
 #: Kinds scikit-learn's estimator checks apply to.
 SKLEARN_KINDS = ("preprocessor", "feature", "classifier")

@@ -59,16 +59,6 @@ def distribution_of(cls: type) -> str | None:
     return dists[0] if dists else None
 
 
-def accepts_var_keyword(cls: type) -> bool:
-    """Whether the class's constructor takes ``**kwargs`` (prefix-routed parameters)."""
-    init = getattr(cls, "__init__", None)
-    try:
-        params = inspect.signature(init).parameters.values() if init else ()
-    except (TypeError, ValueError):
-        return False
-    return any(p.kind is p.VAR_KEYWORD for p in params)
-
-
 @dataclass(eq=False, repr=False)
 class PluginUnderTest:
     """A plugin class of a kind, with how to make instances of it for the checks.

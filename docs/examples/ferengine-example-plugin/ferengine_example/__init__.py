@@ -1,1 +1,1 @@
-"""Example third-party ferengine plugin."""
+"""Example third-party ferengine plugins: one of each main kind."""

@@ -6,15 +6,16 @@ from numbers import Integral
 from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted
 
-from ferengine.images import validate_images
+from ferengine.extractor import ImageFeature
 
 
-class BlockMeans(TransformerMixin, BaseEstimator):
+class BlockMeans(ImageFeature):
     """Mean grey level of every cell of a ``grid×grid`` partition of the image.
+
+    ``ImageFeature`` does the rest: parameter checks, image validation, batches and
+    float32 output.
 
     Parameters
     ----------
@@ -26,29 +27,25 @@ class BlockMeans(TransformerMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "grid": [Interval(Integral, 1, None, closed="left")],
     }
+    _test_params: ClassVar[dict] = {"grid": 2}
 
     def __init__(self, grid: int = 6) -> None:
         self.grid = grid
 
-    def fit(self, X, y=None):
-        """Check the grid size and the images."""
-        self._validate_params()
-        X = validate_images(self, X, reset=True, flat_ok=False)
-        if min(X.shape[1:3]) < self.grid:
-            raise ValueError(
-                f"block-means: images {X.shape[1:3]} are smaller than grid {self.grid}"
-            )
-        return self
+    def _output_width(self, image_shape: tuple[int, ...]) -> int:
+        return self.grid * self.grid
 
-    def transform(self, X):
-        """Return an N×grid² float32 matrix of cell means in [0, 1]."""
-        check_is_fitted(self, "n_features_in_")
-        X = validate_images(self, X, reset=False, flat_ok=False).astype(np.float32) / 255
-        if X.ndim == 4:
-            X = X.mean(axis=3)
-        rows = np.array_split(np.arange(X.shape[1]), self.grid)
-        cols = np.array_split(np.arange(X.shape[2]), self.grid)
+    def _extract(self, grey: np.ndarray) -> np.ndarray:
+        height, width = grey.shape[1:3]
+        if min(height, width) < self.grid:
+            raise ValueError(
+                f"block-means: images of {height}×{width} pixels are smaller than grid {self.grid}"
+            )
+        rows = np.array_split(np.arange(height), self.grid)
+        cols = np.array_split(np.arange(width), self.grid)
         cells = [
-            X[:, r[0] : r[-1] + 1, c[0] : c[-1] + 1].mean(axis=(1, 2)) for r in rows for c in cols
+            grey[:, r[0] : r[-1] + 1, c[0] : c[-1] + 1].mean(axis=(1, 2))
+            for r in rows
+            for c in cols
         ]
-        return np.stack(cells, axis=1).astype(np.float32)
+        return np.stack(cells, axis=1) / 255
