@@ -320,12 +320,6 @@ def test_tables_have_no_escaped_or_code_pipes(page):
     assert not bad, "\n".join(bad)
 
 
-#: Known fences without a language, per page (``text`` for a folder tree fixes one).
-#: datasets.md's image-folder tree: that page is being edited by the memory-mapped
-#: datasets work; give its fence ``text`` when that lands, and drop the entry.
-BARE_FENCES = {"datasets.md": 1}
-
-
 @pytest.mark.parametrize("page", [*PAGES, ROOT / "README.md"], ids=lambda p: p.name)
 def test_code_blocks_name_their_language_and_include_nothing(page):
     """Every fence names a language (so it is highlighted) and holds its code itself:
@@ -333,7 +327,7 @@ def test_code_blocks_name_their_language_and_include_nothing(page):
     text = page.read_text()
     opening = re.findall(r"^```(.*)$", text, flags=re.M)[::2]
     bare = sum(not re.match(r"[\w-]+", fence) for fence in opening)
-    assert bare == BARE_FENCES.get(page.name, 0), f"{page.name}: {bare} fence(s) without a language"
+    assert bare == 0, f"{page.name}: {bare} fence(s) without a language"
     assert "--8<--" not in text
 
 
