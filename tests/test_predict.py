@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import ferengine
 from ferengine.cli import main
-from ferengine.prediction.run import read_jsonl, timing_summary
+from ferengine.prediction.run import AnnotatedCopies, read_jsonl, timing_summary
 from ferengine.prediction.tracking import IoUTracker, Smoother, iou_matrix
 from ferengine.spec import load_spec
 
@@ -63,7 +63,7 @@ def test_folder_with_good_and_bad_files_gives_one_row_per_input(faces, model_fil
     assert "truncated" in reasons["truncated.jpg"]
     assert reasons["missing.png"] == "no such file"
     assert reasons["broken.mp4"].startswith("unreadable video")
-    assert len(list((out / "annotated").glob("*.png"))) == 4  # every readable image
+    assert len(list((out / "annotated").iterdir())) == 4  # every readable image, in its format
     summary = json.loads((out / "summary.json").read_text())
     assert summary["faces"] == 3 and summary["errors"] == 4 and summary["no_face"] == 1
     assert summary["preprocessing"]["n"] == 4
@@ -98,9 +98,9 @@ def test_video_faces_keep_their_track_ids(faces, model_file, tmp_path):
     assert all(t.keys() == tracks[0].keys() for t in tracks)  # stable ids
     left = min(tracks[0], key=tracks[0].get)
     assert [t[left] for t in tracks] == sorted(t[left] for t in tracks)  # the left face moves right
-    capture = cv2.VideoCapture(
-        str(out / "annotated" / f"{str(path).strip('/').replace('/', '_')}.mp4")
-    )
+    (copy,) = (out / "annotated").glob("*.mp4")
+    assert copy.name.endswith("_clip.mp4") and not copy.name.endswith(".mp4.mp4")
+    capture = cv2.VideoCapture(str(copy))
     assert capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
 
 
@@ -149,3 +149,20 @@ def test_seed_recipe_keeps_its_preprocessing_inside_the_saved_model(tmp_path):
     np.testing.assert_array_equal(loaded.predict(ds.images), model.predict(ds.images))
     rows = ferengine.predict(list(ds.images[:2]), model=loaded, detector="none")
     assert all(len(r["faces"]) == 1 for r in rows)
+
+
+@pytest.mark.parametrize(
+    "inputs, expected",
+    [
+        (["photo.png"], ["photo.png"]),
+        (["../photo.png"], ["photo.png"]),
+        (["./a/b/photo.JPG"], ["a_b_photo.JPG"]),
+        (["/abs/dir/scan.gif"], ["abs_dir_scan.png"]),  # OpenCV cannot write GIF
+        (["x.png", "../x.png", "./x.png"], ["x.png", "x-2.png", "x-3.png"]),
+        (["<array 0>"], ["array_0.png"]),
+    ],
+)
+def test_annotated_copies_keep_the_input_name_and_format_and_are_unique(inputs, expected, tmp_path):
+    names = AnnotatedCopies(tmp_path)
+    assert [names.path(name).name for name in inputs] == expected
+    assert names.path("clips/run.avi", video=True).name == "clips_run.mp4"

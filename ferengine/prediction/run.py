@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import cv2
@@ -49,7 +49,8 @@ def _items(inputs: Any) -> Iterator[tuple[str, Any]]:
                 yield str(path), path
 
 
-def _image_rows(batch: list[tuple[str, Any]], predictor: FacePredictor, annotated: Path | None,
+def _image_rows(batch: list[tuple[str, Any]], predictor: FacePredictor,
+                annotated: AnnotatedCopies | None,
                 max_pixels: int | None) -> Iterator[tuple[dict, float | None]]:  # fmt: skip
     """Rows of a batch of image inputs (their faces go through the model together)."""
     images, rows = [], []
@@ -67,15 +68,44 @@ def _image_rows(batch: list[tuple[str, Any]], predictor: FacePredictor, annotate
         row["faces"] = found
         row["error"] = None if found else NO_FACE
         if annotated is not None:
-            cv2.imwrite(str(annotated / f"{_safe(row['input'])}.png"), annotate(image, found))
+            cv2.imwrite(str(annotated.path(row["input"])), annotate(image, found))
     times = iter(seconds)
     for row in rows:
         yield row, (next(times) if row["error"] in (None, NO_FACE) else None)
 
 
-def _safe(name: str) -> str:
-    """Return a file name for an input's annotated copy, unique per input path."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name.strip("/<>"))[-150:]
+#: Image formats OpenCV writes: an annotated copy keeps its input's format when it is one.
+WRITABLE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+
+
+class AnnotatedCopies:
+    """File names of annotated copies in one folder: the input's path as one name.
+
+    ``photos/a.jpg`` becomes ``photos_a.jpg`` and ``../a.png`` becomes ``a.png`` (no
+    hidden files, no doubled extension); videos become ``.mp4``, images in a format OpenCV
+    cannot write ``.png``. Two inputs that would share a name get ``-2``, ``-3``, ….
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._used: set[str] = set()
+
+    def path(self, name: str, video: bool = False) -> Path:
+        """Return the path of the annotated copy of input ``name``."""
+        source = PurePath(name)
+        suffix = source.suffix if source.suffix.lower() in WRITABLE_SUFFIXES else ".png"
+        if video:
+            suffix = ".mp4"
+        stem = source.with_suffix("") if source.suffix else source
+        parts = [part for part in stem.parts if part not in (source.anchor, ".", "..")]
+        flat = "".join(c if c.isalnum() or c in "-_." else "_" for c in "_".join(parts))
+        flat = flat.strip("._")[-150:] or "input"
+        candidate, n = flat + suffix, 1
+        while candidate.lower() in self._used:
+            n += 1
+            candidate = f"{flat}-{n}{suffix}"
+        self._used.add(candidate.lower())
+        return self.folder / candidate
 
 
 def predict(
@@ -157,8 +187,8 @@ def predict(
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         if annotate_images:
-            annotated = folder / "annotated"
-            annotated.mkdir(exist_ok=True)
+            (folder / "annotated").mkdir(exist_ok=True)
+            annotated = AnnotatedCopies(folder / "annotated")
     items = list(_items(inputs))
     rows, seconds, videos = [], [], []
     options = _Options(stride, smooth, batch_size, max_pixels)
@@ -192,7 +222,8 @@ class _Options:
     max_pixels: int | None
 
 
-def _rows(items: list[tuple[str, Any]], predictor: FacePredictor, annotated: Path | None,
+def _rows(items: list[tuple[str, Any]], predictor: FacePredictor,
+          annotated: AnnotatedCopies | None,
           options: _Options, videos: list[dict],
           advance: Any) -> Iterator[tuple[dict, float | None]]:  # fmt: skip
     """Rows of every input, in order; each video read adds its frame counts to ``videos``."""
@@ -208,7 +239,7 @@ def _rows(items: list[tuple[str, Any]], predictor: FacePredictor, annotated: Pat
         if not video:
             batch.append((name, source))
             continue
-        target = annotated / f"{_safe(name)}.mp4" if annotated is not None else None
+        target = annotated.path(name, video=True) if annotated is not None else None
         try:
             counts = yield from predict_video(
                 source, predictor, options.stride, options.smooth, target, options.max_pixels
