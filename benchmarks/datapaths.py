@@ -14,3 +14,8 @@ def data_dir() -> Path:
 def fer2013_csv() -> Path:
     """The gzipped FER2013 CSV."""
     return data_dir() / "fer2013" / "fer2013.csv.gz"
+
+
+def wild_dir() -> Path:
+    """The folder of the 1,200 labelled web photos (``img/`` and ``labels.csv``)."""
+    return data_dir() / "wild"

@@ -37,10 +37,11 @@ def load_dataset(name: str, **params: Any) -> FaceDataset:
     return registry.create("dataset", name, **params).load()
 
 
-def predict(inputs: Any, model: Any = "default", detector: Any = "haar", **options: Any) -> list:
+def predict(inputs: Any, model: Any = "default", detector: Any = "auto", **options: Any) -> Any:
     """Find, align and classify every face of images, folders and videos.
 
-    See :func:`ferengine.prediction.predict` for the options and the rows returned.
+    See :func:`ferengine.prediction.predict` for the options and the rows returned (a
+    pandas DataFrame, one row per face, with ``as_frame=True``).
     """
     from ferengine.prediction import predict as run
 

@@ -21,7 +21,17 @@ from ferengine import registry
 from ferengine.imageops import as_grey
 from ferengine.plugin import FaceDetector
 
-__all__ = ["Box", "Landmarker", "create_landmarker", "largest_face", "upscaled", "whole_image"]
+__all__ = [
+    "Box",
+    "Landmarker",
+    "create_landmarker",
+    "eye_line_matrix",
+    "landmarks_fit",
+    "largest_face",
+    "plausible",
+    "upscaled",
+    "whole_image",
+]
 
 Box = tuple[int, int, int, int]
 
@@ -58,6 +68,60 @@ def largest_face(grey: np.ndarray, detector: FaceDetector, min_size: int) -> Box
         return None
     x, y, bw, bh = faces[0].box
     return round(x / sx), round(y / sy), max(1, round(bw / sx)), max(1, round(bh / sy))
+
+
+def eye_line_matrix(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Return the 2×3 rotation about the eye midpoint that makes the eye line horizontal.
+
+    ``left`` and ``right`` are the (x, y) centres of the image's left and right eye.
+    """
+    dx, dy = right - left
+    centre = (float((left[0] + right[0]) / 2), float((left[1] + right[1]) / 2))
+    return cv2.getRotationMatrix2D(centre, float(np.degrees(np.arctan2(dy, dx))), 1.0)
+
+
+def plausible(
+    left: np.ndarray, right: np.ndarray, points: np.ndarray, height: int, width: int
+) -> bool:
+    """Return whether a shape looks like a face: eyes apart, inside the image, tilt < 45°.
+
+    ``left`` and ``right`` are its eye centres, ``points`` all its landmarks.
+    """
+    dx, dy = right - left
+    d = float(np.hypot(dx, dy))
+    inside = all(0 <= p[0] < width and 0 <= p[1] < height for p in (left, right))
+    return (
+        bool(np.isfinite(points).all())
+        and inside
+        and dx > 0
+        and abs(dy) < dx
+        and (0.1 * min(height, width) < d < 0.9 * width)
+    )
+
+
+def landmarks_fit(landmarker: Landmarker, points: np.ndarray, box: Box,
+                  keypoints: np.ndarray | None = None) -> bool:  # fmt: skip
+    """Return whether one face's landmarks fit the face its detector found.
+
+    A landmarker always places its points, even on a profile or a hand; the fit is
+    trusted when the shape is :func:`plausible` within the box widened by half its side,
+    its eye distance is 20–80 % of the box width, and — when the detector placed eye
+    keypoints (BlazeFace: the image's left eye first, right eye second) — each eye
+    centre lies within a quarter of the eye distance of the detector's eye.
+    """
+    x, y, w, h = box
+    left, right = landmarker.eye_centres(points)
+    shifted = [p - (x - w / 2, y - h / 2) for p in (left, right, points)]
+    if not plausible(*shifted, 2 * h, 2 * w):
+        return False
+    d = float(np.hypot(*(right - left)))
+    if not 0.2 * w <= d <= 0.8 * w:
+        return False
+    if keypoints is None or len(keypoints) < 2:
+        return True
+    tolerance = 0.25 * d
+    return bool(np.hypot(*(left - keypoints[0])) <= tolerance
+                and np.hypot(*(right - keypoints[1])) <= tolerance)  # fmt: skip
 
 
 def create_landmarker(name: str, params: dict | None, owner: str) -> Landmarker:

@@ -7,17 +7,19 @@ ordinary scikit-learn estimators with a ``name`` attribute (see
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from numbers import Integral
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import cv2
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ferengine.imageops import as_grey
+from ferengine.imageops import as_uint8
 
 if TYPE_CHECKING:
     from ferengine.dataset import FaceDataset
@@ -62,10 +64,18 @@ class Face:
         ``(x, y, width, height)`` in the pixels of the image given to the detector.
     score : float or None
         The detector's confidence (its own scale), if it gives one.
+    keypoints : ndarray of shape (n, 2) or None
+        Points the detector places with the box (BlazeFace: the image's left eye, right
+        eye, nose tip, mouth centre, left and right ear tragion), (x, y) in the same pixels.
+    found_by : str or None
+        The detector, or the stage of a multi-stage detector, that found the face
+        (``"blazeface"``, ``"blazeface-rotated"``, ``"whole-image"``, …).
     """
 
     box: tuple[int, int, int, int]
     score: float | None = None
+    keypoints: np.ndarray | None = None
+    found_by: str | None = None
 
     @property
     def area(self) -> int:
@@ -73,15 +83,32 @@ class Face:
         return self.box[2] * self.box[3]
 
 
+class Found(NamedTuple):
+    """One face as :meth:`FaceDetector._find` reports it, in the pixels it was given.
+
+    A plain ``(x, y, width, height, score)`` tuple is one too; ``keypoints`` and
+    ``found_by`` are optional.
+    """
+
+    x: float
+    y: float
+    width: float
+    height: float
+    score: float | None = None
+    keypoints: np.ndarray | None = None
+    found_by: str | None = None
+
+
 class FaceDetector(BaseEstimator, ABC):
     """Find the faces in one image.
 
-    Subclasses set ``name`` and implement :meth:`_find` on an 8-bit grey image; they
-    take ``mode`` ("all" faces or the "largest") and ``max_side`` as constructor
-    parameters. :meth:`detect` checks the parameters against ``_parameter_constraints``
-    (subclasses extend this class's), converts any image (grey, RGB, RGBA, 16-bit,
-    float), shrinks one whose longer side exceeds ``max_side`` for detection, maps the
-    boxes back to the original pixels and sorts them largest first.
+    Subclasses set ``name`` and implement :meth:`_find` on an 8-bit grey image (an 8-bit
+    RGB one when the class sets ``colour = True``); they take ``mode`` ("all" faces or
+    the "largest") and ``max_side`` as constructor parameters. :meth:`detect` checks the
+    parameters against ``_parameter_constraints`` (subclasses extend this class's),
+    converts any image (grey, RGB, RGBA, 16-bit, float), shrinks one whose longer side
+    exceeds ``max_side`` for detection, maps the boxes and keypoints back to the original
+    pixels and sorts them largest first.
 
     Attributes
     ----------
@@ -89,10 +116,13 @@ class FaceDetector(BaseEstimator, ABC):
         Return every face or only the largest.
     max_side : int or None
         Images with a longer side are shrunk to it for detection (None: never).
+    colour : bool
+        Class attribute: :meth:`_find` takes RGB rather than grey.
     """
 
     name: ClassVar[str]
     requires: ClassVar[tuple[str, ...]] = ()
+    colour: ClassVar[bool] = False
     mode: str = "all"
     max_side: int | None = 1024
     _parameter_constraints: ClassVar[dict[str, list]] = {
@@ -101,24 +131,52 @@ class FaceDetector(BaseEstimator, ABC):
     }
 
     @abstractmethod
-    def _find(self, grey: np.ndarray) -> list[tuple[float, float, float, float, float | None]]:
-        """Return ``(x, y, width, height, score)`` of each face in an 8-bit grey image."""
+    def _find(self, image: np.ndarray) -> Iterable[tuple]:
+        """Return each face of an 8-bit image as a :class:`Found` or ``(x, y, w, h, score)``."""
 
-    def detect(self, image: np.ndarray) -> list[Face]:
-        """Return the faces of one image, largest first (only the largest in "largest" mode)."""
+    def _search(self, image: np.ndarray, timings: dict[str, float]) -> list[tuple]:
+        """Run :meth:`_find`, adding its seconds to ``timings`` under the detector's name.
+
+        A multi-stage detector overrides this to time each stage under its own name.
+        """
+        start = time.perf_counter()
+        found = list(self._find(image))
+        timings[self.name] = timings.get(self.name, 0.0) + time.perf_counter() - start
+        return found
+
+    def detect(self, image: np.ndarray, timings: dict[str, float] | None = None) -> list[Face]:
+        """Return the faces of one image, largest first (only the largest in "largest" mode).
+
+        Parameters
+        ----------
+        image : ndarray
+            Grey, RGB or RGBA; 8-bit, 16-bit or float.
+        timings : dict, optional
+            Seconds spent are added to it under the detector's name (a multi-stage
+            detector adds one entry per stage).
+        """
         self._validate_params()
-        grey = as_grey(image)
-        h, w = grey.shape
+        pixels = as_uint8(image)
+        if self.colour and pixels.ndim == 2:
+            pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
+        elif not self.colour and pixels.ndim == 3:
+            pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+        h, w = pixels.shape[:2]
         scale = 1.0
         if self.max_side and max(h, w) > self.max_side:
             scale = self.max_side / max(h, w)
             size = (max(1, round(w * scale)), max(1, round(h * scale)))
-            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
         faces = []
-        for x, y, bw, bh, score in self._find(grey):
-            x0, y0 = max(0, round(x / scale)), max(0, round(y / scale))
-            x1, y1 = min(w, round((x + bw) / scale)), min(h, round((y + bh) / scale))
+        for item in self._search(pixels, {} if timings is None else timings):
+            found = Found(*item)
+            x0, y0 = max(0, round(found.x / scale)), max(0, round(found.y / scale))
+            x1 = min(w, round((found.x + found.width) / scale))
+            y1 = min(h, round((found.y + found.height) / scale))
             if x1 > x0 and y1 > y0:
-                faces.append(Face((x0, y0, x1 - x0, y1 - y0), score))
+                points = None if found.keypoints is None else np.asarray(found.keypoints) / scale
+                score = None if found.score is None else float(found.score)
+                faces.append(Face((x0, y0, x1 - x0, y1 - y0), score, points,
+                                  found.found_by or self.name))  # fmt: skip
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces[:1] if self.mode == "largest" else faces

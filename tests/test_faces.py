@@ -8,6 +8,7 @@ import pytest
 
 import ferengine
 from ferengine import registry
+from ferengine.faces import eye_line_matrix, plausible
 from ferengine.imageops import as_grey, as_uint8
 
 from .conftest import shared_data_dir
@@ -16,8 +17,6 @@ pytest.importorskip("dlib", reason="detectors and alignment need the landmarks e
 from ferengine_faces.align import (
     TEMPLATE,
     AlignFallbackWarning,
-    eye_line_matrix,
-    plausible,
     spatial_matrix,
     template_anchors,
     template_matrix,

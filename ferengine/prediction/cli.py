@@ -10,6 +10,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ferengine.prediction.video import DETECT_EVERY
+
 
 @click.command("predict")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
@@ -21,9 +23,10 @@ from rich.table import Table
 )
 @click.option(
     "--detector",
-    default="haar",
+    default="auto",
     show_default=True,
-    help="Face detector plugin: haar, dlib-hog, dlib-mmod, none (inputs are face crops).",
+    help="Face detector plugin: auto (BlazeFace with fallbacks), blazeface, haar, dlib-hog, "
+    "dlib-mmod, none (inputs are face crops).",
 )
 @click.option(
     "--detector-param",
@@ -61,6 +64,14 @@ from rich.table import Table
     help="Videos: average each track's probabilities over N processed frames.",
 )
 @click.option(
+    "--detect-every",
+    type=click.IntRange(min=1),
+    default=DETECT_EVERY,
+    show_default=True,
+    help="Videos: run the detector on every Nth processed frame; optical flow moves the "
+    "boxes on the others (1: detect on every processed frame).",
+)
+@click.option(
     "--max-pixels",
     type=click.IntRange(min=1),
     default=None,
@@ -68,11 +79,17 @@ from rich.table import Table
     "they get an error row.  [default: 50000000]",
 )
 @click.option("--no-annotate", is_flag=True, help="Skip the annotated images and videos.")
+@click.option(
+    "--bars",
+    is_flag=True,
+    help="Annotated images get a side panel with each face's class probabilities as bars.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSONL rows instead of a table.")
 def predict_cmd(inputs: tuple[str, ...], model: str, detector: str,
                 detector_params: tuple[str, ...], out: Path | None, labels: str,
-                min_confidence: float, stride: int, smooth: int, max_pixels: int | None,
-                no_annotate: bool, as_json: bool) -> None:  # fmt: skip
+                min_confidence: float, stride: int, smooth: int, detect_every: int,
+                max_pixels: int | None, no_annotate: bool, bars: bool,
+                as_json: bool) -> None:  # fmt: skip
     """Find every face in INPUT (image files, folders, videos), align it and classify it.
 
     Writes OUT/predictions.jsonl (one row per image or processed video frame, bad
@@ -99,8 +116,10 @@ def predict_cmd(inputs: tuple[str, ...], model: str, detector: str,
             detector_params=_parse_params(detector_params),
             stride=stride,
             smooth=smooth,
+            detect_every=detect_every,
             max_pixels=MAX_PIXELS if max_pixels is None else max_pixels,
             annotate_images=not no_annotate,
+            bars=bars,
             progress=not as_json,
         )
     except (FerengineError, ValueError, TypeError, FileNotFoundError) as exc:
@@ -123,11 +142,9 @@ def _print(rows: list[dict], out: Path) -> None:
     if len(rows) > 50:
         console.print(f"… {len(rows) - 50} more rows")
     summary = json.loads((out / "summary.json").read_text())
-    timing = summary["preprocessing"]
+    rate = summary["rows"] / summary["seconds"] if summary["seconds"] else 0.0
     console.print(
-        f"{summary['faces']} faces in {summary['rows']} rows; {summary['errors']} unreadable, "
-        f"{summary['no_face']} without a face. Detection + crop per image: "
-        f"{timing.get('mean_ms', 0):.1f} ± {timing.get('sd_ms', 0):.1f} ms "
-        f"(min {timing.get('min_ms', 0):.1f}, max {timing.get('max_ms', 0):.1f}, "
-        f"{100 * timing.get('share_under_100_ms', 0):.0f} % under 100 ms). Output: {out}"
+        f"{summary['faces']} faces found in {summary['rows']} photos or frames "
+        f"({rate:.1f} per second); {summary['no_face']} without a face, "
+        f"{summary['errors']} unreadable. Output: {out}"
     )

@@ -10,7 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ferengine.faces import Landmarker
+from ferengine.faces import Landmarker, landmarks_fit
 from ferengine.imageops import as_grey, as_uint8
 from ferengine.models import ModelCard
 from ferengine.plugin import Face, FaceDetector
@@ -21,21 +21,27 @@ UNCERTAIN = "uncertain"
 DEFAULT_LANDMARKER = "dlib-68"
 
 
+#: How a face's crop was levelled: on its landmarks' eye line, on the detector's eye
+#: keypoints when the landmark fit failed, or not at all (the plain box).
+ALIGNMENTS = ("landmarks", "keypoints", "box")
+
+
 @dataclass
 class FoundFace:
-    """A detected face before classification: its box, score, landmarks and model crop."""
+    """A detected face before classification: its box, landmarks, crop and alignment."""
 
     face: Face
     crop: np.ndarray
     landmarks: np.ndarray | None = None
+    alignment: str = "box"
 
 
 @dataclass
 class ImageFaces:
-    """The faces of one image and the seconds spent finding and cropping them."""
+    """The faces of one image and the seconds spent per stage finding and cropping them."""
 
     faces: list[FoundFace] = field(default_factory=list)
-    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def input_format(model: Any, card: ModelCard | None = None) -> tuple[tuple[int, int], bool]:
@@ -73,12 +79,25 @@ def class_names(model: Any) -> list[str]:
 
 
 def crop_face(image: np.ndarray, box: tuple[int, int, int, int], margin: float,
-              size: tuple[int, int]) -> np.ndarray:  # fmt: skip
+              size: tuple[int, int], angle: float = 0.0) -> np.ndarray:  # fmt: skip
     """Cut a face box widened by ``margin`` × its side on every side, resized to ``size``.
 
-    Parts of the widened box outside the image repeat the border pixels.
+    With ``angle`` (degrees, counter-clockwise), the region is turned about the box
+    centre first, so that a face tilted by ``-angle`` comes out upright. Parts of the
+    widened box outside the image repeat the border pixels.
     """
     x, y, w, h = box
+    if abs(angle) >= 1.0:
+        side = max(w, h) * (1 + 2 * margin) * 1.5  # room for the turn's corners
+        cx, cy = x + w / 2, y + h / 2
+        square = (round(cx - side / 2), round(cy - side / 2), round(side), round(side))
+        region = crop_face(image, square, 0.0, (square[3], square[2]))
+        turn = cv2.getRotationMatrix2D((square[2] / 2, square[3] / 2), angle, 1.0)
+        region = cv2.warpAffine(region, turn, (square[2], square[3]), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        shift = (square[2] - w) / 2, (square[3] - h) / 2
+        box = round(shift[0]), round(shift[1]), w, h
+        return crop_face(region, box, margin, size)
     m = round(margin * max(w, h))
     x0, y0, x1, y1 = x - m, y - m, x + w + m, y + h + m
     ih, iw = image.shape[:2]
@@ -103,7 +122,8 @@ class FacePredictor:
         see :func:`ferengine.models.locate`), or a fitted pipeline. A registered model's
         card gives the crop size; otherwise the size the model was fitted on.
     detector : str or FaceDetector
-        A detector plugin name ("haar", "dlib-hog", "dlib-mmod", "none", …) or instance.
+        A detector plugin name ("auto", the default: BlazeFace with fallbacks; "blazeface",
+        "haar", "dlib-hog", "dlib-mmod", "none" for ready crops, …) or instance.
     detector_params : dict, optional
         Parameters of the named detector.
     margin : float
@@ -118,6 +138,13 @@ class FacePredictor:
         name ("dlib-68", "dlib-5", …; ``ferengine plugins landmarker``), "auto"
         ("dlib-68" when its packages are installed, else none), True ("dlib-68"), or
         False / None (no landmarks).
+    align : bool
+        Level each face before cropping: turn it about its box centre so that its eye
+        line is horizontal — the landmarks' eyes when the landmark fit is plausible
+        (:func:`ferengine.faces.landmarks_fit`), else the detector's eye keypoints
+        when it places them, else no turn. Each face record's ``alignment`` says which
+        ("landmarks", "keypoints", "box"); a face whose landmarks do not fit gets
+        ``landmarks`` None.
 
     Raises
     ------
@@ -126,10 +153,10 @@ class FacePredictor:
         message names the step that lacks it and how to add it.
     """
 
-    def __init__(self, model: Any = "default", detector: Any = "haar",
+    def __init__(self, model: Any = "default", detector: Any = "auto",
                  detector_params: dict | None = None, margin: float = 0.2,
                  min_confidence: float = 0.0, valence: bool = False,
-                 landmarks: str | bool | None = "auto") -> None:  # fmt: skip
+                 landmarks: str | bool | None = "auto", align: bool = True) -> None:  # fmt: skip
         import ferengine
         from ferengine.models import locate
 
@@ -153,6 +180,7 @@ class FacePredictor:
         self.names = class_names(self.model)
         self.valence = self._valence_table() if valence else None
         self.landmarker = self._landmarker(landmarks)
+        self.align = bool(align)
         self._warm_up()
 
     @staticmethod
@@ -193,22 +221,43 @@ class FacePredictor:
         return list(VALENCE3.names), onehot
 
     def find(self, image: np.ndarray) -> ImageFaces:
-        """Detect, landmark and crop the faces of one image (timed)."""
-        start = time.perf_counter()
+        """Detect, landmark, level and crop the faces of one image (timed per stage)."""
+        result = ImageFaces()
         image = as_uint8(image)
+        faces = self.detector.detect(image, result.timings)
+        start = time.perf_counter()
         grey = as_grey(image)
-        source = image if self.colour else grey
-        found = []
-        faces = self.detector.detect(grey)
         points = (
             self.landmarker.locate(grey, np.array([f.box for f in faces]))
             if self.landmarker is not None and faces
             else [None] * len(faces)
         )
+        result.timings["landmarks"] = time.perf_counter() - start
+        start = time.perf_counter()
+        source = image if self.colour else grey
         for face, shape in zip(faces, points, strict=True):
-            crop = crop_face(source, face.box, self.margin, self.size)
-            found.append(FoundFace(face, crop, shape))
-        return ImageFaces(found, time.perf_counter() - start)
+            fits = shape is not None and landmarks_fit(self.landmarker, shape, face.box,
+                                                       face.keypoints)  # fmt: skip
+            alignment, angle = self._level(face, shape if fits else None)
+            crop = crop_face(source, face.box, self.margin, self.size, angle)
+            result.faces.append(FoundFace(face, crop, shape if fits else None, alignment))
+        result.timings["crop"] = time.perf_counter() - start
+        return result
+
+    def _level(self, face: Face, shape: np.ndarray | None) -> tuple[str, float]:
+        """Return how a face is levelled and the turn (degrees) that levels it."""
+        if not self.align:
+            return "box", 0.0
+        if shape is not None and self.landmarker is not None:
+            left, right = self.landmarker.eye_centres(shape)
+            alignment = "landmarks"
+        elif face.keypoints is not None and len(face.keypoints) >= 2:
+            left, right = face.keypoints[0], face.keypoints[1]
+            alignment = "keypoints"
+        else:
+            return "box", 0.0
+        dx, dy = np.asarray(right, float) - np.asarray(left, float)
+        return alignment, float(np.degrees(np.arctan2(dy, dx)))
 
     def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
         """Return the class probabilities of a list of crops (one batch through the model)."""
@@ -222,6 +271,8 @@ class FacePredictor:
         record: dict[str, Any] = {
             "box": [int(v) for v in found.face.box],
             "score": None if found.face.score is None else round(float(found.face.score), 4),
+            "found_by": found.face.found_by,
+            "alignment": found.alignment,
             "landmarks": None if found.landmarks is None else np.round(found.landmarks, 1).tolist(),
             "label": self.names[top] if proba[top] >= self.min_confidence else UNCERTAIN,
             "confidence": round(float(proba[top]), 4),
@@ -234,13 +285,12 @@ class FacePredictor:
             record["valence_probabilities"] = _rounded(names, grouped)
         return record
 
-    def predict_images(self, images: list[np.ndarray]) -> tuple[list[list[dict]], list[float]]:
-        """Return each image's face records and its detection-and-crop seconds.
+    def classify(self, found: list[ImageFaces | None]) -> list[list[dict]]:
+        """Return the face records of images whose faces were found (one model batch).
 
-        The faces of all the images go through the model as one batch.
+        An entry None (an input that could not be read) gets an empty list.
         """
-        found = [self.find(image) for image in images]
-        flat = [f for image in found for f in image.faces]
+        flat = [f for image in found if image is not None for f in image.faces]
         proba = self.probabilities([f.crop for f in flat])
         records = iter(self.describe(f, p) for f, p in zip(flat, proba, strict=True))
-        return [[next(records) for _ in image.faces] for image in found], [i.seconds for i in found]
+        return [[next(records) for _ in (image.faces if image else [])] for image in found]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -14,16 +17,20 @@ import numpy as np
 from ferengine.fileio import write_atomic
 from ferengine.loading import MAX_PIXELS, check_max_pixels
 from ferengine.prediction.annotate import annotate
+from ferengine.prediction.frame import import_pandas, to_frame
 from ferengine.prediction.inputs import InputError, expand, is_video, read_image
-from ferengine.prediction.predictor import FacePredictor
-from ferengine.prediction.video import predict_video
+from ferengine.prediction.predictor import FacePredictor, ImageFaces
+from ferengine.prediction.video import DETECT_EVERY, check_detect_every, predict_video
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LABELS = ("fer7", "valence3")
 NO_FACE = "no face found"
 
 
 def timing_summary(seconds: list[float]) -> dict[str, Any]:
-    """Return mean, sd, min and max milliseconds and the share under 100 ms."""
+    """Return the count and mean, sd, min, median and max milliseconds of ``seconds``."""
     if not seconds:
         return {"n": 0}
     ms = 1000 * np.asarray(seconds)
@@ -32,9 +39,35 @@ def timing_summary(seconds: list[float]) -> dict[str, Any]:
         "mean_ms": round(float(ms.mean()), 2),
         "sd_ms": round(float(ms.std()), 2),
         "min_ms": round(float(ms.min()), 2),
+        "median_ms": round(float(np.median(ms)), 2),
         "max_ms": round(float(ms.max()), 2),
-        "share_under_100_ms": round(float(np.mean(ms < 100)), 4),
     }
+
+
+def stage_summary(rows: list[dict], timings: list[dict[str, float]]) -> dict[str, Any]:
+    """Return, per stage of finding faces, the faces it found and its time.
+
+    ``timings`` holds one ``{stage: seconds}`` per processed image or frame; a detector
+    stage that did not run on an image has no entry for it. Faces are counted by their
+    ``found_by``.
+    """
+    found: dict[str, int] = {}
+    for row in rows:
+        for face in row["faces"]:
+            stage = str(face.get("found_by"))
+            found[stage] = found.get(stage, 0) + 1
+    stages: dict[str, Any] = {}
+    for stage in dict.fromkeys(k for t in timings for k in t):
+        spent = [t[stage] for t in timings if stage in t]
+        stages[stage] = {
+            "images": len(spent),
+            "faces": found.pop(stage, 0),
+            "seconds": round(float(sum(spent)), 3),
+            "mean_ms": round(1000 * float(np.mean(spent)), 2),
+        }
+    for stage, n in found.items():  # stages that time nothing of their own ("tracked")
+        stages[stage] = {"images": 0, "faces": n, "seconds": 0.0, "mean_ms": 0.0}
+    return stages
 
 
 def _items(inputs: Any) -> Iterator[tuple[str, Any]]:
@@ -49,29 +82,45 @@ def _items(inputs: Any) -> Iterator[tuple[str, Any]]:
                 yield str(path), path
 
 
-def _image_rows(batch: list[tuple[str, Any]], predictor: FacePredictor,
+@dataclass
+class _Prepared:
+    """One image input read and its faces found and cropped, before classification."""
+
+    row: dict
+    image: np.ndarray | None = None
+    found: ImageFaces | None = None
+
+
+def _prepare(name: str, source: Any, predictor: FacePredictor,
+             max_pixels: int | None) -> _Prepared:  # fmt: skip
+    """Read one image input and find, level and crop its faces (timed per stage)."""
+    row = {"input": name, "faces": [], "error": None}
+    start = time.perf_counter()
+    try:
+        image = source if isinstance(source, np.ndarray) else read_image(source, max_pixels)
+    except InputError as exc:
+        row["error"] = str(exc)
+        return _Prepared(row)
+    read = time.perf_counter() - start
+    found = predictor.find(image)
+    found.timings = {"read": read, **found.timings}
+    return _Prepared(row, image, found)
+
+
+def _image_rows(batch: list[_Prepared], predictor: FacePredictor,
                 annotated: AnnotatedCopies | None,
-                max_pixels: int | None) -> Iterator[tuple[dict, float | None]]:  # fmt: skip
-    """Rows of a batch of image inputs (their faces go through the model together)."""
-    images, rows = [], []
-    for name, source in batch:
-        row = {"input": name, "faces": [], "error": None}
-        try:
-            array = source if isinstance(source, np.ndarray) else read_image(source, max_pixels)
-            images.append(array)
-        except InputError as exc:
-            row["error"] = str(exc)
-        rows.append(row)
-    good = [row for row in rows if row["error"] is None]
-    faces, seconds = predictor.predict_images(images) if images else ([], [])
-    for row, image, found in zip(good, images, faces, strict=True):
-        row["faces"] = found
-        row["error"] = None if found else NO_FACE
+                bars: bool) -> Iterator[tuple[dict, dict | None]]:  # fmt: skip
+    """Rows of a batch of prepared image inputs (their faces go through the model together)."""
+    for item, records in zip(batch, predictor.classify([p.found for p in batch]), strict=True):
+        row = item.row
+        if item.found is None:
+            yield row, None
+            continue
+        row["faces"] = records
+        row["error"] = None if records else NO_FACE
         if annotated is not None:
-            cv2.imwrite(str(annotated.path(row["input"])), annotate(image, found))
-    times = iter(seconds)
-    for row in rows:
-        yield row, (next(times) if row["error"] in (None, NO_FACE) else None)
+            cv2.imwrite(str(annotated.path(row["input"])), annotate(item.image, records, bars=bars))
+        yield row, item.found.timings
 
 
 #: Image formats OpenCV writes: an annotated copy keeps its input's format when it is one.
@@ -111,7 +160,7 @@ class AnnotatedCopies:
 def predict(
     inputs: Any,
     model: Any = "default",
-    detector: Any = "haar",
+    detector: Any = "auto",
     *,
     out: str | Path | None = None,
     labels: str = "fer7",
@@ -124,7 +173,10 @@ def predict(
     batch_size: int = 16,
     progress: bool = False,
     max_pixels: int | None = MAX_PIXELS,
-) -> list[dict[str, Any]]:
+    detect_every: int = DETECT_EVERY,
+    bars: bool = False,
+    as_frame: bool = False,
+) -> list[dict[str, Any]] | pd.DataFrame:
     """Find and classify every face of images, folders (recursively) and videos.
 
     Parameters
@@ -137,7 +189,9 @@ def predict(
         ``ferengine models``) or a fitted pipeline. The faces are cropped to the size
         the registered model's card gives, or that the model was fitted on.
     detector : str or FaceDetector
-        Detector plugin ("haar", "dlib-hog", "dlib-mmod", "none" for ready crops).
+        Detector plugin: "auto" (BlazeFace, then rotated passes, dlib's MMOD and whole
+        face crops where it finds nothing), "blazeface", "haar", "dlib-hog", "dlib-mmod",
+        "none" (inputs are ready face crops), a third-party name, or an instance.
     out : path, optional
         Folder for ``predictions.jsonl`` (one row per image or processed video frame),
         ``summary.json`` and annotated copies (``annotated/``). Nothing is written without it.
@@ -164,22 +218,44 @@ def predict(
         50 000 000 (``ferengine.loading.MAX_PIXELS``); None leaves only Pillow's own
         limit (2 × ``PIL.Image.MAX_IMAGE_PIXELS``, ≈179 MP). In-memory arrays are not
         checked.
+    detect_every : int
+        Videos: run the detector on every ``detect_every``-th processed frame and move
+        the boxes by optical flow on the others (1: detect on every processed frame).
+    bars : bool
+        Annotated images get a side panel with each face's class probabilities as bars
+        (videos keep the compact labels).
+    as_frame : bool
+        Return a pandas DataFrame (the ``frame`` extra) with one row per face instead of
+        the rows (see :func:`ferengine.prediction.frame.to_frame`). No input is lost:
+        an input, frame or video with no face or an error gets one row with NA face
+        columns and the ``error``.
 
     Returns
     -------
-    list of dict
+    list of dict or pandas.DataFrame
         ``{"input", "faces", "error"}`` per image (``"frame"`` too for video frames); each
         face has ``box`` [x, y, w, h], ``score``, ``landmarks`` (68 [x, y] or None),
         ``label``, ``confidence``, ``probabilities`` (and ``valence``,
-        ``valence_probabilities``; ``track`` in videos). A bad input gets a row with
+        ``valence_probabilities``; ``track`` in videos, and ``found_by`` "tracked" when
+        optical flow moved the box). A bad input gets a row with
         ``faces`` empty and ``error`` giving the reason; so does an image with no face.
         A video that ends before its container's frame count, or has frames that do not
         decode, gets a last row with ``frame`` None, ``video`` ``{"frames_expected",
         "frames_read", "frames_skipped", "frames_missing"}`` and the ``error``.
+        With ``as_frame``, the same as a DataFrame of one row per face, and one per row
+        without a face, so no input is lost (:func:`~ferengine.prediction.frame.to_frame`).
+
+    Raises
+    ------
+    ImportError
+        ``as_frame`` without pandas installed (the ``frame`` extra), before any work.
     """
     if labels not in LABELS:
         raise ValueError(f"labels must be one of {LABELS}, got {labels!r}")
+    if as_frame:
+        import_pandas()  # fail before any work when pandas is missing
     max_pixels = check_max_pixels(max_pixels)
+    detect_every = check_detect_every(detect_every)
     predictor = FacePredictor(model, detector, detector_params, margin, min_confidence,
                               valence=labels == "valence3")  # fmt: skip
     folder = Path(out) if out is not None else None
@@ -190,14 +266,15 @@ def predict(
             (folder / "annotated").mkdir(exist_ok=True)
             annotated = AnnotatedCopies(folder / "annotated")
     items = list(_items(inputs))
-    rows, seconds, videos = [], [], []
-    options = _Options(stride, smooth, batch_size, max_pixels)
+    rows, timings, videos = [], [], []
+    start = time.perf_counter()
+    options = _Options(stride, smooth, batch_size, max_pixels, detect_every, bars)
     with _Progress(len(items), progress) as advance, _Jsonl(folder) as write:
         for row, secs in _rows(items, predictor, annotated, options, videos, advance):
             write(row)
             rows.append(row)
             if secs is not None:
-                seconds.append(secs)
+                timings.append(secs)
     if folder is not None:
         summary = {
             "inputs": len(items),
@@ -205,10 +282,15 @@ def predict(
             "faces": sum(len(r["faces"]) for r in rows),
             "errors": sum(r["error"] not in (None, NO_FACE) for r in rows),
             "no_face": sum(r["error"] == NO_FACE for r in rows),
-            "preprocessing": timing_summary(seconds),
+            "seconds": round(time.perf_counter() - start, 3),
+            "preprocessing": timing_summary([sum(t.values()) for t in timings]),
+            "stages": stage_summary(rows, timings),
             "videos": videos,
         }
         write_atomic(folder / "summary.json", json.dumps(summary, indent=2))
+    if as_frame:
+        valence = predictor.valence[0] if predictor.valence is not None else None
+        return to_frame(rows, predictor.names, valence)
     return rows
 
 
@@ -220,34 +302,51 @@ class _Options:
     smooth: int
     batch_size: int
     max_pixels: int | None
+    detect_every: int
+    bars: bool
 
 
 def _rows(items: list[tuple[str, Any]], predictor: FacePredictor,
           annotated: AnnotatedCopies | None,
           options: _Options, videos: list[dict],
-          advance: Any) -> Iterator[tuple[dict, float | None]]:  # fmt: skip
+          advance: Any) -> Iterator[tuple[dict, dict | None]]:  # fmt: skip
     """Rows of every input, in order; each video read adds its frame counts to ``videos``."""
-    batch: list[tuple[str, Any]] = []
-    for name, source in [*items, ("", None)]:  # a sentinel flushes the last batch
-        video = isinstance(source, Path) and is_video(source)
-        if batch and (video or source is None or len(batch) >= options.batch_size):
-            yield from _image_rows(batch, predictor, annotated, options.max_pixels)
-            advance(len(batch))
-            batch = []
-        if source is None:
-            break
-        if not video:
-            batch.append((name, source))
-            continue
-        target = annotated.path(name, video=True) if annotated is not None else None
-        try:
-            counts = yield from predict_video(
-                source, predictor, options.stride, options.smooth, target, options.max_pixels
-            )
-            videos.append({"input": name, **counts.as_dict()})
-        except InputError as exc:
-            yield {"input": name, "frame": None, "faces": [], "error": str(exc)}, None
-        advance(1)
+    # One worker thread reads and finds the faces of the next images while this thread
+    # classifies the current batch: I/O, detection and the model overlap.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ferengine-find") as pool:
+        window: deque[Future[_Prepared]] = deque()
+
+        def flush(keep: int) -> Iterator[tuple[dict, dict | None]]:
+            while len(window) > keep:
+                n = min(options.batch_size, len(window) - keep)
+                batch = [window.popleft().result() for _ in range(n)]
+                yield from _image_rows(batch, predictor, annotated, options.bars)
+                advance(n)
+
+        for name, source in items:
+            if not (isinstance(source, Path) and is_video(source)):
+                window.append(pool.submit(_prepare, name, source, predictor, options.max_pixels))
+                yield from flush(options.batch_size)
+                continue
+            yield from flush(0)
+            yield from _video_rows(name, source, predictor, annotated, options, videos)
+            advance(1)
+        yield from flush(0)
+
+
+def _video_rows(name: str, source: Path, predictor: FacePredictor,
+                annotated: AnnotatedCopies | None, options: _Options,
+                videos: list[dict]) -> Iterator[tuple[dict, dict | None]]:  # fmt: skip
+    """Rows of one video; its frame counts are added to ``videos``."""
+    target = annotated.path(name, video=True) if annotated is not None else None
+    try:
+        counts = yield from predict_video(
+            source, predictor, options.stride, options.smooth, target, options.max_pixels,
+            options.detect_every
+        )  # fmt: skip
+        videos.append({"input": name, **counts.as_dict()})
+    except InputError as exc:
+        yield {"input": name, "frame": None, "faces": [], "error": str(exc)}, None
 
 
 class _Jsonl:

@@ -1,27 +1,55 @@
-"""Videos: faces of every ``stride``-th frame, tracked and smoothed, and an annotated copy."""
+"""Videos: faces of every ``stride``-th frame, detected or followed, smoothed, and annotated."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+import time
+from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 
+from ferengine.faces import landmarks_fit
+from ferengine.imageops import as_grey, as_uint8
 from ferengine.loading import MAX_PIXELS, pixel_limit_reason
+from ferengine.plugin import Face
 from ferengine.prediction.annotate import annotate
 from ferengine.prediction.inputs import InputError, check_file
-from ferengine.prediction.predictor import FacePredictor
-from ferengine.prediction.tracking import IoUTracker, Smoother
+from ferengine.prediction.predictor import FacePredictor, FoundFace, ImageFaces, crop_face
+from ferengine.prediction.tracking import Box, FlowTracker, IoUTracker, Smoother
 
 Row = dict[str, Any]
+Timings = dict[str, float]  # seconds by stage
 
 #: Failed reads in a row after which a video is taken to have ended. A frame that
 #: fails to decode is skipped when a later one reads; the container's frame count
 #: bounds the retries too, so a complete video never pays for them.
 MAX_BAD_FRAMES_IN_A_ROW = 25
+
+#: Processed frames per detection: the detector runs on the first of every
+#: ``DETECT_EVERY`` processed frames, and optical flow moves the boxes on the others
+#: (see ``benchmarks/video_tracking.py`` for the speed and box error it was chosen by).
+DETECT_EVERY = 5
+
+#: ``found_by`` of a face whose box optical flow moved from an earlier frame.
+TRACKED = "tracked"
+
+
+def check_detect_every(detect_every: object) -> int:
+    """Return ``detect_every`` if it is an int ≥ 1.
+
+    Raises
+    ------
+    ValueError
+        It is not (a bool is not an int here).
+    """
+    if isinstance(detect_every, bool) or not isinstance(detect_every, Integral) or detect_every < 1:
+        raise ValueError(f"detect_every must be an int ≥ 1, got {detect_every!r}")
+    return int(detect_every)
 
 
 @dataclass
@@ -67,20 +95,27 @@ def predict_video(
     smooth: int = 1,
     annotated: Path | None = None,
     max_pixels: int | None = MAX_PIXELS,
-) -> Generator[tuple[Row, float | None], None, VideoFrames]:
-    """Yield one row per processed frame and its detection-and-crop seconds.
+    detect_every: int = DETECT_EVERY,
+) -> Generator[tuple[Row, Timings | None], None, VideoFrames]:
+    """Yield one row per processed frame and its seconds per stage of finding the faces.
 
-    Every ``stride``-th frame is processed; each face gets a track id (IoU tracking
-    across processed frames) and probabilities averaged over its track's last
-    ``smooth`` processed frames. With ``annotated``, every frame is written to that
-    video file with the latest boxes drawn on it. A frame that fails to decode is
-    skipped (up to :data:`MAX_BAD_FRAMES_IN_A_ROW` in a row); a row's ``frame`` is
-    its index in the container, skipped frames included.
+    Every ``stride``-th frame is processed. The detector runs on the first of every
+    ``detect_every`` processed frames; on the others, optical flow
+    (:class:`~ferengine.prediction.tracking.FlowTracker`) moves each box seen on the
+    previous processed frame, and a face whose points are lost is left out until a
+    detection frame finds it again. Every face, detected or moved, is landmarked,
+    levelled, cropped and classified; a moved one's record has ``found_by`` "tracked" and
+    ``score`` None. Each face gets a track id (IoU matching on detection frames, the
+    flow between them) and probabilities averaged over its track's last ``smooth``
+    processed frames. With ``annotated``, every frame is written to that video file
+    with the latest boxes drawn on it. A frame that fails to decode is skipped (up to
+    :data:`MAX_BAD_FRAMES_IN_A_ROW` in a row); a row's ``frame`` is its index in the
+    container, skipped frames included.
 
     When fewer frames are read than the container announces, or frames were skipped,
     a last, video-level row follows: ``frame`` None, no faces, ``video`` holding the
     counts (:meth:`VideoFrames.as_dict`) and ``error`` saying what is wrong (its
-    seconds are None).
+    timings are None).
 
     Returns
     -------
@@ -92,9 +127,12 @@ def predict_video(
     InputError
         The path is not a readable regular file, OpenCV cannot open it or read a
         first frame from it, or its frames are above ``max_pixels``.
+    ValueError
+        ``stride`` or ``detect_every`` is not an int ≥ 1.
     """
     if stride < 1:
         raise ValueError(f"stride must be ≥ 1, got {stride!r}")
+    detect_every = check_detect_every(detect_every)
     check_file(path)  # never hand a pipe, a device or a folder to OpenCV
     capture = cv2.VideoCapture(str(path))
     try:
@@ -106,7 +144,8 @@ def predict_video(
             raise InputError(reason.replace("image too large", "video frames too large", 1))
         (count,) = _count(capture, cv2.CAP_PROP_FRAME_COUNT)
         counts = VideoFrames(count or None)
-        yield from _frames(capture, counts, path, predictor, stride, smooth, annotated)
+        yield from _frames(capture, counts, path, predictor, (stride, detect_every), smooth,
+                           annotated)  # fmt: skip
     finally:
         capture.release()
     problem = counts.problem()
@@ -123,11 +162,15 @@ def _count(capture: cv2.VideoCapture, *props: int) -> list[int]:
 
 
 def _frames(capture: cv2.VideoCapture, counts: VideoFrames, path: Path,
-            predictor: FacePredictor, stride: int, smooth: int,
-            annotated: Path | None) -> Generator[tuple[Row, float], None, None]:  # fmt: skip
-    """Read, process and annotate the frames, counting them in ``counts``."""
+            predictor: FacePredictor, every: tuple[int, int], smooth: int,
+            annotated: Path | None) -> Generator[tuple[Row, Timings], None, None]:  # fmt: skip
+    """Read, process and annotate the frames, counting them in ``counts``.
+
+    ``every`` is (stride, detect_every).
+    """
+    stride, detect_every = every
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    tracker, smoother = IoUTracker(), Smoother(smooth)
+    tracks, smoother = VideoFaces(predictor, detect_every), Smoother(smooth)
     writer, faces = None, []
     index, bad = 0, 0  # index of the next frame in the container; failed reads in a row
     try:
@@ -149,15 +192,14 @@ def _frames(capture: cv2.VideoCapture, counts: VideoFrames, path: Path,
             if process or writer is not None:  # skipped frames of an unannotated run: no work
                 rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             if process:
-                found = predictor.find(rgb)
+                found, ids = tracks.find(rgb, cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
                 proba = predictor.probabilities([f.crop for f in found.faces])
-                tracks = tracker.update([f.face.box for f in found.faces])
                 faces = [
                     {**predictor.describe(f, smoother.update(track, p)), "track": track}
-                    for f, p, track in zip(found.faces, proba, tracks, strict=True)
+                    for f, p, track in zip(found.faces, proba, ids, strict=True)
                 ]
                 row = {"input": str(path), "frame": index, "faces": faces, "error": None}
-                yield row, found.seconds
+                yield row, found.timings
             if writer is not None:
                 writer.write(annotate(rgb, faces))
             counts.frames_read += 1
@@ -167,3 +209,107 @@ def _frames(capture: cv2.VideoCapture, counts: VideoFrames, path: Path,
             writer.release()
     if not counts.frames_read:
         raise InputError("unreadable video: OpenCV could not read a frame from it")
+
+
+class VideoFaces:
+    """The faces of a video's processed frames, one frame after the other, with track ids.
+
+    The detector runs on the first of every ``detect_every`` processed frames, and
+    :class:`~ferengine.prediction.tracking.IoUTracker` gives its faces track ids. On the
+    others, :class:`~ferengine.prediction.tracking.FlowTracker` moves the boxes of the
+    tracks seen on the previous processed frame (with the detector's keypoints); a
+    track it loses has no face until a detection frame finds it again. Every face is
+    landmarked, levelled and cropped as :meth:`FacePredictor.find` does.
+
+    Parameters
+    ----------
+    predictor : FacePredictor
+        Detects, landmarks and crops.
+    detect_every : int
+        Processed frames per detection.
+    """
+
+    def __init__(self, predictor: FacePredictor, detect_every: int = DETECT_EVERY) -> None:
+        self.predictor = predictor
+        self.detect_every = detect_every
+        self.tracker = IoUTracker()
+        self.flow = FlowTracker()
+        self._previous: np.ndarray | None = None  # the last processed frame, grey
+        self._keypoints: dict[int, np.ndarray | None] = {}  # of the faces on it, by track
+        self._processed = 0
+
+    def find(self, rgb: np.ndarray, grey: np.ndarray) -> tuple[ImageFaces, list[int]]:
+        """Return the faces of the next processed frame (RGB and grey) and their track ids.
+
+        Detection frames are timed per detector stage; tracked frames under "tracked"
+        (the optical flow). Both add "landmarks" and "crop".
+        """
+        if self._previous is None or self._processed % self.detect_every == 0:
+            found = self.predictor.find(rgb)
+            ids = self.tracker.update([f.face.box for f in found.faces])
+        else:
+            found, ids = self._follow(rgb, grey)
+        self._keypoints = {t: f.face.keypoints for t, f in zip(ids, found.faces, strict=True)}
+        self._previous, self._processed = grey, self._processed + 1
+        return found, ids
+
+    def _follow(self, rgb: np.ndarray, grey: np.ndarray) -> tuple[ImageFaces, list[int]]:
+        """Move the boxes of the tracks seen last into this frame; landmark and crop them."""
+        start = time.perf_counter()
+        seen = self.tracker.seen()
+        boxes = self.flow.move(self._previous, grey, list(seen.values()))
+        moved = {t: box for t, box in zip(seen, boxes, strict=True) if box is not None}
+        self.tracker.follow(moved)
+        carried = {t: _carry(self._keypoints.get(t), seen[t], box) for t, box in moved.items()}
+        faces = [
+            Face(_pixels(box, grey.shape), None, carried[t], TRACKED) for t, box in moved.items()
+        ]
+        timings = {TRACKED: time.perf_counter() - start}
+        return ImageFaces(crop_faces(self.predictor, rgb, faces, timings), timings), list(moved)
+
+
+def crop_faces(predictor: FacePredictor, image: np.ndarray, faces: Sequence[Face],
+               timings: Timings) -> list[FoundFace]:  # fmt: skip
+    """Landmark, level and crop given faces of one image as :meth:`FacePredictor.find` does.
+
+    :meth:`FacePredictor.find` after its detector: the seconds spent are added to
+    ``timings`` under "landmarks" and "crop".
+    """
+    start = time.perf_counter()
+    image = as_uint8(image)
+    grey = as_grey(image)
+    landmarker = predictor.landmarker
+    points = (
+        landmarker.locate(grey, np.array([f.box for f in faces]))
+        if landmarker is not None and faces
+        else [None] * len(faces)
+    )
+    timings["landmarks"] = timings.get("landmarks", 0.0) + time.perf_counter() - start
+    start = time.perf_counter()
+    source = image if predictor.colour else grey
+    found = []
+    for face, shape in zip(faces, points, strict=True):
+        fits = shape is not None and landmarks_fit(landmarker, shape, face.box, face.keypoints)
+        alignment, angle = predictor._level(face, shape if fits else None)
+        crop = crop_face(source, face.box, predictor.margin, predictor.size, angle)
+        found.append(FoundFace(face, crop, shape if fits else None, alignment))
+    timings["crop"] = timings.get("crop", 0.0) + time.perf_counter() - start
+    return found
+
+
+def _pixels(box: Box, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """Round a moved box to whole pixels inside a frame of ``shape``, as detectors give them."""
+    h, w = shape[:2]
+    x0, y0 = max(0, round(box[0])), max(0, round(box[1]))
+    x1, y1 = min(w, round(box[0] + box[2])), min(h, round(box[1] + box[3]))
+    return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
+
+
+def _carry(points: np.ndarray | None, before: Box, after: Box) -> np.ndarray | None:
+    """Move points with their box: the shift of its centre and the change of its width."""
+    if points is None:
+        return None
+    scale = after[2] / before[2]
+    centre = np.array([before[0] + before[2] / 2, before[1] + before[3] / 2])
+    moved = np.array([after[0] + after[2] / 2, after[1] + after[3] / 2])
+    return moved + scale * (np.asarray(points, float) - centre)

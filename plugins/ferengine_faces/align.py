@@ -18,7 +18,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ferengine import registry
 from ferengine.extractor import ImagePreprocessor
-from ferengine.faces import Landmarker, create_landmarker, largest_face, whole_image
+from ferengine.faces import (
+    Landmarker,
+    create_landmarker,
+    eye_line_matrix,
+    largest_face,
+    plausible,
+    whole_image,
+)
 from ferengine.imageops import SIZE, size_pair, to_grey, to_uint8
 
 #: Canonical positions of the eye centres, nose tip and mouth corners (image's left
@@ -30,16 +37,6 @@ FALLBACKS = ("resize", "error")
 
 def _homogeneous(m: np.ndarray) -> np.ndarray:
     return np.vstack([m, [0.0, 0.0, 1.0]])
-
-
-def eye_line_matrix(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Return the 2×3 rotation about the eye midpoint that makes the eye line horizontal.
-
-    ``left`` and ``right`` are the (x, y) centres of the image's left and right eye.
-    """
-    dx, dy = right - left
-    centre = (float((left[0] + right[0]) / 2), float((left[1] + right[1]) / 2))
-    return cv2.getRotationMatrix2D(centre, float(np.degrees(np.arctan2(dy, dx))), 1.0)
 
 
 def spatial_matrix(
@@ -99,25 +96,6 @@ def template_anchors(landmarker: Landmarker, points: np.ndarray) -> np.ndarray:
     left, right = landmarker.eye_centres(points)
     others = points[[landmarker.nose_tip, *landmarker.mouth_corners]]
     return np.array([left, right, *others], dtype=np.float32)
-
-
-def plausible(
-    left: np.ndarray, right: np.ndarray, points: np.ndarray, height: int, width: int
-) -> bool:
-    """Return whether a shape looks like a face: eyes apart, inside the image, tilt < 45°.
-
-    ``left`` and ``right`` are its eye centres, ``points`` all its landmarks.
-    """
-    dx, dy = right - left
-    d = float(np.hypot(dx, dy))
-    inside = all(0 <= p[0] < width and 0 <= p[1] < height for p in (left, right))
-    return (
-        bool(np.isfinite(points).all())
-        and inside
-        and dx > 0
-        and abs(dy) < dx
-        and (0.1 * min(height, width) < d < 0.9 * width)
-    )
 
 
 class AlignFallbackWarning(UserWarning):

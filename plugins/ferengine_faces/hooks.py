@@ -2,14 +2,23 @@
 
 from ferengine import hookimpl
 from ferengine_faces.align import Align
+from ferengine_faces.blazeface import BlazeFaceDetector
 from ferengine_faces.detectors import DlibHOGDetector, DlibMMODDetector, HaarDetector, NoDetector
 from ferengine_faces.landmarkers import Dlib5, Dlib68
+from ferengine_faces.multistage import AutoDetector
 
 
 @hookimpl
 def ferengine_register_detectors():
     """Register the built-in face detectors."""
-    return [HaarDetector, DlibHOGDetector, DlibMMODDetector, NoDetector]
+    return [
+        AutoDetector,
+        BlazeFaceDetector,
+        HaarDetector,
+        DlibHOGDetector,
+        DlibMMODDetector,
+        NoDetector,
+    ]
 
 
 @hookimpl
