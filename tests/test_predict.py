@@ -98,7 +98,8 @@ def test_video_faces_keep_their_track_ids(faces, model_file, tmp_path):
         writer.write(frame)
     writer.release()
     out = tmp_path / "out"
-    rows = ferengine.predict(path, model=str(model_file), out=out, stride=2, smooth=3)
+    rows = ferengine.predict(path, model=str(model_file), out=out, stride=2, smooth=3,
+                             detector="haar")  # drawn faces: the cascade finds them all
     assert [r["frame"] for r in rows] == list(range(0, 12, 2))
     tracks = [{f["track"]: f["box"][0] for f in r["faces"]} for r in rows]
     assert all(len(t) == 2 for t in tracks)
@@ -173,3 +174,35 @@ def test_annotated_copies_keep_the_input_name_and_format_and_are_unique(inputs, 
     names = AnnotatedCopies(tmp_path)
     assert [names.path(name).name for name in inputs] == expected
     assert names.path("clips/run.avi", video=True).name == "clips_run.mp4"
+
+
+def test_large_jpeg_is_decoded_reduced_and_boxes_come_back_in_file_pixels(faces, model_file,
+                                                                          tmp_path):  # fmt: skip
+    from ferengine.prediction.inputs import read_photo
+
+    big = cv2.resize(faces[0], (1200, 1200), interpolation=cv2.INTER_CUBIC)
+    photo = np.full((3000, 4000, 3), 100, np.uint8)
+    photo[900:2100, 2200:3400] = big[..., None]
+    path = tmp_path / "big.jpg"
+    cv2.imwrite(str(path), photo)
+    image, factor = read_photo(path, reduce_to=1920)
+    assert image.shape[:2] == (1500, 2000) and factor == 2.0
+    assert read_photo(path)[1] == 1.0 and read_photo(path, reduce_to=2000)[1] == 1.0
+    (row,) = ferengine.predict(path, model=str(model_file))
+    (face,) = row["faces"]
+    x, y, w, h = face["box"]
+    assert abs(x + w / 2 - 2800) < 100 and abs(y + h / 2 - 1500) < 150 and w > 600
+
+
+def test_levelled_crop_undoes_the_tilt_its_eye_line_shows(faces):
+    from ferengine.prediction.predictor import crop_face
+
+    image = cv2.resize(faces[0], (320, 320), interpolation=cv2.INTER_CUBIC)
+    box = (60, 60, 200, 200)
+    upright = crop_face(image, box, 0.2, (48, 48)).astype(int)
+    clockwise = cv2.getRotationMatrix2D((160, 160), -25, 1.0)  # OpenCV: negative turns clockwise
+    tilted = cv2.warpAffine(image, clockwise, (320, 320), borderMode=cv2.BORDER_REPLICATE)
+    # turned clockwise, the image's right eye drops: the eye line's angle is +25°
+    levelled = crop_face(tilted, box, 0.2, (48, 48), angle=25.0)
+    wrong_way = crop_face(tilted, box, 0.2, (48, 48), angle=-25.0)
+    assert np.abs(upright - levelled).mean() < 0.3 * np.abs(upright - wrong_way).mean()

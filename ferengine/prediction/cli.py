@@ -80,6 +80,11 @@ from ferengine.prediction.video import DETECT_EVERY
 )
 @click.option("--no-annotate", is_flag=True, help="Skip the annotated images and videos.")
 @click.option(
+    "--no-align",
+    is_flag=True,
+    help="Crop each face box as it is, without turning the face upright on its eye line.",
+)
+@click.option(
     "--bars",
     is_flag=True,
     help="Annotated images get a side panel with each face's class probabilities as bars.",
@@ -88,7 +93,7 @@ from ferengine.prediction.video import DETECT_EVERY
 def predict_cmd(inputs: tuple[str, ...], model: str, detector: str,
                 detector_params: tuple[str, ...], out: Path | None, labels: str,
                 min_confidence: float, stride: int, smooth: int, detect_every: int,
-                max_pixels: int | None, no_annotate: bool, bars: bool,
+                max_pixels: int | None, no_annotate: bool, no_align: bool, bars: bool,
                 as_json: bool) -> None:  # fmt: skip
     """Find every face in INPUT (image files, folders, videos), align it and classify it.
 
@@ -120,6 +125,7 @@ def predict_cmd(inputs: tuple[str, ...], model: str, detector: str,
             max_pixels=MAX_PIXELS if max_pixels is None else max_pixels,
             annotate_images=not no_annotate,
             bars=bars,
+            align=not no_align,
             progress=not as_json,
         )
     except (FerengineError, ValueError, TypeError, FileNotFoundError) as exc:

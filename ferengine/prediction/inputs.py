@@ -140,6 +140,32 @@ def read_image(path: Path, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
         With the reason: missing, not a regular file, not readable, not an image,
         above ``max_pixels``, corrupt or truncated, unsupported mode.
     """
+    return read_photo(path, max_pixels)[0]
+
+
+def read_photo(path: Path, max_pixels: int | None = MAX_PIXELS,
+               reduce_to: int | None = None) -> tuple[np.ndarray, float]:  # fmt: skip
+    """Read an image file as :func:`read_image` does, a large JPEG at reduced size.
+
+    With ``reduce_to``, a JPEG whose longer side exceeds twice that is decoded at 1/2,
+    1/4 or 1/8 of its size by the JPEG decoder itself (Pillow's ``draft``, libjpeg's
+    DCT scaling, as OpenCV's ``IMREAD_REDUCED_*``), never below ``reduce_to`` on its
+    longer side: a fraction of the decoding work, for a detector that works at most at
+    that size anyway.
+
+    Returns
+    -------
+    image : ndarray
+    factor : float
+        The stored width over the decoded width (1.0 when decoded whole): multiply
+        coordinates in ``image`` by it to get the file's pixels.
+
+    Raises
+    ------
+    InputError
+        With the reason: missing, not a regular file, not readable, not an image,
+        above ``max_pixels``, corrupt or truncated, unsupported mode.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -151,6 +177,10 @@ def read_image(path: Path, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
                 reason = pixel_limit_reason(*img.size, max_pixels)
                 if reason is not None:
                     raise InputError(reason)
+                width = img.size[0]
+                if reduce_to and img.format == "JPEG" and max(img.size) > 2 * reduce_to:
+                    share = reduce_to / max(img.size)
+                    img.draft(img.mode, (round(img.size[0] * share), round(img.size[1] * share)))
                 img.load()
                 if img.mode not in NATIVE_MODES:  # palette, CMYK, YCbCr, 1-bit, ...
                     alpha = "A" in img.mode or "transparency" in img.info
@@ -170,4 +200,4 @@ def read_image(path: Path, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
         array = np.clip(array, 0, 65535).astype(np.uint16)
     if array.ndim not in (2, 3) or min(array.shape[:2]) < 1:
         raise InputError(f"unsupported image shape {array.shape}")
-    return array
+    return array, width / array.shape[1]

@@ -88,16 +88,20 @@ def crop_face(image: np.ndarray, box: tuple[int, int, int, int], margin: float,
     """
     x, y, w, h = box
     if abs(angle) >= 1.0:
-        side = max(w, h) * (1 + 2 * margin) * 1.5  # room for the turn's corners
-        cx, cy = x + w / 2, y + h / 2
-        square = (round(cx - side / 2), round(cy - side / 2), round(side), round(side))
-        region = crop_face(image, square, 0.0, (square[3], square[2]))
-        turn = cv2.getRotationMatrix2D((square[2] / 2, square[3] / 2), angle, 1.0)
-        region = cv2.warpAffine(region, turn, (square[2], square[3]), flags=cv2.INTER_LINEAR,
+        # Cut a square with room for the turn's corners, shrink it to about the output
+        # size (so the turn costs little on large faces), turn it, then crop as usual.
+        side = round(max(w, h) * (1 + 2 * margin) * 1.5)
+        corner = round(x + w / 2 - side / 2), round(y + h / 2 - side / 2)
+        small = max(2 * max(size), 1)
+        k = min(1.0, small / side)
+        region = crop_face(image, (*corner, side, side), 0.0, (round(side * k),) * 2)
+        middle = region.shape[1] / 2, region.shape[0] / 2
+        turn = cv2.getRotationMatrix2D(middle, angle, 1.0)
+        region = cv2.warpAffine(region, turn, region.shape[1::-1], flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-        shift = (square[2] - w) / 2, (square[3] - h) / 2
-        box = round(shift[0]), round(shift[1]), w, h
-        return crop_face(region, box, margin, size)
+        bw, bh = max(1, round(w * k)), max(1, round(h * k))
+        return crop_face(region, (round(middle[0] - bw / 2), round(middle[1] - bh / 2), bw, bh),
+                         margin, size)  # fmt: skip
     m = round(margin * max(w, h))
     x0, y0, x1, y1 = x - m, y - m, x + w + m, y + h + m
     ih, iw = image.shape[:2]

@@ -18,7 +18,7 @@ from ferengine.fileio import write_atomic
 from ferengine.loading import MAX_PIXELS, check_max_pixels
 from ferengine.prediction.annotate import annotate
 from ferengine.prediction.frame import import_pandas, to_frame
-from ferengine.prediction.inputs import InputError, expand, is_video, read_image
+from ferengine.prediction.inputs import InputError, expand, is_video, read_photo
 from ferengine.prediction.predictor import FacePredictor, ImageFaces
 from ferengine.prediction.video import DETECT_EVERY, check_detect_every, predict_video
 
@@ -89,6 +89,7 @@ class _Prepared:
     row: dict
     image: np.ndarray | None = None
     found: ImageFaces | None = None
+    factor: float = 1.0  # the file's pixels per pixel of ``image`` (large JPEGs: > 1)
 
 
 def _prepare(name: str, source: Any, predictor: FacePredictor,
@@ -96,15 +97,25 @@ def _prepare(name: str, source: Any, predictor: FacePredictor,
     """Read one image input and find, level and crop its faces (timed per stage)."""
     row = {"input": name, "faces": [], "error": None}
     start = time.perf_counter()
+    image, factor = source, 1.0
     try:
-        image = source if isinstance(source, np.ndarray) else read_image(source, max_pixels)
+        if not isinstance(source, np.ndarray):
+            image, factor = read_photo(source, max_pixels, predictor.detector.max_side)
     except InputError as exc:
         row["error"] = str(exc)
         return _Prepared(row)
     read = time.perf_counter() - start
     found = predictor.find(image)
     found.timings = {"read": read, **found.timings}
-    return _Prepared(row, image, found)
+    return _Prepared(row, image, found, factor)
+
+
+def _to_file_pixels(record: dict, factor: float) -> dict:
+    """Scale a face record's box and landmarks from a reduced decode to the file's pixels."""
+    record["box"] = [round(v * factor) for v in record["box"]]
+    if record["landmarks"] is not None:
+        record["landmarks"] = np.round(np.asarray(record["landmarks"]) * factor, 1).tolist()
+    return record
 
 
 def _image_rows(batch: list[_Prepared], predictor: FacePredictor,
@@ -118,8 +129,10 @@ def _image_rows(batch: list[_Prepared], predictor: FacePredictor,
             continue
         row["faces"] = records
         row["error"] = None if records else NO_FACE
-        if annotated is not None:
+        if annotated is not None:  # drawn on the decoded image, reduced or not
             cv2.imwrite(str(annotated.path(row["input"])), annotate(item.image, records, bars=bars))
+        if item.factor != 1.0:
+            row["faces"] = [_to_file_pixels(record, item.factor) for record in records]
         yield row, item.found.timings
 
 
@@ -175,6 +188,7 @@ def predict(
     max_pixels: int | None = MAX_PIXELS,
     detect_every: int = DETECT_EVERY,
     bars: bool = False,
+    align: bool = True,
     as_frame: bool = False,
 ) -> list[dict[str, Any]] | pd.DataFrame:
     """Find and classify every face of images, folders (recursively) and videos.
@@ -224,6 +238,9 @@ def predict(
     bars : bool
         Annotated images get a side panel with each face's class probabilities as bars
         (videos keep the compact labels).
+    align : bool
+        Turn each face upright on its eye line before cropping (see
+        :class:`FacePredictor`); False crops every box as it is.
     as_frame : bool
         Return a pandas DataFrame (the ``frame`` extra) with one row per face instead of
         the rows (see :func:`ferengine.prediction.frame.to_frame`). No input is lost:
@@ -257,7 +274,7 @@ def predict(
     max_pixels = check_max_pixels(max_pixels)
     detect_every = check_detect_every(detect_every)
     predictor = FacePredictor(model, detector, detector_params, margin, min_confidence,
-                              valence=labels == "valence3")  # fmt: skip
+                              valence=labels == "valence3", align=align)  # fmt: skip
     folder = Path(out) if out is not None else None
     annotated = None
     if folder is not None:
