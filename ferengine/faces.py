@@ -11,6 +11,7 @@ This module belongs to the core so that plugins use it without importing each ot
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import ClassVar
 
 import cv2
@@ -26,6 +27,7 @@ __all__ = [
     "Landmarker",
     "create_landmarker",
     "eye_line_matrix",
+    "iou_matrix",
     "landmarks_fit",
     "largest_face",
     "plausible",
@@ -34,6 +36,19 @@ __all__ = [
 ]
 
 Box = tuple[int, int, int, int]
+
+
+def iou_matrix(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> np.ndarray:
+    """Return the intersection-over-union of every box of ``a`` with every box of ``b``."""
+    if not len(a) or not len(b):
+        return np.zeros((len(a), len(b)))
+    A, B = np.asarray(a, dtype=float)[:, None], np.asarray(b, dtype=float)[None]
+    w = np.clip(np.minimum(A[..., 0] + A[..., 2], B[..., 0] + B[..., 2])
+                - np.maximum(A[..., 0], B[..., 0]), 0, None)  # fmt: skip
+    h = np.clip(np.minimum(A[..., 1] + A[..., 3], B[..., 1] + B[..., 3])
+                - np.maximum(A[..., 1], B[..., 1]), 0, None)  # fmt: skip
+    inter = w * h
+    return inter / (A[..., 2] * A[..., 3] + B[..., 2] * B[..., 3] - inter)
 
 
 def whole_image(shape: tuple[int, ...]) -> Box:

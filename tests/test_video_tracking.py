@@ -167,19 +167,22 @@ def test_a_track_whose_points_are_lost_ends_until_a_detection_finds_the_face(mod
     assert all(r["error"] is None for r in rows)
 
 
-def test_flow_tracker_follows_shift_and_scale_and_drops_what_it_cannot_see():
+@pytest.mark.parametrize("face_side", [64, 20])  # 20: frames halved, the 40-px box is 20 px
+def test_flow_tracker_follows_shift_and_scale_and_drops_what_it_cannot_see(face_side):
     base = texture(120, 3)
     prev, nxt = background(), background()
     prev[50:150, 60:160] = cv2.resize(base, (100, 100), interpolation=cv2.INTER_AREA)
     nxt[55:165, 67:177] = cv2.resize(base, (110, 110), interpolation=cv2.INTER_AREA)
     flat = np.full(SIZE, 60, np.uint8)
-    moved, whole, empty = FlowTracker().move(
+    prev[150:190, 200:240] = nxt[150:190, 200:240] = 60
+    flow = FlowTracker(face_side=face_side)
+    moved, whole, empty = flow.move(
         prev, nxt, [(60, 50, 100, 100), (0, 0, SIZE[1], SIZE[0]), (200, 150, 40, 40)]
     )
     np.testing.assert_allclose(moved, (67, 55, 110, 110), atol=1.5)
     assert whole == (0, 0, SIZE[1], SIZE[0])  # the whole frame is the face: not moved
-    assert empty is None  # no corners on a smooth background
-    assert FlowTracker().move(prev, flat, [(60, 50, 100, 100)]) == [None]  # the face vanished
+    assert empty is None  # no corners in a flat box
+    assert flow.move(prev, flat, [(60, 50, 100, 100)]) == [None]  # the face vanished
 
 
 def test_the_detector_keypoints_move_with_a_tracked_box_and_level_its_crop(clip, model_file):

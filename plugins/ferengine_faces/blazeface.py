@@ -90,9 +90,14 @@ def raw_detections(rgb: np.ndarray, model: BlazeModel,
     h, w = rgb.shape[:2]
     side = max(h, w) * (1 + 2 * pad)
     off_x, off_y, k = (side - w) / 2, (side - h) / 2, model.size / side
-    warp = np.float32([[k, 0, off_x * k], [0, k, off_y * k]])
-    interpolation = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
-    square = cv2.warpAffine(rgb, warp, (model.size, model.size), flags=interpolation)
+    small = rgb
+    if k < 1:  # warpAffine samples pixels: shrink with area averaging first
+        small = cv2.resize(rgb, (max(1, round(w * k)), max(1, round(h * k))),
+                           interpolation=cv2.INTER_AREA)  # fmt: skip
+    # image pixel x lands at k·(x + off_x); a pixel u of ``small`` is x = u·w/small_w
+    kx, ky = k * w / small.shape[1], k * h / small.shape[0]
+    warp = np.float32([[kx, 0, off_x * k], [0, ky, off_y * k]])
+    square = cv2.warpAffine(small, warp, (model.size, model.size), flags=cv2.INTER_LINEAR)
     blob = cv2.dnn.blobFromImage(square, 1 / 127.5, mean=(127.5, 127.5, 127.5))
     net = _net(model)
     net.setInput(blob)

@@ -25,6 +25,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ferengine import registry
+from ferengine.faces import iou_matrix
 from ferengine.plugin import FaceDetector, Found
 from ferengine_faces.blazeface import BlazeFaceDetector
 
@@ -94,7 +95,8 @@ class AutoDetector(FaceDetector):
         "crop_min_score": [Interval(Real, 0, 1, closed="both")],
     }
 
-    def __init__(self, min_score: float = 0.5, pad: float = 0.3, angles: tuple[float, ...] = (-30.0, 30.0),
+    def __init__(self, min_score: float = 0.5, pad: float = 0.3,
+                 angles: tuple[float, ...] = (-30.0, 30.0),
                  fallback: str | None = "dlib-mmod", fallback_side: int = 400,
                  crop_side: int = 320, crop_min_score: float = 0.25, mode: str = "all",
                  max_side: int | None = 1920) -> None:  # fmt: skip
@@ -107,6 +109,12 @@ class AutoDetector(FaceDetector):
         self.crop_min_score = crop_min_score
         self.mode = mode
         self.max_side = max_side
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        if not all(isinstance(a, Real) and not isinstance(a, bool) for a in self.angles):
+            raise ValueError(f"auto: angles must be numbers (degrees), got {self.angles!r}")
+        self._fallback()  # an unknown name raises here, naming the parameter
 
     def _blazeface(self, pad: float = 0.0) -> BlazeFaceDetector:
         model = "auto" if pad == 0 else "short"
@@ -150,14 +158,14 @@ class AutoDetector(FaceDetector):
     def _padded(self, padded: BlazeFaceDetector, rgb: np.ndarray) -> list[Found] | None:
         if not self.pad:
             return None
-        return [self._found(f, "blazeface-padded") for f in padded.detect(rgb)]
+        return [self._found(f, "blazeface-padded") for f in mirror_consistent(padded, rgb)]
 
     def _turned(self, blaze: BlazeFaceDetector, rgb: np.ndarray) -> list[Found] | None:
         if not self.angles:
             return None
         for angle in self.angles:
             copy, back = turned(rgb, float(angle))
-            faces = blaze.detect(copy)
+            faces = mirror_consistent(blaze, copy)
             if faces:
                 return [self._back(f, back) for f in faces]
         return []
@@ -179,8 +187,31 @@ class AutoDetector(FaceDetector):
         h, w = rgb.shape[:2]
         if not self.crop_side or max(h, w) > self.crop_side or max(h, w) > 2 * min(h, w):
             return None
-        best = crop_face_score(blaze, rgb)
+        # the score must hold on the mirror image and a slightly blurred copy too: noise
+        # that happens to score as a face does not, a face does
+        views = (rgb, rgb[:, ::-1], cv2.GaussianBlur(rgb, (0, 0), 1.0))
+        best = min(crop_face_score(blaze, view) for view in views)
         return [Found(0, 0, w, h, best, None, "whole-image")] if best >= self.crop_min_score else []
+
+
+def mirror_consistent(blaze: BlazeFaceDetector, rgb: np.ndarray) -> list[Any]:
+    """Return the faces ``blaze`` finds in ``rgb`` that it also finds in its mirror image.
+
+    The later, more permissive stages look at images where the first pass found no face;
+    a face is symmetric enough to be found mirrored as well (IoU ≥ 0.5 with the
+    mirrored box), a chance pattern of texture or noise rarely is.
+    """
+    faces = blaze.detect(rgb)
+    if not faces:
+        return []
+    w = rgb.shape[1]
+    mirrored = [
+        (w - x - bw, y, bw, bh) for x, y, bw, bh in (f.box for f in blaze.detect(rgb[:, ::-1]))
+    ]
+    if not mirrored:
+        return []
+    overlap = iou_matrix([f.box for f in faces], mirrored)
+    return [f for f, row in zip(faces, overlap, strict=True) if row.max() >= 0.5]
 
 
 def crop_face_score(blaze: BlazeFaceDetector, rgb: np.ndarray) -> float:
