@@ -16,6 +16,9 @@ from ferengine.spec import load_spec
 from .conftest import ROOT
 
 
+AUTO_STAGES = ("blazeface", "blazeface-padded", "blazeface-rotated", "dlib-mmod", "whole-image")
+
+
 @pytest.fixture(scope="module")
 def faces():
     """Synthetic faces upsampled to 160×160 that the Haar cascade finds, and a model file."""
@@ -52,11 +55,11 @@ def test_folder_with_good_and_bad_files_gives_one_row_per_input(faces, model_fil
     assert len(rows) == 8  # one per input, bad ones included
     for name in ("photo.jpg", "grey16.png", "rgba.png"):
         (face,) = rows[name]["faces"]
-        assert rows[name]["error"] is None and face["found_by"] in ("blazeface", "blazeface-padded")
+        assert rows[name]["error"] is None and face["found_by"] in AUTO_STAGES
         if face["alignment"] == "landmarks":
             assert len(face["landmarks"]) == 68
-        else:  # the landmark fit on a drawn face was not plausible: levelled on keypoints
-            assert face["alignment"] == "keypoints" and face["landmarks"] is None
+        else:  # the landmark fit on a drawn face was not plausible
+            assert face["alignment"] in ("keypoints", "box") and face["landmarks"] is None
         assert sum(face["probabilities"].values()) == pytest.approx(1, abs=1e-3)
         assert face["valence"] in ("positive", "neutral", "negative")
     x, y, w, h = rows["photo.jpg"]["faces"][0]["box"]
@@ -74,6 +77,7 @@ def test_folder_with_good_and_bad_files_gives_one_row_per_input(faces, model_fil
     stages = summary["stages"]
     assert stages["read"]["images"] == 4 and stages["blazeface"]["images"] == 4
     assert sum(stage["faces"] for stage in stages.values()) == 3
+    assert set(stages) - {"read", "landmarks", "crop"} <= set(AUTO_STAGES)
 
 
 def test_python_api_takes_arrays_and_labels_low_confidence_faces_uncertain(faces, model_file):
