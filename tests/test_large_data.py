@@ -142,7 +142,7 @@ def test_second_load_reuses_the_cache(cache, monkeypatch):
     stamp = path.stat().st_mtime_ns, path.stat().st_ino
     from ferengine_datasets import synthetic
 
-    monkeypatch.setattr(synthetic, "_render", lambda *a: pytest.fail("rendered again"))
+    monkeypatch.setattr(synthetic, "_draw", lambda *a: pytest.fail("rendered again"))
     second = mapped(cache)
     assert images_file(second) == path
     assert (path.stat().st_mtime_ns, path.stat().st_ino) == stamp

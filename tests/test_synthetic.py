@@ -1,3 +1,5 @@
+import hashlib
+
 import numpy as np
 import pytest
 from sklearn.model_selection import cross_val_score
@@ -31,6 +33,27 @@ def test_images_vary_within_a_class_and_size_is_honoured():
     assert ds.images.shape[1:] == (64, 64)
     happy = ds.where(label="happy").images.astype(float)
     assert np.abs(happy[0] - happy[1]).mean() > 2  # not copies
+
+
+#: SHA-256 of the uint8 images ``synthetic`` rendered (opencv 4.14.0, numpy 2.4.6) before
+#: its view was made explicit (issue 20): refactors of the renderer must keep every pixel.
+#: A library upgrade that changes them is a rendering change: say so in CHANGELOG.md.
+PINNED = [
+    ({"n_subjects": 2, "per_expression": 2},
+     "6a4bc64cffa8433de23e47f60033eefa17c6a9edf92c4d089dac7682540048f5"),
+    ({"n_subjects": 3, "per_expression": 1, "size": 64, "seed": 7, "intensity": (0.2, 1.4)},
+     "a68952f7f43fa312a6dfe3550c2c6449cd9f7da032239f71a5d81a94f0db9aab"),
+    ({"n_subjects": 1, "per_expression": 1, "size": 16, "seed": 11},
+     "c878e08b5e0b768860dd57725e6c7efef47535fd459e8971342b02c871344c30"),
+    ({"n_subjects": 1, "per_expression": 1, "size": 100, "seed": 2},
+     "1c73311ab9aac7b4cc024760930a0cd6d0f25c5b97fe628fce46a1232509a7d1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("params", "digest"), PINNED)
+def test_rendering_is_pinned(params, digest):
+    images = ferengine.load_dataset("synthetic", **params).images
+    assert hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest() == digest
 
 
 @pytest.mark.parametrize(

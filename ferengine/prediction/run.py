@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -273,8 +273,8 @@ def predict(
         import_pandas()  # fail before any work when pandas is missing
     max_pixels = check_max_pixels(max_pixels)
     detect_every = check_detect_every(detect_every)
-    predictor = FacePredictor(model, detector, detector_params, margin, min_confidence,
-                              valence=labels == "valence3", align=align)  # fmt: skip
+    predictor = _predictor(model, detector, detector_params, margin, min_confidence,
+                           labels == "valence3", align)  # fmt: skip
     folder = Path(out) if out is not None else None
     annotated = None
     if folder is not None:
@@ -309,6 +309,41 @@ def predict(
         valence = predictor.valence[0] if predictor.valence is not None else None
         return to_frame(rows, predictor.names, valence)
     return rows
+
+
+#: Predictors of recent calls, so that calling ``predict`` once per photo does not load the
+#: model and the detector's networks each time. Keyed by the model file's path and
+#: modification time and every option that shapes the predictor.
+_PREDICTORS: OrderedDict[tuple, FacePredictor] = OrderedDict()
+_PREDICTOR_CACHE_SIZE = 4
+
+
+def _predictor(model: Any, detector: Any, detector_params: dict | None, margin: float,
+               min_confidence: float, valence: bool, align: bool) -> FacePredictor:  # fmt: skip
+    """Return a :class:`FacePredictor` for these options, reused from a recent call if any.
+
+    Only models given by path or registered name and detectors given by name are
+    reused; a fitted estimator or a detector instance gets a new predictor every time.
+    """
+    build = lambda: FacePredictor(model, detector, detector_params, margin,  # noqa: E731
+                                  min_confidence, valence=valence, align=align)  # fmt: skip
+    if not isinstance(model, str | Path) or not isinstance(detector, str):
+        return build()
+    from ferengine.models import locate
+
+    path = locate(model)[0]
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return build()  # FacePredictor names the problem
+    key = (str(path.resolve()), stamp, detector, json.dumps(detector_params, sort_keys=True,
+           default=str), margin, min_confidence, valence, align)  # fmt: skip
+    if key not in _PREDICTORS:
+        _PREDICTORS[key] = build()
+        while len(_PREDICTORS) > _PREDICTOR_CACHE_SIZE:
+            _PREDICTORS.popitem(last=False)
+    _PREDICTORS.move_to_end(key)
+    return _PREDICTORS[key]
 
 
 @dataclass

@@ -22,6 +22,7 @@ from ferengine.models import PretrainedModel
 from ferengine.pipeline import FERPipeline
 from ferengine.plugin import Augmenter, DatasetPlugin, FaceDetector
 from ferengine.registry import KINDS, Registry, accepts_var_keyword, check_class, parameters
+from ferengine.sequences import ClipDataset
 from ferengine.testing.catalogue import check
 from ferengine.testing.data import AUGMENT_SIDE, check_faces
 from ferengine.testing.exercise import ESTIMATOR_KINDS, fit, outputs, training_data
@@ -132,6 +133,8 @@ def _seed_param(plugin: PluginUnderTest) -> str | None:
 def _seeded_output(plugin: PluginUnderTest, seed: dict[str, Any]) -> dict[str, np.ndarray]:
     if plugin.kind == "dataset":
         ds = plugin.new(**seed).load()
+        if isinstance(ds, ClipDataset):  # every frame in clip order, and the clip lengths
+            return {"images": ds.frames().images, "labels": ds.labels, "lengths": ds.lengths}
         return {"images": np.asarray(ds.images), "labels": np.asarray(ds.labels)}
     if plugin.kind == "augmenter":
         images = check_faces(AUGMENT_SIDE).images[:8]

@@ -4,7 +4,8 @@
   independent of the batch size, and rows independent of the batch;
 * classifiers (and pretrained models): ``classes_``, and ``predict_proba`` rows that
   are probabilities in ``classes_`` order;
-* datasets: ``load()`` gives a valid :class:`~ferengine.FaceDataset`;
+* datasets: ``load()`` gives a valid :class:`~ferengine.FaceDataset` (or
+  :class:`~ferengine.sequences.ClipDataset`, checked through its frames);
 * detectors: boxes inside the image for every image format;
 * landmarkers: the point layout, and points inside their boxes;
 * augmenters: a new batch of the input's shape and dtype;
@@ -23,6 +24,7 @@ from ferengine.dataset import FaceDataset
 from ferengine.errors import FerengineError, one_line
 from ferengine.labels import LabelSpace, get_label_space
 from ferengine.models import Measurement, ModelCard
+from ferengine.sequences import ClipDataset
 from ferengine.step_checks import non_finite
 from ferengine.testing.catalogue import check
 from ferengine.testing.data import AUGMENT_SIDE, PHOTO_BOX, check_faces, photo, photo_formats
@@ -200,9 +202,17 @@ def check_predict_proba(plugin: PluginUnderTest) -> None:
 
 
 def dataset_problems(ds: Any) -> list[str]:
-    """Return what makes ``ds`` an invalid dataset (empty when it is valid)."""
+    """Return what makes ``ds`` an invalid dataset (empty when it is valid).
+
+    A :class:`ClipDataset` checked its clips when it was built; its frames, which carry
+    its labels, subjects and splits, are checked as a still dataset.
+    """
+    if isinstance(ds, ClipDataset):
+        if not len(ds):
+            return ["load() returned no clips"]
+        ds = ds.frames()
     if not isinstance(ds, FaceDataset):
-        return [f"load() returned {type(ds).__name__}, not a ferengine.FaceDataset"]
+        return [f"load() returned {type(ds).__name__}, not a ferengine.FaceDataset or ClipDataset"]
     problems = []
     n = len(ds.images)
     if not n:
@@ -237,7 +247,7 @@ def dataset_problems(ds: Any) -> list[str]:
 
 @check("dataset")
 def check_dataset_load(plugin: PluginUnderTest) -> None:
-    """Check ``load()`` gives a valid FaceDataset: labels in its space, subjects, split names."""
+    """Check ``load()`` gives a valid dataset: labels in its space, subjects, split names."""
     problems = dataset_problems(plugin.new().load())
     if problems:
         raise AssertionError("; ".join(problems))

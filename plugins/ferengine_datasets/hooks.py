@@ -8,15 +8,16 @@ from ferengine_datasets.fer2013 import FER2013
 from ferengine_datasets.image_folder import ImageFolder
 from ferengine_datasets.jaffe import JAFFE
 from ferengine_datasets.synthetic import SyntheticFaces
+from ferengine_datasets.synthetic_sequences import Fer7Dynamics, SyntheticSequences
 
 
 @hookimpl
 def ferengine_register_datasets():
     """Register the built-in datasets."""
-    return [SyntheticFaces, FER2013, ImageFolder, CKPlus, JAFFE, AffectNet]
+    return [SyntheticFaces, SyntheticSequences, FER2013, ImageFolder, CKPlus, JAFFE, AffectNet]
 
 
 @hookimpl
 def ferengine_register_label_spaces():
-    """Register the built-in label spaces (defined in :mod:`ferengine.labels`)."""
-    return list(BUILTIN_LABEL_SPACES)
+    """Register the built-in label spaces (:mod:`ferengine.labels`) and ``fer7-dynamics``."""
+    return [*BUILTIN_LABEL_SPACES, Fer7Dynamics]

@@ -136,8 +136,48 @@ def _poly(img: np.ndarray, xs: np.ndarray, ys: np.ndarray, value: float, thick: 
     cv2.polylines(img, [pts.round().astype(np.int32)], False, value, thick, cv2.LINE_AA, 4)
 
 
-def _render(ident: _Identity, e: _Expression, rng: np.random.Generator, size: int) -> np.ndarray:
-    img = np.full((_CANVAS, _CANVAS), rng.uniform(0.2, 0.9), np.float32)
+@dataclass(frozen=True)
+class _View:
+    """How one image shows its face: everything random in an image but the face and the noise."""
+
+    background: float  # grey level behind the head
+    light_angle: float  # direction of the lighting gradient, radians
+    light_strength: float  # its amplitude across the canvas
+    rotation: float  # degrees, about the canvas centre
+    scale: float
+    shift: tuple[float, float]  # (x, y), canvas fractions
+    blur: float  # Gaussian sigma, in pixels of a 48-pixel image
+    contrast: float
+    brightness: float
+    noise: float  # standard deviation of the per-pixel noise
+
+
+def _view(rng: np.random.Generator) -> _View:
+    """Draw the view of one still image (the draws, in order, of the original renderer)."""
+    return _View(
+        background=rng.uniform(0.2, 0.9),
+        light_angle=rng.uniform(0, 2 * np.pi),
+        light_strength=rng.uniform(0, 0.25),
+        rotation=rng.uniform(-10, 10),
+        scale=rng.uniform(0.9, 1.1),
+        shift=tuple(rng.uniform(-0.05, 0.05, 2)),
+        blur=rng.uniform(0.0, 1.0),
+        contrast=rng.uniform(0.75, 1.25),
+        brightness=rng.uniform(-0.1, 0.1),
+        noise=rng.uniform(0.02, 0.06),
+    )
+
+
+def _draw(
+    ident: _Identity, e: _Expression, view: _View, rng: np.random.Generator, size: int
+) -> np.ndarray:
+    """Draw a face as ``view`` shows it, ``size`` pixels square; ``rng`` gives the pixel noise."""
+    return _shoot(_face(ident, e, view.background), view, rng, size)
+
+
+def _face(ident: _Identity, e: _Expression, background: float) -> np.ndarray:
+    """Draw the face, frontal and evenly lit, on a float canvas of ``_CANVAS`` pixels."""
+    img = np.full((_CANVAS, _CANVAS), background, np.float32)
     cx = 0.5
     cv2.ellipse(
         img,
@@ -215,25 +255,25 @@ def _render(ident: _Identity, e: _Expression, rng: np.random.Generator, size: in
         )
     _poly(img, xs, upper, dark, 2)
     _poly(img, xs, lower, dark, 2)
+    return img
 
-    # Lighting gradient in a random direction.
-    angle = rng.uniform(0, 2 * np.pi)
+
+def _shoot(img: np.ndarray, view: _View, rng: np.random.Generator, size: int) -> np.ndarray:
+    """Light, pose, shrink, blur and expose a face canvas as ``view`` says; noise from ``rng``."""
     yy, xx = np.mgrid[-1 : 1 : _CANVAS * 1j, -1 : 1 : _CANVAS * 1j]
-    img = img + rng.uniform(0, 0.25) * (np.cos(angle) * xx + np.sin(angle) * yy)
-    # Pose jitter: rotation, scale and shift.
-    m = cv2.getRotationMatrix2D(
-        (_CANVAS / 2, _CANVAS / 2), rng.uniform(-10, 10), rng.uniform(0.9, 1.1)
-    )
-    m[:, 2] += rng.uniform(-0.05, 0.05, 2) * _CANVAS
+    angle = view.light_angle
+    img = img + view.light_strength * (np.cos(angle) * xx + np.sin(angle) * yy)
+    m = cv2.getRotationMatrix2D((_CANVAS / 2, _CANVAS / 2), view.rotation, view.scale)
+    m[:, 2] += np.asarray(view.shift) * _CANVAS
     img = cv2.warpAffine(
         img, m, (_CANVAS, _CANVAS), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
     )
     img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-    sigma = rng.uniform(0.0, 1.0) * size / 48
+    sigma = view.blur * size / 48
     if sigma > 0.2:
         img = cv2.GaussianBlur(img, (0, 0), sigma)
-    img = img * rng.uniform(0.75, 1.25) + rng.uniform(-0.1, 0.1)  # contrast, brightness
-    img = img + rng.normal(0, rng.uniform(0.02, 0.06), img.shape)
+    img = img * view.contrast + view.brightness
+    img = img + rng.normal(0, view.noise, img.shape)
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
@@ -333,4 +373,4 @@ class SyntheticFaces(DatasetPlugin):
         ident = _identity(np.random.default_rng([self.seed, s]))
         rng = np.random.default_rng([self.seed, s, code, k])
         t = rng.uniform(*self.intensity) * ident.expressiveness
-        return _render(ident, _blend(_EXPRESSIONS[code], t), rng, self.size)
+        return _draw(ident, _blend(_EXPRESSIONS[code], t), _view(rng), rng, self.size)
