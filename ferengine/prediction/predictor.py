@@ -92,7 +92,7 @@ def crop_face(image: np.ndarray, box: tuple[int, int, int, int], margin: float,
         # size (so the turn costs little on large faces), turn it, then crop as usual.
         side = round(max(w, h) * (1 + 2 * margin) * 1.5)
         corner = round(x + w / 2 - side / 2), round(y + h / 2 - side / 2)
-        small = max(2 * max(size), 1)
+        small = 8 * max(size)  # 8× oversampled: the turn adds no visible blur
         k = min(1.0, small / side)
         region = crop_face(image, (*corner, side, side), 0.0, (round(side * k),) * 2)
         middle = region.shape[1] / 2, region.shape[0] / 2
@@ -116,15 +116,14 @@ def _rounded(names: list[str], proba: np.ndarray) -> dict[str, float]:
     return {n: round(float(p), 4) for n, p in zip(names, proba, strict=True)}
 
 
-class FacePredictor:
-    """Detect every face of an image, crop it as the model expects and classify it.
+class FaceCropper:
+    """Detect every face of an image, landmark it, level it and crop it to a fixed size.
+
+    The face-finding half of :class:`FacePredictor`, with no model: loaders that crop
+    faces from photos and videos (``video-folder``) find them exactly as ``predict`` does.
 
     Parameters
     ----------
-    model : str, Path or fitted estimator
-        A saved model: a path or a registered model's name ("default", the shipped CNN;
-        see :func:`ferengine.models.locate`), or a fitted pipeline. A registered model's
-        card gives the crop size; otherwise the size the model was fitted on.
     detector : str or FaceDetector
         A detector plugin name ("auto", the default: BlazeFace with fallbacks; "blazeface",
         "haar", "dlib-hog", "dlib-mmod", "none" for ready crops, …) or instance.
@@ -133,10 +132,6 @@ class FacePredictor:
     margin : float
         Share of the face box's side added on every side of the crop (FER2013's crops
         show the whole head; a detector's box stops at the brows and chin).
-    min_confidence : float
-        Faces whose top probability is lower are labelled "uncertain".
-    valence : bool
-        Also give a positive / neutral / negative label (probabilities summed per group).
     landmarks : str, bool or None
         The landmarker that places landmarks in each box: a registered landmarker's
         name ("dlib-68", "dlib-5", …; ``ferengine plugins landmarker``), "auto"
@@ -146,43 +141,28 @@ class FacePredictor:
         Level each face before cropping: turn it about its box centre so that its eye
         line is horizontal — the landmarks' eyes when the landmark fit is plausible
         (:func:`ferengine.faces.landmarks_fit`), else the detector's eye keypoints
-        when it places them, else no turn. Each face record's ``alignment`` says which
+        when it places them, else no turn. Each face's ``alignment`` says which
         ("landmarks", "keypoints", "box"); a face whose landmarks do not fit gets
         ``landmarks`` None.
-
-    Raises
-    ------
-    MissingProbabilitiesError
-        The model has no ``predict_proba`` (the confidences are its probabilities); the
-        message names the step that lacks it and how to add it.
+    size : (int, int)
+        Height and width of the crops.
+    colour : bool
+        Crop from the RGB image (H×W×3 crops) instead of its grey version (H×W).
     """
 
-    def __init__(self, model: Any = "default", detector: Any = "auto",
-                 detector_params: dict | None = None, margin: float = 0.2,
-                 min_confidence: float = 0.0, valence: bool = False,
-                 landmarks: str | bool | None = "auto", align: bool = True) -> None:  # fmt: skip
+    def __init__(self, detector: Any = "auto", detector_params: dict | None = None,
+                 margin: float = 0.2, landmarks: str | bool | None = "auto",
+                 align: bool = True, size: tuple[int, int] = (48, 48),
+                 colour: bool = False) -> None:  # fmt: skip
         import ferengine
-        from ferengine.models import locate
 
-        card, source = None, "the model"
-        if isinstance(model, str | Path):
-            path, plugin = locate(model)
-            card = None if plugin is None else plugin.card
-            model, source = ferengine.load(path), f"model {path}"
-        require_probabilities(model, f"{source}: predict's confidences")
-        self.model = model
         if not isinstance(detector, FaceDetector):
             detector = ferengine.registry.create("detector", detector, **(detector_params or {}))
         self.detector = detector
         if not margin >= 0:
             raise ValueError(f"margin must be ≥ 0, got {margin!r}")
-        if not 0 <= min_confidence <= 1:
-            raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
         self.margin = margin
-        self.min_confidence = min_confidence
-        self.size, self.colour = input_format(self.model, card)
-        self.names = class_names(self.model)
-        self.valence = self._valence_table() if valence else None
+        self.size, self.colour = (int(size[0]), int(size[1])), bool(colour)
         self.landmarker = self._landmarker(landmarks)
         self.align = bool(align)
         self._warm_up()
@@ -210,19 +190,6 @@ class FacePredictor:
         self.detector.detect(blank)
         if self.landmarker is not None:
             self.landmarker.locate(blank, np.array([(0, 0, 64, 64)]))
-
-    def _valence_table(self) -> tuple[list[str], np.ndarray]:
-        from ferengine.labels import VALENCE3, mapping
-
-        space = getattr(self.model, "label_space_", None)
-        if space is None:
-            raise ValueError("valence labels need a model trained on a known label space")
-        table = mapping(space, VALENCE3).table
-        onehot = np.zeros((len(self.names), len(VALENCE3.names)))
-        for i, name in enumerate(self.names):
-            if name in table:
-                onehot[i, VALENCE3.index(table[name])] = 1.0
-        return list(VALENCE3.names), onehot
 
     def find(self, image: np.ndarray) -> ImageFaces:
         """Detect, landmark, level and crop the faces of one image (timed per stage)."""
@@ -262,6 +229,76 @@ class FacePredictor:
             return "box", 0.0
         dx, dy = np.asarray(right, float) - np.asarray(left, float)
         return alignment, float(np.degrees(np.arctan2(dy, dx)))
+
+
+class FacePredictor(FaceCropper):
+    """Detect every face of an image, crop it as the model expects and classify it.
+
+    Parameters
+    ----------
+    model : str, Path or fitted estimator
+        A saved model: a path or a registered model's name ("default", the shipped CNN;
+        see :func:`ferengine.models.locate`), or a fitted pipeline. A registered model's
+        card gives the crop size; otherwise the size the model was fitted on.
+    detector : str or FaceDetector
+        A detector plugin name ("auto", the default: BlazeFace with fallbacks; "blazeface",
+        "haar", "dlib-hog", "dlib-mmod", "none" for ready crops, …) or instance.
+    detector_params : dict, optional
+        Parameters of the named detector.
+    margin : float
+        Share of the face box's side added on every side of the crop (FER2013's crops
+        show the whole head; a detector's box stops at the brows and chin).
+    min_confidence : float
+        Faces whose top probability is lower are labelled "uncertain".
+    valence : bool
+        Also give a positive / neutral / negative label (probabilities summed per group).
+    landmarks : str, bool or None
+        The landmarker that places landmarks in each box (see :class:`FaceCropper`).
+    align : bool
+        Level each face before cropping (see :class:`FaceCropper`); each face record's
+        ``alignment`` says how ("landmarks", "keypoints", "box").
+
+    Raises
+    ------
+    MissingProbabilitiesError
+        The model has no ``predict_proba`` (the confidences are its probabilities); the
+        message names the step that lacks it and how to add it.
+    """
+
+    def __init__(self, model: Any = "default", detector: Any = "auto",
+                 detector_params: dict | None = None, margin: float = 0.2,
+                 min_confidence: float = 0.0, valence: bool = False,
+                 landmarks: str | bool | None = "auto", align: bool = True) -> None:  # fmt: skip
+        import ferengine
+        from ferengine.models import locate
+
+        card, source = None, "the model"
+        if isinstance(model, str | Path):
+            path, plugin = locate(model)
+            card = None if plugin is None else plugin.card
+            model, source = ferengine.load(path), f"model {path}"
+        require_probabilities(model, f"{source}: predict's confidences")
+        self.model = model
+        if not 0 <= min_confidence <= 1:
+            raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
+        self.min_confidence = min_confidence
+        size, colour = input_format(self.model, card)
+        self.names = class_names(self.model)
+        self.valence = self._valence_table() if valence else None
+        super().__init__(detector, detector_params, margin, landmarks, align, size, colour)
+
+    def _valence_table(self) -> tuple[list[str], np.ndarray]:
+        from ferengine.labels import VALENCE3, mapping
+
+        space = getattr(self.model, "label_space_", None)
+        if space is None:
+            raise ValueError("valence labels need a model trained on a known label space")
+        table = mapping(space, VALENCE3).table
+        onehot = np.zeros((len(self.names), len(VALENCE3.names)))
+        for i, name in enumerate(self.names):
+            if name in table:
+                onehot[i, VALENCE3.index(table[name])] = 1.0
+        return list(VALENCE3.names), onehot
 
     def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
         """Return the class probabilities of a list of crops (one batch through the model)."""
