@@ -211,8 +211,9 @@ def _show(kind: str, name: str, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2, default=repr))
         return
     console.print(Text.assemble((f"{kind} {name}", "bold"), f" — {data['description']}"))
-    for key in ("package", "version", "module", "class", "status", "reason", "requires"):
-        if data[key]:
+    for key in ("package", "version", "module", "class", "status", "reason", "requires",
+                "weights"):  # fmt: skip
+        if data.get(key):
             console.print(Text(f"  {key}: {data[key]}"))
     if len(data["candidates"]) > 1:
         others = Table(title=f"every package that registers {kind} {name.split(':')[-1]!r}")

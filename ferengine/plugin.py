@@ -118,11 +118,15 @@ class FaceDetector(BaseEstimator, ABC):
         Images with a longer side are shrunk to it for detection (None: never).
     colour : bool
         Class attribute: :meth:`_find` takes RGB rather than grey.
+    weights : str or None
+        Class attribute, the detector's card: the learned model files it runs, where they
+        come from and their licence (``ferengine plugins show detector NAME`` prints it).
     """
 
     name: ClassVar[str]
     requires: ClassVar[tuple[str, ...]] = ()
     colour: ClassVar[bool] = False
+    weights: ClassVar[str | None] = None
     mode: str = "all"
     max_side: int | None = 1024
     _parameter_constraints: ClassVar[dict[str, list]] = {

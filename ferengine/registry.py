@@ -512,6 +512,7 @@ class Registry:
                 for k, d in (parameter_docs(rec.cls, list(params)) if rec.cls else {}).items()
             },
             "requires": list(getattr(rec.cls, "requires", ())),
+            "weights": getattr(rec.cls, "weights", None),
             "status": rec.status,
             "reason": rec.reason,
             "candidates": [

@@ -3,7 +3,9 @@
 :class:`~ferengine.pipeline.FERPipeline` checks what every transformer step returns, when
 it is fitted and each time it transforms (:func:`check_output`): a 2-D array or sparse
 matrix with one row per input (a preprocessor: one image per input image), finite
-values, and at transform time the width it had when fitted. A defect is a
+values, and at transform time the width it had when fitted; a temporal step
+(``frame-features``) returns instead one finite ``(T, D)`` sequence per input clip
+(:mod:`ferengine.temporal`), all of one width. A defect is a
 :class:`~ferengine.errors.StepOutputError` raised as soon as the step returns, before
 the next step fails on it, naming the step's position, its plugin and that plugin's
 package.
@@ -30,6 +32,7 @@ from sklearn.utils.metadata_routing import get_routing_for_object
 from ferengine.errors import MissingProbabilitiesError, StepOutputError
 from ferengine.extractor import ImageFeature, ImagePreprocessor
 from ferengine.registry import get_registry
+from ferengine.temporal import as_sequences
 
 # -- naming a step -------------------------------------------------------------------------
 
@@ -178,6 +181,8 @@ def check_output(
         non-finite values, or a width other than ``fitted``'s.
     """
     n = len(X) if not hasattr(X, "shape") else X.shape[0]
+    if isinstance(out, np.ndarray) and out.dtype == object and out.ndim == 1:
+        return _check_sequences(step_label(position, name, step), n, out, fitted)
     inputs = f"{n} {'images' if len(_shape(X)) >= 3 else 'rows'}"
     shape = _shape(out)
 
@@ -207,6 +212,25 @@ def check_output(
             "a feature's width must not depend on the images or their number",
         )
     return shape[1], n
+
+
+def _check_sequences(
+    label: str, n: int, out: np.ndarray, fitted: tuple[int, int] | None
+) -> tuple[int, int] | None:
+    """Check a temporal step's output: one finite ``(T, D)`` sequence per clip, one ``D``."""
+    if len(out) != n:
+        raise StepOutputError(
+            f"{label} returned {len(out)} sequences for {n} clips; a temporal step must return "
+            "one sequence per clip"
+        )
+    try:
+        sequences = as_sequences(out, "sequences", None if fitted is None else fitted[0])
+    except ValueError as exc:
+        raise StepOutputError(
+            f"{label} returned {exc}; a temporal step must return one finite (T, D) sequence "
+            "per clip, of the width it had when fitted"
+        ) from None
+    return (int(sequences[0].shape[1]), n) if n else fitted
 
 
 class CheckedStep(TransformerMixin, BaseEstimator):

@@ -15,7 +15,6 @@ from ferengine.spec import load_spec
 
 from .conftest import ROOT
 
-
 AUTO_STAGES = ("blazeface", "blazeface-padded", "blazeface-rotated", "dlib-mmod", "whole-image")
 
 

@@ -15,12 +15,13 @@ from ferengine_classic.features.hog import HOG
 from ferengine_classic.features.landmarks import Landmarks
 from ferengine_classic.features.lbp import LBP
 from ferengine_classic.features.pixels import Pixels
+from ferengine_classic.features.temporal import FrameFeatures, TemporalPool
 
 
 @hookimpl
 def ferengine_register_features():
     """Register the built-in feature extractors."""
-    return [Pixels, LBP, HOG, Gabor, Landmarks, BoVW, Concat]
+    return [Pixels, LBP, HOG, Gabor, Landmarks, BoVW, Concat, FrameFeatures, TemporalPool]
 
 
 @hookimpl

@@ -8,8 +8,9 @@ def ferengine_register_classifiers():
     """Register the torch classifiers."""
     from ferengine_deep.embedding import SoftmaxHead
     from ferengine_deep.estimator import CNN
+    from ferengine_deep.temporal import TemporalCNN, TemporalRNN
 
-    return [CNN, SoftmaxHead]
+    return [CNN, SoftmaxHead, TemporalRNN, TemporalCNN]
 
 
 @hookimpl

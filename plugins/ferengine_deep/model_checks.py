@@ -25,8 +25,9 @@ MAX_CNN_SIZE = 1024
 
 
 @register_check(f"{_PACKAGE}.embedding.SoftmaxHead")
+@register_check(f"{_PACKAGE}.temporal.SequenceClassifier")
 def check_softmax_head(est: Any) -> None:
-    """Standardisation statistics of the head's input features."""
+    """Standardisation statistics of the head's input features (softmax and temporal heads)."""
     if not hasattr(est, "mean_"):
         return
     classes(est)

