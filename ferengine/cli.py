@@ -284,7 +284,8 @@ def datasets_show(
 ) -> None:
     """Load dataset NAME; print counts per split and class, image format, subjects.
 
-    Also writes NAME-contact-sheet.png with sample images of every class.
+    Also writes NAME-contact-sheet.png with sample images of every class (clip
+    datasets: counts of clips, their lengths, and a few clips per class as frame strips).
     """
     import ferengine
     from ferengine.inspect_data import contact_sheet, summary
@@ -303,8 +304,13 @@ def datasets_show(
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
+    count = f"{info['n']} images"
+    if info["kind"] == "clips":
+        span = info["length"]
+        count = (f"{info['n']} clips of {span['min']}–{span['max']} frames (median "
+                 f"{span['median']:g}, {info['frames']} in all)")  # fmt: skip
     console.print(
-        f"[bold]{info['source']}[/bold]: {info['n']} images, "
+        f"[bold]{info['source']}[/bold]: {count}, "
         f"{info['image_size'][0]}×{info['image_size'][1]} {info['mode']}, "
         f"label space {info['label_space']}, subjects: {info['subjects'] or 'none'}, "
         f"skipped: {info['skipped']}"

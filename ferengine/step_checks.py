@@ -32,6 +32,7 @@ from sklearn.utils.metadata_routing import get_routing_for_object
 from ferengine.errors import MissingProbabilitiesError, StepOutputError
 from ferengine.extractor import ImageFeature, ImagePreprocessor
 from ferengine.registry import get_registry
+from ferengine.sequences import as_clips
 from ferengine.temporal import as_sequences
 
 # -- naming a step -------------------------------------------------------------------------
@@ -172,7 +173,7 @@ def check_output(
     Returns
     -------
     (int, int) or None
-        Width and rows of a 2-D output; ``None`` for images.
+        Width and rows of a 2-D output; ``None`` for images (and for clips).
 
     Raises
     ------
@@ -182,6 +183,8 @@ def check_output(
     """
     n = len(X) if not hasattr(X, "shape") else X.shape[0]
     if isinstance(out, np.ndarray) and out.dtype == object and out.ndim == 1:
+        if _emits_images(step) and len(out) and np.ndim(out[0]) >= 3:  # clips (trim-neutral)
+            return _check_clips(step_label(position, name, step), n, out)
         return _check_sequences(step_label(position, name, step), n, out, fitted)
     inputs = f"{n} {'images' if len(_shape(X)) >= 3 else 'rows'}"
     shape = _shape(out)
@@ -212,6 +215,22 @@ def check_output(
             "a feature's width must not depend on the images or their number",
         )
     return shape[1], n
+
+
+def _check_clips(label: str, n: int, out: np.ndarray) -> None:
+    """Check a clip preprocessor's output: one non-empty uint8 clip per input clip."""
+    if len(out) != n:
+        raise StepOutputError(
+            f"{label} returned {len(out)} clips for {n} clips; a clip preprocessor must return "
+            "one clip per clip"
+        )
+    try:
+        as_clips(out, "clips")
+    except ValueError as exc:
+        raise StepOutputError(
+            f"{label} returned {exc}; a clip preprocessor must return one non-empty uint8 "
+            "clip per clip"
+        ) from None
 
 
 def _check_sequences(

@@ -135,7 +135,7 @@ def test_ckplus_original_layout(tmp_path):
     assert set(ds.subjects.tolist()) == {"S005", "S010"}
     ds8 = load("ckplus", path=tmp_path, neutral_first=True, last_n=2)
     assert ds8.label_names.tolist().count("neutral") == 2 and len(ds8) == 6
-    seqs = load("ckplus", path=tmp_path, sequences=True)
+    seqs = load("ckplus-sequences", path=tmp_path).frames()  # every frame: the clip loader
     assert len(seqs) == 9 and seqs.meta["frame"].max() == 4
     with pytest.raises(DatasetError, match="cohn-kanade-images is missing"):
         load("ckplus", path=tmp_path / "Emotion")

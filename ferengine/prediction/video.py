@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from numbers import Integral
 from pathlib import Path
@@ -19,7 +20,13 @@ from ferengine.loading import MAX_PIXELS, pixel_limit_reason
 from ferengine.plugin import Face
 from ferengine.prediction.annotate import annotate
 from ferengine.prediction.inputs import InputError, check_file
-from ferengine.prediction.predictor import FacePredictor, FoundFace, ImageFaces, crop_face
+from ferengine.prediction.predictor import (
+    FaceCropper,
+    FacePredictor,
+    FoundFace,
+    ImageFaces,
+    crop_face,
+)
 from ferengine.prediction.tracking import Box, FlowTracker, IoUTracker, Smoother
 
 Row = dict[str, Any]
@@ -133,6 +140,30 @@ def predict_video(
     if stride < 1:
         raise ValueError(f"stride must be ≥ 1, got {stride!r}")
     detect_every = check_detect_every(detect_every)
+    with open_video(path, max_pixels) as (capture, counts):
+        yield from _frames(capture, counts, path, predictor, (stride, detect_every), smooth,
+                           annotated)  # fmt: skip
+    problem = counts.problem()
+    if problem is not None:
+        row = {"input": str(path), "frame": None, "faces": [], "video": counts.as_dict()}
+        yield {**row, "error": problem}, None
+    return counts
+
+
+@contextlib.contextmanager
+def open_video(
+    path: Path, max_pixels: int | None = MAX_PIXELS
+) -> Iterator[tuple[cv2.VideoCapture, VideoFrames]]:
+    """Open a video file with OpenCV; yield the capture and its (still empty) frame counts.
+
+    The capture is released on leaving the block. Read its frames with :func:`read_frames`.
+
+    Raises
+    ------
+    InputError
+        The path is not a readable regular file, OpenCV cannot open it, or its stream's
+        header declares frames above ``max_pixels``.
+    """
     check_file(path)  # never hand a pipe, a device or a folder to OpenCV
     capture = cv2.VideoCapture(str(path))
     try:
@@ -143,16 +174,42 @@ def predict_video(
         if reason is not None:  # from the stream's header, before decoding a frame
             raise InputError(reason.replace("image too large", "video frames too large", 1))
         (count,) = _count(capture, cv2.CAP_PROP_FRAME_COUNT)
-        counts = VideoFrames(count or None)
-        yield from _frames(capture, counts, path, predictor, (stride, detect_every), smooth,
-                           annotated)  # fmt: skip
+        yield capture, VideoFrames(count or None)
     finally:
         capture.release()
-    problem = counts.problem()
-    if problem is not None:
-        row = {"input": str(path), "frame": None, "faces": [], "video": counts.as_dict()}
-        yield {**row, "error": problem}, None
-    return counts
+
+
+def read_frames(capture: cv2.VideoCapture, counts: VideoFrames) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(index, frame)`` for every frame that decodes, BGR as OpenCV reads it.
+
+    ``index`` is the frame's position in the container, skipped frames included. A
+    frame that fails to decode is skipped when a later one reads (up to
+    :data:`MAX_BAD_FRAMES_IN_A_ROW` in a row, and never past the container's frame
+    count); ``counts`` records the frames read (each once the next one is asked for)
+    and skipped.
+
+    Raises
+    ------
+    InputError
+        Not one frame could be read.
+    """
+    index, bad = 0, 0  # index of the next frame in the container; failed reads in a row
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            bad += 1
+            expected = counts.frames_expected
+            if expected is None or index + bad >= expected or bad > MAX_BAD_FRAMES_IN_A_ROW:
+                break  # the end (or as good as)
+            continue  # a corrupt frame: try the next one
+        counts.frames_skipped += bad
+        index += bad
+        bad = 0
+        yield index, frame
+        counts.frames_read += 1
+        index += 1
+    if not counts.frames_read:
+        raise InputError("unreadable video: OpenCV could not read a frame from it")
 
 
 def _count(capture: cv2.VideoCapture, *props: int) -> list[int]:
@@ -172,19 +229,8 @@ def _frames(capture: cv2.VideoCapture, counts: VideoFrames, path: Path,
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     tracks, smoother = VideoFaces(predictor, detect_every), Smoother(smooth)
     writer, faces = None, []
-    index, bad = 0, 0  # index of the next frame in the container; failed reads in a row
     try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                bad += 1
-                expected = counts.frames_expected
-                if expected is None or index + bad >= expected or bad > MAX_BAD_FRAMES_IN_A_ROW:
-                    break  # the end (or as good as)
-                continue  # a corrupt frame: try the next one
-            counts.frames_skipped += bad
-            index += bad
-            bad = 0
+        for index, frame in read_frames(capture, counts):
             if writer is None and annotated is not None:
                 size = (frame.shape[1], frame.shape[0])
                 writer = cv2.VideoWriter(str(annotated), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
@@ -202,13 +248,9 @@ def _frames(capture: cv2.VideoCapture, counts: VideoFrames, path: Path,
                 yield row, found.timings
             if writer is not None:
                 writer.write(annotate(rgb, faces))
-            counts.frames_read += 1
-            index += 1
     finally:
         if writer is not None:
             writer.release()
-    if not counts.frames_read:
-        raise InputError("unreadable video: OpenCV could not read a frame from it")
 
 
 class VideoFaces:
@@ -219,17 +261,17 @@ class VideoFaces:
     others, :class:`~ferengine.prediction.tracking.FlowTracker` moves the boxes of the
     tracks seen on the previous processed frame (with the detector's keypoints); a
     track it loses has no face until a detection frame finds it again. Every face is
-    landmarked, levelled and cropped as :meth:`FacePredictor.find` does.
+    landmarked, levelled and cropped as :meth:`FaceCropper.find` does.
 
     Parameters
     ----------
-    predictor : FacePredictor
-        Detects, landmarks and crops.
+    predictor : FaceCropper
+        Detects, landmarks and crops (a :class:`FacePredictor` is one).
     detect_every : int
         Processed frames per detection.
     """
 
-    def __init__(self, predictor: FacePredictor, detect_every: int = DETECT_EVERY) -> None:
+    def __init__(self, predictor: FaceCropper, detect_every: int = DETECT_EVERY) -> None:
         self.predictor = predictor
         self.detect_every = detect_every
         self.tracker = IoUTracker()
@@ -268,11 +310,11 @@ class VideoFaces:
         return ImageFaces(crop_faces(self.predictor, rgb, faces, timings), timings), list(moved)
 
 
-def crop_faces(predictor: FacePredictor, image: np.ndarray, faces: Sequence[Face],
+def crop_faces(predictor: FaceCropper, image: np.ndarray, faces: Sequence[Face],
                timings: Timings) -> list[FoundFace]:  # fmt: skip
-    """Landmark, level and crop given faces of one image as :meth:`FacePredictor.find` does.
+    """Landmark, level and crop given faces of one image as :meth:`FaceCropper.find` does.
 
-    :meth:`FacePredictor.find` after its detector: the seconds spent are added to
+    :meth:`FaceCropper.find` after its detector: the seconds spent are added to
     ``timings`` under "landmarks" and "crop".
     """
     start = time.perf_counter()

@@ -45,7 +45,7 @@ def _dirs(path: Path) -> list[Path]:
 INFERENCE_ORDER = ("fer7", "ckplus7", "ckplus8", "ferplus8", "affectnet8")
 
 
-def _infer_space(folders: list[str]) -> LabelSpace:
+def _infer_space(folders: list[str], source: str, what: str) -> LabelSpace:
     """Return the first space of :data:`INFERENCE_ORDER` that holds every class folder."""
     for name in INFERENCE_ORDER:
         space = get_label_space(name)
@@ -54,10 +54,75 @@ def _infer_space(folders: list[str]) -> LabelSpace:
     best = max(label_spaces().values(), key=lambda s: sum(f in s for f in folders))
     unknown = [f for f in folders if f not in best]
     raise DatasetError(
-        f"image-folder: class folders {unknown} match no class of any registered label space "
+        f"{source}: {what} {unknown} match no class of any registered label space "
         f"(closest: {best.name} = {', '.join(best.names)}). Known aliases: {_alias_table()}. "
         "Rename the folders, pass label_space=, or label_space='folders' to use the names as is"
     )
+
+
+def class_label_space(label_space: str | LabelSpace | None, classes: list[str],
+                      folders_name: str, source: str,
+                      what: str = "class folders") -> LabelSpace:  # fmt: skip
+    """Return the label space of class names found in folder names (or a manifest).
+
+    Parameters
+    ----------
+    label_space : str, LabelSpace or None
+        A registered space (or space), which must hold every class (through aliases);
+        None, the first of :data:`INFERENCE_ORDER` that does; ``"folders"``, a new space
+        named ``folders_name`` of the sorted class names as they are.
+    classes : list of str
+        The class names found, sorted.
+    folders_name : str
+        Name of the space ``"folders"`` makes.
+    source : str
+        Prefix of error messages (the loader's name).
+    what : str
+        What the class names are, in error messages ("class folders", "labels").
+
+    Raises
+    ------
+    DatasetError
+        A class is in no space (or not in the given one), with the known aliases.
+    """
+    if label_space == "folders":
+        return LabelSpace(folders_name or "folders", tuple(classes))
+    if label_space is None:
+        return _infer_space(classes, source, what)
+    space = get_label_space(label_space)
+    unknown = [f for f in classes if f not in space]
+    if unknown:
+        raise DatasetError(
+            f"{source}: {what} {unknown} are not in label space {space.name} "
+            f"({', '.join(space.names)}). Known aliases: {_alias_table()}"
+        )
+    return space
+
+
+def class_folders(root: Path, source: str) -> list[tuple[str | None, Path]]:
+    """Return ``[(split or None, class_folder), ...]`` of a folder of class folders.
+
+    ``root`` holds either class folders, or split folders (:data:`SPLIT_NAMES`) each
+    holding class folders; ``source`` prefixes error messages.
+
+    Raises
+    ------
+    DatasetError
+        ``root`` holds no folder, or mixes split folders with others.
+    """
+    top = _dirs(root)
+    if not top:
+        raise DatasetError(f"{source}: {root} holds no class folders")
+    is_split = [d.name.lower() in SPLIT_NAMES for d in top]
+    if any(is_split) and not all(is_split):
+        raise DatasetError(
+            f"{source}: {root} mixes split folders "
+            f"{[d.name for d, s in zip(top, is_split, strict=True) if s]} with other "
+            f"folders {[d.name for d, s in zip(top, is_split, strict=True) if not s]}"
+        )
+    if not all(is_split):
+        return [(None, d) for d in top]
+    return [(SPLIT_NAMES[s.name.lower()], d) for s in top for d in _dirs(s)]
 
 
 class ImageFolder(DatasetPlugin):
@@ -106,22 +171,6 @@ class ImageFolder(DatasetPlugin):
         self.strict = strict
         self.max_pixels = max_pixels
 
-    def _layout(self, root: Path) -> list[tuple[str | None, Path]]:
-        """Return ``[(split or None, class_folder), ...]``."""
-        top = _dirs(root)
-        if not top:
-            raise DatasetError(f"image-folder: {root} holds no class folders")
-        is_split = [d.name.lower() in SPLIT_NAMES for d in top]
-        if any(is_split) and not all(is_split):
-            raise DatasetError(
-                f"image-folder: {root} mixes split folders "
-                f"{[d.name for d, s in zip(top, is_split, strict=True) if s]} with other "
-                f"folders {[d.name for d, s in zip(top, is_split, strict=True) if not s]}"
-            )
-        if not all(is_split):
-            return [(None, d) for d in top]
-        return [(SPLIT_NAMES[s.name.lower()], d) for s in top for d in _dirs(s)]
-
     def load(self) -> FaceDataset:
         """Walk the folders and read every image."""
         root = Path(self.path)
@@ -132,20 +181,9 @@ class ImageFolder(DatasetPlugin):
         regex = re.compile(self.subject_regex) if self.subject_regex else None
         if regex is not None and regex.groups < 1:
             raise ValueError(f"image-folder: subject_regex {self.subject_regex!r} has no group")
-        layout = self._layout(root)
+        layout = class_folders(root, "image-folder")
         folders = sorted({d.name for _, d in layout})
-        if self.label_space == "folders":
-            space = LabelSpace(root.name or "folders", tuple(folders))
-        elif self.label_space is None:
-            space = _infer_space(folders)
-        else:
-            space = get_label_space(self.label_space)
-            unknown = [f for f in folders if f not in space]
-            if unknown:
-                raise DatasetError(
-                    f"image-folder: class folders {unknown} are not in label space {space.name} "
-                    f"({', '.join(space.names)}). Known aliases: {_alias_table()}"
-                )
+        space = class_label_space(self.label_space, folders, root.name, "image-folder")
         report = LoadReport(f"image-folder {root}", self.strict)
         found = Collector(report)
         hashes: dict[str, Path] = {}

@@ -6,11 +6,13 @@ from ferengine import hookimpl
 @hookimpl
 def ferengine_register_classifiers():
     """Register the torch classifiers."""
+    from ferengine_deep.clip_nets import CNNLSTM, C3DClassifier, ConvLSTMClassifier
     from ferengine_deep.embedding import SoftmaxHead
     from ferengine_deep.estimator import CNN
     from ferengine_deep.temporal import TemporalCNN, TemporalRNN
 
-    return [CNN, SoftmaxHead, TemporalRNN, TemporalCNN]
+    return [CNN, SoftmaxHead, TemporalRNN, TemporalCNN, CNNLSTM, C3DClassifier,
+            ConvLSTMClassifier]  # fmt: skip
 
 
 @hookimpl

@@ -22,6 +22,8 @@ _PACKAGE = "ferengine_deep"
 #: Largest input side a saved ``cnn`` may declare: every image is resized to it at
 #: predict time, so a tampered ``size_`` would otherwise set the memory of each batch.
 MAX_CNN_SIZE = 1024
+#: Most frames a clip network may resample every clip to (``frames``), for the same reason.
+MAX_CLIP_FRAMES = 1024
 
 
 @register_check(f"{_PACKAGE}.embedding.SoftmaxHead")
@@ -51,3 +53,12 @@ def check_cnn(est: Any) -> None:
     """Check the input side the network resizes every image to."""
     if hasattr(est, "module_"):
         integer(est, "size_", 1, MAX_CNN_SIZE + 1)
+
+
+@register_check(f"{_PACKAGE}.clip_nets.ClipNetClassifier")
+def check_clip_net(est: Any) -> None:
+    """Check the frame side and the resampled clip length every clip is brought to."""
+    if hasattr(est, "module_"):
+        integer(est, "size_", 1, MAX_CNN_SIZE + 1)
+        if est.frames is not None:
+            integer(est, "frames", 1, MAX_CLIP_FRAMES + 1)

@@ -84,12 +84,12 @@ class Fusion(ProbaClassifier):
         """
         self._validate_params()
         if not self.members:
-            raise ValueError("Fusion: the 'members' parameter needs at least one member")
-        X, y = validate_labelled_images(self, X, y)
+            raise ValueError(f"{self.name}: the 'members' parameter needs at least one member")
+        X, y = self._training_inputs(X, y)
         self.classes_ = np.unique(y)
         members = [(f"member-{i}", self._member(m)) for i, m in enumerate(self.members)]
         for i, (_, member) in enumerate(members):  # every method fuses probabilities
-            require_probabilities(member, f"fusion (method {self.method!r}): member {i}")
+            require_probabilities(member, f"{self.name} (method {self.method!r}): member {i}")
         if self.method == "stacking":
             self.ensemble_ = StackingClassifier(
                 members,
@@ -110,6 +110,14 @@ class Fusion(ProbaClassifier):
         ).fit(X, y)
         return self
 
+    def _training_inputs(self, X: Any, y: Any) -> tuple[Any, np.ndarray]:
+        """Return the validated training inputs (images) and labels."""
+        return validate_labelled_images(self, X, y)
+
+    def _inputs(self, X: Any) -> Any:
+        """Return validated inputs (images) to predict."""
+        return validate_images(self, X, reset=False)
+
     def _member(self, member: Any) -> Any:
         """Return a fresh estimator of a pipeline member, or a saved model frozen as loaded."""
         if not isinstance(member, str):
@@ -119,7 +127,7 @@ class Fusion(ProbaClassifier):
         # training classes, in order: a saved model must have exactly those classes.
         if not np.array_equal(np.asarray(model.classes_), self.classes_):
             raise ValueError(
-                f"fusion: member {member!r} predicts the classes "
+                f"{self.name}: member {member!r} predicts the classes "
                 f"{np.asarray(model.classes_).tolist()}, the training labels are "
                 f"{self.classes_.tolist()}"
             )
@@ -128,7 +136,7 @@ class Fusion(ProbaClassifier):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Fused class probabilities, columns in ``classes_`` order."""
         check_is_fitted(self, "ensemble_")
-        X = validate_images(self, X, reset=False)
+        X = self._inputs(X)
         if self.method == "max":
             # Hand-written: scikit-learn's VotingClassifier only averages; its
             # transform gives the members' probabilities, shape (members, N, K).

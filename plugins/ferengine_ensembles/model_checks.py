@@ -27,6 +27,13 @@ def check_tta(est: Any) -> None:
         _same_classes(est, est.estimator_, "estimator_.classes_")
 
 
+@register_check(f"{_PACKAGE}.clip_fusion.ClipFrames")
+def check_clip_frames(est: Any) -> None:
+    """Check the still-image classifier's classes are the model's."""
+    if hasattr(est, "estimator_"):
+        _same_classes(est, est.estimator_, "estimator_.classes_")
+
+
 @register_check(f"{_PACKAGE}.fusion.Fusion")
 def check_fusion(est: Any) -> None:
     """Check the members predict the model's classes and the weights or meta-learner fit them.
