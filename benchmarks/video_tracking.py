@@ -8,7 +8,7 @@ and a slow brightness drift. Each ``detect_every`` runs ``ferengine.predict(vide
 model=..., detector=..., detect_every=N, annotate_images=False)`` — what a user
 runs — after one untimed warm-up call, ``--repeats`` times, the settings interleaved;
 the median wall time gives frames per second and the median CPU time of the process
-(all its threads) frames per CPU-second, which other programs' load hardly changes;
+(all its threads) frames per CPU-second, less swayed by other programs' load;
 ``summary.json`` gives the time spent finding faces (detector or optical flow, then
 landmarks and crops) per frame, without decoding or the model.
 Boxes and labels are compared with those of ``detect_every=1`` (the detector on every
@@ -16,7 +16,7 @@ frame): per frame, each reference face is matched with the run's face of largest
 a reference face with no face of IoU ≥ 0.3 counts as missed.
 
 Usage: python benchmarks/video_tracking.py [--every 1 2 3 5 10] [--model default]
-       [--detector auto] [--repeats 3] [--threads 2]
+       [--detector auto] [--repeats 3] [--threads N]
 """
 
 import argparse
@@ -109,7 +109,8 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--detector", default="auto")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads of the model (default: predict's own, 1)")  # fmt: skip
     args = parser.parse_args()
     photos = sorted((wild_dir() / "img").glob("*.jpg"))[:2]
     every = sorted(set(args.every) | {1})
@@ -131,7 +132,8 @@ def main() -> None:
                 cpus[n].append(time.process_time() - cpu)
                 summary = json.loads((out / "summary.json").read_text())
                 finding[n].append(summary["preprocessing"]["mean_ms"])
-    print(f"machine: {platform.machine()}, torch threads {args.threads}, model {args.model}, "
+    threads = args.threads or "predict's default"
+    print(f"machine: {platform.machine()}, torch threads: {threads}, model {args.model}, "
           f"detector {args.detector}; {FRAMES} frames 640×480, 2 faces ({photos[0].name}, "
           f"{photos[1].name}); median of {args.repeats} runs")  # fmt: skip
     print("| detect_every | frames/s (wall) | frames per CPU-second | speed-up (wall / CPU) "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,27 +194,37 @@ class FaceCropper:
 
     def find(self, image: np.ndarray) -> ImageFaces:
         """Detect, landmark, level and crop the faces of one image (timed per stage)."""
-        result = ImageFaces()
+        timings: dict[str, float] = {}
         image = as_uint8(image)
-        faces = self.detector.detect(image, result.timings)
+        faces = self.detector.detect(image, timings)
+        return ImageFaces(self.crop(image, faces, timings), timings)
+
+    def crop(self, image: np.ndarray, faces: Sequence[Face],
+             timings: dict[str, float]) -> list[FoundFace]:  # fmt: skip
+        """Landmark, level and crop given faces of one image (a video's tracked faces).
+
+        The seconds spent are added to ``timings`` under "landmarks" and "crop".
+        """
         start = time.perf_counter()
+        image = as_uint8(image)
         grey = as_grey(image)
         points = (
             self.landmarker.locate(grey, np.array([f.box for f in faces]))
             if self.landmarker is not None and faces
             else [None] * len(faces)
         )
-        result.timings["landmarks"] = time.perf_counter() - start
+        timings["landmarks"] = timings.get("landmarks", 0.0) + time.perf_counter() - start
         start = time.perf_counter()
         source = image if self.colour else grey
+        found = []
         for face, shape in zip(faces, points, strict=True):
             fits = shape is not None and landmarks_fit(self.landmarker, shape, face.box,
                                                        face.keypoints)  # fmt: skip
             alignment, angle = self._level(face, shape if fits else None)
             crop = crop_face(source, face.box, self.margin, self.size, angle)
-            result.faces.append(FoundFace(face, crop, shape if fits else None, alignment))
-        result.timings["crop"] = time.perf_counter() - start
-        return result
+            found.append(FoundFace(face, crop, shape if fits else None, alignment))
+        timings["crop"] = timings.get("crop", 0.0) + time.perf_counter() - start
+        return found
 
     def _level(self, face: Face, shape: np.ndarray | None) -> tuple[str, float]:
         """Return how a face is levelled and the turn (degrees) that levels it."""

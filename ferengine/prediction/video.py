@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass
 from numbers import Integral
 from pathlib import Path
@@ -14,8 +14,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ferengine.faces import landmarks_fit
-from ferengine.imageops import as_grey, as_uint8
 from ferengine.loading import MAX_PIXELS, pixel_limit_reason
 from ferengine.plugin import Face
 from ferengine.prediction.annotate import annotate
@@ -23,9 +21,7 @@ from ferengine.prediction.inputs import InputError, check_file
 from ferengine.prediction.predictor import (
     FaceCropper,
     FacePredictor,
-    FoundFace,
     ImageFaces,
-    crop_face,
 )
 from ferengine.prediction.tracking import Box, FlowTracker, IoUTracker, Smoother
 
@@ -307,36 +303,7 @@ class VideoFaces:
             Face(_pixels(box, grey.shape), None, carried[t], TRACKED) for t, box in moved.items()
         ]
         timings = {TRACKED: time.perf_counter() - start}
-        return ImageFaces(crop_faces(self.predictor, rgb, faces, timings), timings), list(moved)
-
-
-def crop_faces(predictor: FaceCropper, image: np.ndarray, faces: Sequence[Face],
-               timings: Timings) -> list[FoundFace]:  # fmt: skip
-    """Landmark, level and crop given faces of one image as :meth:`FaceCropper.find` does.
-
-    :meth:`FaceCropper.find` after its detector: the seconds spent are added to
-    ``timings`` under "landmarks" and "crop".
-    """
-    start = time.perf_counter()
-    image = as_uint8(image)
-    grey = as_grey(image)
-    landmarker = predictor.landmarker
-    points = (
-        landmarker.locate(grey, np.array([f.box for f in faces]))
-        if landmarker is not None and faces
-        else [None] * len(faces)
-    )
-    timings["landmarks"] = timings.get("landmarks", 0.0) + time.perf_counter() - start
-    start = time.perf_counter()
-    source = image if predictor.colour else grey
-    found = []
-    for face, shape in zip(faces, points, strict=True):
-        fits = shape is not None and landmarks_fit(landmarker, shape, face.box, face.keypoints)
-        alignment, angle = predictor._level(face, shape if fits else None)
-        crop = crop_face(source, face.box, predictor.margin, predictor.size, angle)
-        found.append(FoundFace(face, crop, shape if fits else None, alignment))
-    timings["crop"] = timings.get("crop", 0.0) + time.perf_counter() - start
-    return found
+        return ImageFaces(self.predictor.crop(rgb, faces, timings), timings), list(moved)
 
 
 def _pixels(box: Box, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
