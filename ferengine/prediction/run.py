@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import OrderedDict, deque
@@ -291,8 +292,8 @@ def predict(
     # finds their faces: torch's default of one thread per core would fight that thread
     # for the cores (measured 10× slower on 2 cores). ``ferengine --threads N`` overrides.
     threads = 1 if runtime.current().threads is None else None
-    with runtime.options(threads=threads), _Progress(len(items), progress) as advance, \
-            _Jsonl(folder) as write:  # fmt: skip
+    with runtime.options(threads=threads), _opencv_threads(1), \
+            _Progress(len(items), progress) as advance, _Jsonl(folder) as write:  # fmt: skip
         for row, secs in _rows(items, predictor, annotated, options, videos, advance):
             write(row)
             rows.append(row)
@@ -364,14 +365,35 @@ class _Options:
     bars: bool
 
 
+#: Threads that read images and find their faces beside the one that runs the model.
+FIND_THREADS = 2
+
+
+@contextlib.contextmanager
+def _opencv_threads(n: int) -> Iterator[None]:
+    """Run OpenCV's own loops on ``n`` threads inside the block (restored after it).
+
+    The find threads already keep the cores busy; OpenCV's parallel loops inside each
+    of them would only add threads that wait for one another.
+    """
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
 def _rows(items: list[tuple[str, Any]], predictor: FacePredictor,
           annotated: AnnotatedCopies | None,
           options: _Options, videos: list[dict],
           advance: Any) -> Iterator[tuple[dict, dict | None]]:  # fmt: skip
     """Rows of every input, in order; each video read adds its frame counts to ``videos``."""
-    # One worker thread reads and finds the faces of the next images while this thread
-    # classifies the current batch: I/O, detection and the model overlap.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ferengine-find") as pool:
+    # Worker threads read the next images and find their faces while this thread
+    # classifies the current batch: I/O, detection and the model overlap. OpenCV and dlib
+    # release the GIL; models with scratch state lock themselves (BlazeFace's networks
+    # are per thread). Videos are read in order on this thread.
+    with ThreadPoolExecutor(max_workers=FIND_THREADS, thread_name_prefix="ferengine-find") as pool:
         window: deque[Future[_Prepared]] = deque()
 
         def flush(keep: int) -> Iterator[tuple[dict, dict | None]]:

@@ -8,8 +8,10 @@ picklable and cheap to clone.
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
+import threading
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -36,6 +38,10 @@ MMOD_WEIGHTS = (
 )
 
 Found = list[tuple[float, float, float, float, float | None]]
+
+#: One call at a time per shared model: OpenCV's cascades and dlib's detectors keep
+#: scratch buffers in the model object, which ``predict``'s worker threads share.
+_LOCKS: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
 _UPSAMPLE = [Interval(Integral, 0, None, closed="left")]
 
 
@@ -93,10 +99,11 @@ class HaarDetector(FaceDetector):
 
     def _find(self, grey: np.ndarray) -> Found:
         image = cv2.equalizeHist(grey) if self.equalize else grey
-        boxes, _, weights = _read_cascade(CASCADES[self.cascade]).detectMultiScale3(
-            image, scaleFactor=float(self.scale_factor), minNeighbors=int(self.min_neighbors),
-            minSize=(int(self.min_size), int(self.min_size)), outputRejectLevels=True,
-        )  # fmt: skip
+        with _LOCKS[self.cascade]:
+            boxes, _, weights = _read_cascade(CASCADES[self.cascade]).detectMultiScale3(
+                image, scaleFactor=float(self.scale_factor), minNeighbors=int(self.min_neighbors),
+                minSize=(int(self.min_size), int(self.min_size)), outputRejectLevels=True,
+            )  # fmt: skip
         weights = np.ravel(weights)
         return [(*map(float, box), float(wt)) for box, wt in zip(boxes, weights, strict=True)]
 
@@ -138,7 +145,8 @@ class DlibHOGDetector(FaceDetector):
         self.max_side = max_side
 
     def _find(self, grey: np.ndarray) -> Found:
-        found, scores, _ = hog_detector().run(grey, int(self.upsample), float(self.threshold))
+        with _LOCKS["dlib-hog"]:
+            found, scores, _ = hog_detector().run(grey, int(self.upsample), float(self.threshold))
         return _dlib_rects(found, scores)
 
 
@@ -176,7 +184,8 @@ class DlibMMODDetector(FaceDetector):
 
     def _find(self, grey: np.ndarray) -> Found:
         path = str(self.model_path or dlib_model_file(MMOD_FILE))
-        found = mmod_detector(path)(grey, int(self.upsample))
+        with _LOCKS[path]:
+            found = mmod_detector(path)(grey, int(self.upsample))
         return _dlib_rects([d.rect for d in found], [d.confidence for d in found])
 
 
