@@ -291,8 +291,9 @@ def predict(
     # The model runs on one torch thread while a worker thread reads the next photos and
     # finds their faces: torch's default of one thread per core would fight that thread
     # for the cores (measured 10× slower on 2 cores). ``ferengine --threads N`` overrides.
+    # One photo has nothing to overlap: OpenCV then keeps its parallel loops.
     threads = 1 if runtime.current().threads is None else None
-    with runtime.options(threads=threads), _opencv_threads(1), \
+    with runtime.options(threads=threads), _opencv_threads(1 if len(items) > 1 else None), \
             _Progress(len(items), progress) as advance, _Jsonl(folder) as write:  # fmt: skip
         for row, secs in _rows(items, predictor, annotated, options, videos, advance):
             write(row)
@@ -370,12 +371,15 @@ FIND_THREADS = 2
 
 
 @contextlib.contextmanager
-def _opencv_threads(n: int) -> Iterator[None]:
+def _opencv_threads(n: int | None) -> Iterator[None]:
     """Run OpenCV's own loops on ``n`` threads inside the block (restored after it).
 
     The find threads already keep the cores busy; OpenCV's parallel loops inside each
-    of them would only add threads that wait for one another.
+    of them would only add threads that wait for one another. None changes nothing.
     """
+    if n is None:
+        yield
+        return
     before = cv2.getNumThreads()
     cv2.setNumThreads(n)
     try:

@@ -9,8 +9,11 @@ The decoding is written by hand because the only libraries that do it (``mediapi
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import functools
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from numbers import Real
 from pathlib import Path
@@ -47,18 +50,29 @@ WEIGHTS = (
 #: Number of keypoints per face and their order in the models' output.
 KEYPOINTS = ("left eye", "right eye", "nose tip", "mouth centre", "left ear", "right ear")
 
-_nets = threading.local()  # cv2.dnn.Net.forward is not safe to share between threads
+#: Networks not in use, per model file. cv2.dnn.Net.forward is not safe to share between
+#: threads, so each call borrows one (reading another only when all are busy) and puts it
+#: back: threads that come and go (one pool per ``predict`` call) reuse the same networks.
+_FREE: dict[str, list[cv2.dnn.Net]] = collections.defaultdict(list)
+_FREE_LOCK = threading.Lock()
 
 
-def _net(model: BlazeModel) -> cv2.dnn.Net:
-    """Return this thread's network of ``model`` (read once per thread)."""
-    table = _nets.__dict__.setdefault("table", {})
-    if model.file not in table:
+@contextlib.contextmanager
+def _net(model: BlazeModel) -> Iterator[cv2.dnn.Net]:
+    """Lend a network of ``model`` for the block."""
+    with _FREE_LOCK:
+        free = _FREE[model.file]
+        net = free.pop() if free else None
+    if net is None:
         path = MODEL_DIR / model.file
         if not path.is_file():
             raise FileNotFoundError(f"blazeface: its model file {path} is missing")
-        table[model.file] = cv2.dnn.readNetFromTFLite(str(path))
-    return table[model.file]
+        net = cv2.dnn.readNetFromTFLite(str(path))
+    try:
+        yield net
+    finally:
+        with _FREE_LOCK:
+            _FREE[model.file].append(net)
 
 
 @functools.cache
@@ -105,9 +119,9 @@ def raw_detections(rgb: np.ndarray, model: BlazeModel,
     warp = np.float32([[kx, 0, off_x * k], [0, ky, off_y * k]])
     square = cv2.warpAffine(small, warp, (model.size, model.size), flags=cv2.INTER_LINEAR)
     blob = cv2.dnn.blobFromImage(square, 1 / 127.5, mean=(127.5, 127.5, 127.5))
-    net = _net(model)
-    net.setInput(blob)
-    logits, regressors = net.forward(net.getUnconnectedOutLayersNames())
+    with _net(model) as net:
+        net.setInput(blob)
+        logits, regressors = net.forward(net.getUnconnectedOutLayersNames())
     scores = 1 / (1 + np.exp(-np.clip(logits.reshape(-1), -80, 80)))
     values = regressors.reshape(-1, 16) / model.size
     centres = anchors(model)
