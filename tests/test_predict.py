@@ -101,8 +101,9 @@ def test_video_faces_keep_their_track_ids(faces, model_file, tmp_path):
         writer.write(frame)
     writer.release()
     out = tmp_path / "out"
-    rows = ferengine.predict(path, model=str(model_file), out=out, stride=2, smooth=3,
-                             detector="haar")  # drawn faces: the cascade finds them all
+    rows = ferengine.predict(
+        path, model=str(model_file), out=out, stride=2, smooth=3, detector="haar"
+    )  # drawn faces: the cascade finds them all
     assert [r["frame"] for r in rows] == list(range(0, 12, 2))
     tracks = [{f["track"]: f["box"][0] for f in r["faces"]} for r in rows]
     assert all(len(t) == 2 for t in tracks)

@@ -116,7 +116,7 @@ class C3D(nn.Module):
     length (no padding).
     """
 
-    def __init__(self, normalize: Normalize, n_out: int, channels: Sequence[int],
+    def __init__(self, normalize: Normalize, n_out: int, channels: Sequence[int], grid: int,
                  dropout: float) -> None:  # fmt: skip
         super().__init__()
         self.normalize = normalize
@@ -126,9 +126,10 @@ class C3D(nn.Module):
             blocks += [nn.Conv3d(a, b, 3, padding=1, bias=False), nn.BatchNorm3d(b),
                        nn.ReLU(inplace=True),
                        nn.MaxPool3d((1, 2, 2) if i == 0 else 2, ceil_mode=True)]  # fmt: skip
-        self.features = nn.Sequential(*blocks, nn.AdaptiveAvgPool3d(1), nn.Flatten())
+        # pooled over time and down to a grid×grid map: where on the face a change is matters
+        self.features = nn.Sequential(*blocks, nn.AdaptiveAvgPool3d((1, grid, grid)), nn.Flatten())
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(widths[-1], n_out)
+        self.out = nn.Linear(widths[-1] * grid * grid, n_out)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Return B×K logits of a B×T×1×S×S uint8 batch of clips of T frames each."""
@@ -170,7 +171,7 @@ class ConvLSTMNet(nn.Module):
     """
 
     def __init__(self, normalize: Normalize, n_out: int, channels: Sequence[int], hidden: int,
-                 kernel: int, dropout: float) -> None:  # fmt: skip
+                 kernel: int, grid: int, dropout: float) -> None:  # fmt: skip
         super().__init__()
         self.normalize = normalize
         widths = [1, *(int(c) for c in channels)]
@@ -179,8 +180,9 @@ class ConvLSTMNet(nn.Module):
             blocks += [*conv_bn(a, b), nn.MaxPool2d(2, ceil_mode=True)]
         self.encoder = nn.Sequential(*blocks)
         self.cell = ConvLSTMCell(widths[-1], hidden, kernel)
+        self.pool = nn.AdaptiveAvgPool2d(grid)  # where on the face the state changed matters
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden, n_out)
+        self.out = nn.Linear(hidden * grid * grid, n_out)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Return B×K logits of a padded B×T×1×S×S uint8 batch of clips of ``lengths`` frames."""
@@ -193,4 +195,4 @@ class ConvLSTMNet(nn.Module):
             h_next, c_next = self.cell(maps[:, step], (h, c))
             keep = mask[:, step].view(b, 1, 1, 1)
             h, c = torch.where(keep, h_next, h), torch.where(keep, c_next, c)
-        return self.out(self.dropout(h.mean(dim=(2, 3))))
+        return self.out(self.dropout(self.pool(h).flatten(1)))
