@@ -13,6 +13,33 @@ from ferengine.labels import LabelMapping, LabelSpace
 from ferengine.memmap import MemmapImages
 
 
+def set_sample_columns(data: Any, n: int, samples: str, name: str) -> None:
+    """Encode a frozen dataset's ``labels`` and check its ``subjects`` and ``splits``.
+
+    Shared by :class:`FaceDataset` and :class:`~ferengine.sequences.ClipDataset`: labels
+    become codes of ``data.label_space``; subjects and splits, when given, strings, each
+    one per sample. ``samples`` ("images", "clips") and ``name`` word the errors.
+
+    Raises
+    ------
+    DatasetError
+        A column whose length is not ``n``.
+    """
+    labels = (
+        data.label_space.encode(np.asarray(data.labels).reshape(-1)) if n else np.zeros(0, np.int64)
+    )
+    if len(labels) != n:
+        raise DatasetError(f"{name}: {n} {samples} but {len(labels)} labels")
+    object.__setattr__(data, "labels", labels)
+    for attr in ("subjects", "splits"):
+        value = getattr(data, attr)
+        if value is not None:
+            value = np.asarray(value).astype(str)
+            if value.shape != (n,):
+                raise DatasetError(f"{name}: {attr} has shape {value.shape}, expected ({n},)")
+            object.__setattr__(data, attr, value)
+
+
 @dataclass(frozen=True, eq=False)
 class FaceDataset:
     """Face images with expression labels and, where known, subjects and splits.
@@ -67,24 +94,8 @@ class FaceDataset:
                 f"{self.source or 'dataset'}: images must be N×H×W or N×H×W×3, got {images.shape}"
             )
         n = len(images)
-        labels = (
-            self.label_space.encode(np.asarray(self.labels).reshape(-1))
-            if n
-            else np.zeros(0, np.int64)
-        )
-        if len(labels) != n:
-            raise DatasetError(f"{self.source}: {n} images but {len(labels)} labels")
         object.__setattr__(self, "images", images)
-        object.__setattr__(self, "labels", labels)
-        for attr in ("subjects", "splits"):
-            value = getattr(self, attr)
-            if value is not None:
-                value = np.asarray(value).astype(str)
-                if value.shape != (n,):
-                    raise DatasetError(
-                        f"{self.source}: {attr} has shape {value.shape}, expected ({n},)"
-                    )
-                object.__setattr__(self, attr, value)
+        set_sample_columns(self, n, "images", self.source)
         per_sample = frozenset(k for k in self.per_sample if k in self.meta)
         for key in per_sample:
             value = self.meta[key]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ferengine.dataset import FaceDataset
+from ferengine.dataset import FaceDataset, set_sample_columns
 from ferengine.errors import DatasetError
 from ferengine.labels import LabelSpace
 
@@ -115,22 +115,8 @@ class ClipDataset:
         except ValueError as exc:
             raise DatasetError(str(exc)) from None
         n = len(clips)
-        labels = (
-            self.label_space.encode(np.asarray(self.labels).reshape(-1))
-            if n
-            else np.zeros(0, np.int64)
-        )
-        if len(labels) != n:
-            raise DatasetError(f"{name}: {n} clips but {len(labels)} labels")
         object.__setattr__(self, "clips", clips)
-        object.__setattr__(self, "labels", labels)
-        for attr in ("subjects", "splits"):
-            value = getattr(self, attr)
-            if value is not None:
-                value = np.asarray(value).astype(str)
-                if value.shape != (n,):
-                    raise DatasetError(f"{name}: {attr} has shape {value.shape}, expected ({n},)")
-                object.__setattr__(self, attr, value)
+        set_sample_columns(self, n, "clips", name)
         lengths = clip_lengths(clips)
         for key, values in self.frame_meta.items():
             if len(values) != n or any(len(v) != t for v, t in zip(values, lengths, strict=True)):

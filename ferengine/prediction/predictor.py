@@ -251,23 +251,14 @@ class FacePredictor(FaceCropper):
         A saved model: a path or a registered model's name ("default", the shipped CNN;
         see :func:`ferengine.models.locate`), or a fitted pipeline. A registered model's
         card gives the crop size; otherwise the size the model was fitted on.
-    detector : str or FaceDetector
-        A detector plugin name ("auto", the default: BlazeFace with fallbacks; "blazeface",
-        "haar", "dlib-hog", "dlib-mmod", "none" for ready crops, …) or instance.
-    detector_params : dict, optional
-        Parameters of the named detector.
-    margin : float
-        Share of the face box's side added on every side of the crop (FER2013's crops
-        show the whole head; a detector's box stops at the brows and chin).
+    detector, detector_params, margin
+        As for :class:`FaceCropper`.
     min_confidence : float
         Faces whose top probability is lower are labelled "uncertain".
     valence : bool
         Also give a positive / neutral / negative label (probabilities summed per group).
-    landmarks : str, bool or None
-        The landmarker that places landmarks in each box (see :class:`FaceCropper`).
-    align : bool
-        Level each face before cropping (see :class:`FaceCropper`); each face record's
-        ``alignment`` says how ("landmarks", "keypoints", "box").
+    landmarks, align
+        As for :class:`FaceCropper`.
 
     Raises
     ------
