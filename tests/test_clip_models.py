@@ -267,6 +267,7 @@ def test_augmentation_draws_once_per_clip_for_all_its_frames():
      ("c3d", {"frames": None}, InvalidParameterError, "'frames' parameter of C3DClassifier"),
      ("c3d", {"module__channels": []}, ValueError,
       "c3d: module__channels must be a non-empty list of positive ints"),
+     ("c3d", {"module__grid": 0}, InvalidParameterError, "'module__grid' parameter of c3d"),
      ("convlstm", {"module__kernel": 4}, ValueError, "convlstm: module__kernel must be odd"),
      ("convlstm", {"module__hiden": 4}, ValueError, "did you mean 'module__hidden'"),
      ("convlstm", {"size": 0}, InvalidParameterError, "'size' parameter"),

@@ -123,7 +123,7 @@ HEAD = "[dataset]\nname='synthetic'\n"
         ),
         (
             HEAD.replace("'synthetic'", "'synthetc'") + "[[steps]]\nname='hog'\n",
-            "dataset.name: no dataset plugin named 'synthetc'; did you mean 'synthetic'?",
+            "dataset.name: no dataset plugin named 'synthetc'; did you mean 'synthetic'",
         ),
         (
             HEAD + "[[steps]]\nname='logistic'\nparams={C=-1}\n",

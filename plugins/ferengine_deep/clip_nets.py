@@ -82,7 +82,7 @@ def _channels(owner: str, value: Any) -> list[int]:
     return [int(c) for c in value]
 
 
-def volumetric(normalize: Any, n_out: int, channels: Any = (8, 16, 32), grid: int = 3,
+def volumetric(normalize: Any, n_out: int, channels: Any = (8, 16, 32, 64), grid: int = 3,
                dropout: float = 0.3) -> Any:  # fmt: skip
     """Return the network of ``c3d`` (its ``module__`` parameters).
 
@@ -526,10 +526,11 @@ class C3DClassifier(ClipNetClassifier):
     """A small 3D CNN on clips resampled to a fixed number of frames, trained with torch.
 
     Blocks of a 3×3×3 convolution, batch norm, ReLU and max pooling over time and space
-    see how the face moves as much as how it looks, then global pooling and a linear
-    layer classify the clip. Every clip is resampled to ``frames`` frames by uniform
-    temporal sampling. With the defaults (16 frames of 48×48, channels 8-16-32) it has
-    about 18,000 weights and trains on two CPU cores in minutes.
+    see how the face moves as much as how it looks; the last block's maps, averaged over
+    time and down to a 3×3 grid, go to a linear layer. Every clip is resampled to
+    ``frames`` frames by uniform temporal sampling. With the defaults (16 frames of
+    48×48, channels 8-16-32-64) it has about 75,000 weights and trains on two CPU cores
+    in minutes.
 
     Parameters
     ----------
@@ -549,8 +550,8 @@ class C3DClassifier(ClipNetClassifier):
         ``optimizer__weight_decay`` defaults to 1e-4.
     **kwargs
         The network by prefix (see :func:`volumetric`): ``module__channels`` (default
-        ``(8, 16, 32)``), ``module__dropout`` (default 0.3); and ``optimizer__<p>``,
-        ``criterion__<p>`` as for ``cnn``.
+        ``(8, 16, 32, 64)``), ``module__grid`` (default 3), ``module__dropout`` (default
+        0.3); and ``optimizer__<p>``, ``criterion__<p>`` as for ``cnn``.
     """
 
     name = "c3d"
@@ -592,8 +593,8 @@ class ConvLSTMClassifier(ClipNetClassifier):
 
     A small convolutional encoder maps every frame to a feature map; a ConvLSTM (an LSTM
     whose gates are convolutions, so its state is a map that keeps where on the face
-    things change) reads the maps up to each clip's own last frame; the final state's
-    spatial mean goes through dropout to a linear layer.
+    things change) reads the maps up to each clip's own last frame; the final state,
+    averaged down to a 3×3 grid, goes through dropout to a linear layer.
 
     Parameters
     ----------
@@ -614,8 +615,9 @@ class ConvLSTMClassifier(ClipNetClassifier):
     **kwargs
         The network by prefix (see :func:`conv_recurrent`): ``module__channels`` (the
         encoder, default ``(8, 16)``), ``module__hidden`` (default 16),
-        ``module__kernel`` (odd, default 3), ``module__dropout`` (default 0.2); and
-        ``optimizer__<p>``, ``criterion__<p>`` as for ``cnn``.
+        ``module__kernel`` (odd, default 3), ``module__grid`` (default 3),
+        ``module__dropout`` (default 0.2); and ``optimizer__<p>``, ``criterion__<p>`` as
+        for ``cnn``.
     """
 
     name = "convlstm"
