@@ -40,8 +40,42 @@ def set_sample_columns(data: Any, n: int, samples: str, name: str) -> None:
             object.__setattr__(data, attr, value)
 
 
+class LabelledSamples:
+    """Label operations shared by still and clip datasets.
+
+    Both are frozen dataclasses with ``labels``, ``label_space``, ``splits``, ``source``
+    and a ``subset(index)`` method.
+    """
+
+    labels: Any
+    label_space: LabelSpace
+    splits: Any
+    source: str
+
+    def map_labels(self, mapping: LabelMapping) -> Any:
+        """Carry labels into ``mapping.target``, dropping samples the mapping drops."""
+        if mapping.source.names != self.label_space.names:
+            raise DatasetError(
+                f"mapping is from {mapping.source.name!r} but the dataset is in "
+                f"{self.label_space.name!r}"
+            )
+        codes, keep = mapping.apply(self.labels)
+        kept = self.subset(keep)  # type: ignore[attr-defined]
+        return replace(kept, labels=codes[keep], label_space=mapping.target)
+
+    def class_counts(self, split: str | None = None) -> dict[str, int]:
+        """Return the number of samples per class name (of one split), in label-space order."""
+        labels = self.labels
+        if split is not None:
+            if self.splits is None:
+                raise DatasetError(f"{self.source}: this dataset has no splits")
+            labels = labels[self.splits == split]
+        counts = np.bincount(labels, minlength=len(self.label_space))
+        return dict(zip(self.label_space.names, counts.tolist(), strict=True))
+
+
 @dataclass(frozen=True, eq=False)
-class FaceDataset:
+class FaceDataset(LabelledSamples):
     """Face images with expression labels and, where known, subjects and splits.
 
     Parameters
@@ -199,27 +233,6 @@ class FaceDataset:
         images = np.asarray(self.images)
         mirrored = np.ascontiguousarray(images[:, :, ::-1])
         return replace(doubled, images=np.concatenate([images, mirrored]))
-
-    def map_labels(self, mapping: LabelMapping) -> FaceDataset:
-        """Carry labels into ``mapping.target``, dropping images the mapping drops."""
-        if mapping.source.names != self.label_space.names:
-            raise DatasetError(
-                f"mapping is from {mapping.source.name!r} but the dataset is in "
-                f"{self.label_space.name!r}"
-            )
-        codes, keep = mapping.apply(self.labels)
-        kept = self.subset(keep)
-        return replace(kept, labels=codes[keep], label_space=mapping.target)
-
-    def class_counts(self, split: str | None = None) -> dict[str, int]:
-        """Return the number of images per class name (of one split), in label-space order."""
-        labels = self.labels
-        if split is not None:
-            if self.splits is None:
-                raise DatasetError(f"{self.source}: this dataset has no splits")
-            labels = labels[self.splits == split]
-        counts = np.bincount(labels, minlength=len(self.label_space))
-        return dict(zip(self.label_space.names, counts.tolist(), strict=True))
 
 
 def _take(value: list | tuple | np.ndarray, rows: np.ndarray) -> list | tuple | np.ndarray:

@@ -365,3 +365,35 @@ def assembled_from(cls: type) -> str | None:
             f"{name} sets members_param but lacks {' and '.join(missing)} (AssembledFeature)"
         )
     return param
+
+
+def learns_from_training(estimator: Any) -> bool:
+    """Whether fitting ``estimator`` learns anything from the training data.
+
+    A step that learns nothing maps every sample alone, by its parameters only, so its
+    output on a sample can be computed once and reused by every fold (the benchmark's
+    per-clip frame-feature cache relies on it). The answer errs on "learns": it is
+    ``False`` only for
+
+    * :class:`ImageFeature` and :class:`ImagePreprocessor` subclasses that do not
+      override ``_fit``;
+    * estimators that say so through a ``_learns_from_training()`` method (a feature
+      reading a saved model, a step wrapping another);
+    * :class:`sklearn.frozen.FrozenEstimator`, and pipelines of such steps.
+    """
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(estimator, FrozenEstimator):
+        return False
+    if isinstance(estimator, Pipeline):
+        return any(learns_from_training(step) for _, step in estimator.steps
+                   if step not in (None, "passthrough"))  # fmt: skip
+    declared = getattr(estimator, "_learns_from_training", None)
+    if callable(declared):
+        return bool(declared())
+    if isinstance(estimator, ImageFeature):
+        return type(estimator)._fit is not ImageFeature._fit
+    if isinstance(estimator, ImagePreprocessor):
+        return type(estimator)._fit is not ImagePreprocessor._fit
+    return True

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from ferengine.dataset import FaceDataset, set_sample_columns
+from ferengine.dataset import FaceDataset, LabelledSamples, set_sample_columns
 from ferengine.errors import DatasetError
 from ferengine.labels import LabelSpace
 
-__all__ = ["FRAME_MODES", "ClipDataset", "as_clips", "clip_lengths"]
+__all__ = ["FRAME_MODES", "ClipDataset", "as_clips", "clip_frame_shape", "clip_lengths"]
 
 #: How :meth:`ClipDataset.frames` picks frames: every frame, the apex (most intense)
 #: frame, or the last ``n`` frames.
@@ -76,8 +76,51 @@ def clip_lengths(clips: np.ndarray) -> np.ndarray:
     return np.array([len(c) for c in clips], dtype=np.int64)
 
 
+def clip_frame_shape(model: Any) -> tuple[int, ...] | None:
+    """Return the shape of the frames a fitted clip model takes, or None if it takes no clips.
+
+    A model (a pipeline, or one estimator) takes clips when its first step's
+    scikit-learn input tags say it takes no table (``two_d_array`` false: clips or
+    feature sequences) and a step in it records the frames it was fitted on in
+    ``frame_shape_`` (``frame-features``, the clip networks, ``clip-frames``). The steps
+    are searched in order, and the fitted members of ensembles (``estimator_``,
+    ``ensemble_``, ``estimators_``), so that a pipeline starting with ``trim-neutral``
+    and a ``clip-fusion`` are clip models too; a pipeline that starts on feature
+    sequences (``temporal-rnn`` alone) records no frame shape and is none.
+    """
+    from sklearn.utils import get_tags
+
+    steps = [s for _, s in getattr(model, "steps", [("", model)]) if _is_estimator(s)]
+    if not steps or get_tags(steps[0]).input_tags.two_d_array:
+        return None
+    return _frame_shape(model, depth=0)
+
+
+def _is_estimator(step: Any) -> bool:
+    return step is not None and not isinstance(step, str)
+
+
+def _frame_shape(estimator: Any, depth: int) -> tuple[int, ...] | None:
+    """Return the first ``frame_shape_`` found in an estimator or its fitted parts."""
+    shape = getattr(estimator, "frame_shape_", None)
+    if shape is not None:
+        return tuple(int(s) for s in shape)
+    if depth > 4:  # nested ensembles deeper than this hold no clip step worth finding
+        return None
+    parts: list[Any] = [s for _, s in getattr(estimator, "steps", [])]
+    for attr in ("estimator_", "ensemble_", "estimators_"):
+        value = getattr(estimator, attr, None)
+        parts.extend(value if isinstance(value, list | tuple) else [value])
+    for part in parts:
+        if _is_estimator(part) and part is not estimator:
+            found = _frame_shape(part, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
 @dataclass(frozen=True, eq=False)
-class ClipDataset:
+class ClipDataset(LabelledSamples):
     """Face clips with expression labels and, where known, subjects and splits.
 
     Parameters

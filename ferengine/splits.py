@@ -1,4 +1,4 @@
-"""Train/test splits of a :class:`~ferengine.FaceDataset`, as lists of index arrays.
+"""Train/test splits of a dataset (images or clips), as lists of index arrays.
 
 Every function returns ``[(train_idx, test_idx), ...]``, which scikit-learn's
 ``cross_val_score(..., cv=...)`` and ``GridSearchCV(cv=...)`` accept directly.
@@ -17,13 +17,13 @@ from sklearn.model_selection import (
     train_test_split,
 )
 
-from ferengine.dataset import FaceDataset
+from ferengine.dataset import LabelledSamples
 from ferengine.errors import DatasetError
 
 Split = tuple[np.ndarray, np.ndarray]
 
 
-def by_split(ds: FaceDataset, train: str | list[str], test: str | list[str]) -> list[Split]:
+def by_split(ds: LabelledSamples, train: str | list[str], test: str | list[str]) -> list[Split]:
     """Use the dataset's own split column (e.g. ``train="Training", test="PublicTest"``)."""
     if ds.splits is None:
         raise DatasetError(f"{ds.source}: this dataset has no split column")
@@ -41,7 +41,7 @@ def by_split(ds: FaceDataset, train: str | list[str], test: str | list[str]) -> 
 
 
 def holdout(
-    ds: FaceDataset, test_size: float = 0.2, stratify: bool = True, seed: int = 0
+    ds: LabelledSamples, test_size: float = 0.2, stratify: bool = True, seed: int = 0
 ) -> list[Split]:
     """Return one random (stratified) train/test split of the image indices."""
     idx = np.arange(len(ds))
@@ -51,13 +51,13 @@ def holdout(
     return [(np.sort(train), np.sort(test))]
 
 
-def kfold(ds: FaceDataset, n_splits: int = 5, seed: int = 0) -> list[Split]:
+def kfold(ds: LabelledSamples, n_splits: int = 5, seed: int = 0) -> list[Split]:
     """Return stratified k-fold splits (images of one subject may fall on both sides)."""
     cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return list(cv.split(np.zeros(len(ds)), ds.labels))
 
 
-def _subjects(ds: FaceDataset) -> np.ndarray:
+def _subjects(ds: LabelledSamples) -> np.ndarray:
     if ds.subjects is None:
         raise DatasetError(
             f"{ds.source}: subject-independent splits need subject ids, and this dataset has none"
@@ -65,7 +65,7 @@ def _subjects(ds: FaceDataset) -> np.ndarray:
     return ds.subjects
 
 
-def subject_kfold(ds: FaceDataset, n_splits: int = 5, seed: int = 0) -> list[Split]:
+def subject_kfold(ds: LabelledSamples, n_splits: int = 5, seed: int = 0) -> list[Split]:
     """Return k folds in which no subject appears on both sides, stratified where possible."""
     subjects = _subjects(ds)
     n_subjects = len(np.unique(subjects))
@@ -81,7 +81,17 @@ def subject_kfold(ds: FaceDataset, n_splits: int = 5, seed: int = 0) -> list[Spl
     return list(cv.split(np.zeros(len(ds)), ds.labels, groups=subjects))
 
 
-def leave_one_subject_out(ds: FaceDataset) -> list[Split]:
+def subject_holdout(ds: LabelledSamples, test_size: float = 0.2, seed: int = 0) -> list[Split]:
+    """Return one split in which no subject appears on both sides, stratified where possible.
+
+    The test side is one fold of ``round(1 / test_size)`` subject-independent folds
+    (:func:`subject_kfold`), so it holds about ``test_size`` of the samples.
+    """
+    n_splits = max(2, round(1 / test_size))
+    return subject_kfold(ds, n_splits, seed=seed)[:1]
+
+
+def leave_one_subject_out(ds: LabelledSamples) -> list[Split]:
     """Return one split per subject, testing on that subject alone."""
     subjects = _subjects(ds)
     return list(LeaveOneGroupOut().split(np.zeros(len(ds)), ds.labels, groups=subjects))

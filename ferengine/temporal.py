@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_sequences", "sequence_lengths", "sequence_tags"]
+__all__ = ["as_sequences", "sequence_lengths", "sequence_tags", "split_rows"]
 
 
 def _refuse_array(X: np.ndarray, what: str) -> None:
@@ -97,6 +97,22 @@ def as_sequences(X: Any, what: str = "X", width: int | None = None) -> np.ndarra
             row = int(np.flatnonzero(~np.isfinite(seq).all(axis=1))[0])
             raise ValueError(f"{what}: clip {i} holds NaN or infinite values (frame {row})")
         out[i] = seq
+    return out
+
+
+def split_rows(rows: np.ndarray, lengths: Any) -> np.ndarray:
+    """Return consecutive runs of ``rows``, ``lengths[i]`` rows each, as a 1-D object array.
+
+    The inverse of concatenating clips or sequences along time: each item is a view of
+    ``rows`` (no copy), so a memory-mapped array stays on disk.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if lengths.sum() != len(rows):
+        raise ValueError(f"{len(rows)} rows cannot be split into runs of {lengths.sum()} in all")
+    out = np.empty(len(lengths), dtype=object)
+    ends = np.cumsum(lengths)
+    for i, (start, end) in enumerate(zip(ends - lengths, ends, strict=True)):
+        out[i] = rows[start:end]
     return out
 
 

@@ -60,3 +60,14 @@ def shared_data_dir() -> Path | None:
     env = os.environ.get("FERENGINE_DATA")
     path = Path(env) if env else ROOT.parent / "shared" / "data"
     return path if path.is_dir() else None
+
+
+@pytest.fixture
+def one_thread():
+    """Train on one torch thread (the machine's cores are shared)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -51,17 +51,6 @@ def pair():
     return ds.clips, ds.label_names
 
 
-@pytest.fixture
-def one_thread():
-    """Train on one torch thread (the machine's cores are shared)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # --- the networks --------------------------------------------------------------------------
 
 

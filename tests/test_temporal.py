@@ -295,17 +295,6 @@ HEADS = ["temporal-rnn", "temporal-cnn"]
 FAST = {"max_epochs": 3, "validation_fraction": 0.0}
 
 
-@pytest.fixture
-def one_thread():
-    """Train on one torch thread (the machine's cores are shared)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @needs_torch
 @pytest.mark.parametrize("name", HEADS)
 def test_heads_predict_probabilities_of_their_classes(name, one_thread):

@@ -2,7 +2,11 @@
 
 One entry per (datasets, fold rows, front steps): the train and test feature
 matrices as ``.npy`` (read back memory-mapped) and a ``meta.json`` with what computing
-them cost. An entry is written into a temporary folder and renamed into place, so a
+them cost. Ragged outputs — one ``(T_i, ...)`` array per clip, as a 1-D object array
+(per-frame feature sequences, or clips themselves for models that take clips) — are
+stored as their rows concatenated plus a ``.lengths.npy``, and read back as views.
+
+An entry is written into a temporary folder and renamed into place, so a
 killed run never leaves a half-written entry, and two workers racing on one key
 keep the first complete copy. joblib.Memory caches function calls, but the
 benchmark needs entries that several workers and later runs share by key, count as
@@ -20,6 +24,7 @@ import joblib
 import numpy as np
 
 from ferengine.fileio import atomic_dir
+from ferengine.temporal import split_rows
 
 
 def cache_key(parts: Any) -> str:
@@ -54,15 +59,45 @@ class FeatureCache:
         if not (folder / "meta.json").is_file():
             return None
         meta = json.loads((folder / "meta.json").read_text())
-        return Entry(
-            np.load(folder / "train.npy", mmap_mode="r"),
-            np.load(folder / "test.npy", mmap_mode="r"),
-            meta,
-        )
+        return Entry(load_rows(folder, "train"), load_rows(folder, "test"), meta)
 
     def put(self, key: str, train: np.ndarray, test: np.ndarray, meta: dict[str, Any]) -> None:
         """Store an entry atomically (a concurrent writer's complete copy wins)."""
         with atomic_dir(self._dir(key)) as tmp:
-            np.save(tmp / "train.npy", np.ascontiguousarray(train))
-            np.save(tmp / "test.npy", np.ascontiguousarray(test))
+            save_rows(tmp, "train", train)
+            save_rows(tmp, "test", test)
             (tmp / "meta.json").write_text(json.dumps(meta))
+
+    def put_samples(self, key: str, rows: np.ndarray, meta: dict[str, Any]) -> None:
+        """Store the features of every sample of a dataset (no fold) atomically."""
+        with atomic_dir(self._dir(key)) as tmp:
+            save_rows(tmp, "samples", rows)
+            (tmp / "meta.json").write_text(json.dumps(meta))
+
+    def get_samples(self, key: str) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """Return what :meth:`put_samples` stored (memory-mapped), or ``None``."""
+        folder = self._dir(key)
+        if not (folder / "meta.json").is_file():
+            return None
+        return load_rows(folder, "samples"), json.loads((folder / "meta.json").read_text())
+
+
+def save_rows(folder: Path, name: str, array: np.ndarray) -> None:
+    """Save ``array`` as ``name.npy``; a 1-D object array of arrays as their concatenation.
+
+    The items of a ragged array must share their trailing shape and dtype (clips of one
+    frame size, sequences of one width); their lengths go to ``name.lengths.npy``.
+    """
+    array = np.asarray(array)
+    if array.dtype == object:
+        lengths = np.array([len(item) for item in array], dtype=np.int64)
+        np.save(folder / f"{name}.lengths.npy", lengths)
+        array = np.concatenate([np.asarray(item) for item in array]) if len(array) else array
+    np.save(folder / f"{name}.npy", np.ascontiguousarray(array))
+
+
+def load_rows(folder: Path, name: str) -> np.ndarray:
+    """Read what :func:`save_rows` saved, memory-mapped (ragged items as views)."""
+    rows = np.load(folder / f"{name}.npy", mmap_mode="r")
+    lengths = folder / f"{name}.lengths.npy"
+    return split_rows(rows, np.load(lengths)) if lengths.is_file() else rows

@@ -105,7 +105,8 @@ def bench_cmd(
 
     for dataset, rows in leaderboards(load_suite(out / "suite.toml"), _records(out)).items():
         table = Table(title=f"{suite.name} — {dataset}")
-        for col in ("#", "pipeline", "accuracy", "macro-F1", "fit s", "ms/image"):
+        unit = rows[0]["sample"] if rows else "image"
+        for col in ("#", "pipeline", "accuracy", "macro-F1", "fit s", f"ms/{unit}"):
             table.add_column(col, justify="left" if col == "pipeline" else "right")
         for row in rows[:15]:
             table.add_row(str(row["rank"]), row["pipeline"], f"{row['accuracy']:.3f}",

@@ -168,6 +168,8 @@ def _pairs(ds: FaceDataset, protocol: Protocol, seed: int) -> list[tuple[Any, An
             return splits.by_split(ds, protocol.train_split, protocol.test_split)
         if kind == "holdout":
             return splits.holdout(ds, protocol.test_size, seed=seed)
+        if kind == "subject-holdout":
+            return splits.subject_holdout(ds, protocol.test_size, seed=seed)
         if kind == "kfold":
             return splits.kfold(ds, protocol.folds, seed=seed)
         if kind == "subject-kfold":

@@ -78,6 +78,7 @@ def leaderboards(suite: Suite, records: list[dict[str, Any]]) -> dict[str, list[
             "combination": combo.key,
             "folds": len(runs),
             "labels": runs[0]["labels"],
+            "sample": runs[0].get("sample", "image"),
             "true_labels": runs[0].get("true_labels", runs[0]["labels"]),
         }
         for key in _MEANS:
@@ -162,6 +163,7 @@ def _markdown(
     proto = {
         "split": f"train on {p.train_split}, test on {p.test_split}",
         "holdout": f"stratified holdout, test size {p.test_size}",
+        "subject-holdout": f"subject-independent holdout, test size {p.test_size}",
         "kfold": f"stratified {p.folds}-fold",
         "subject-kfold": f"subject-independent {p.folds}-fold",
         "loso": "leave one subject out",
@@ -216,11 +218,11 @@ def _history(out: Path) -> list[str]:
 def _board(dataset: str, rows: list[dict[str, Any]], suite: Suite, out: Path) -> list[str]:
     from ferengine.bench import plots  # matplotlib only when a report is drawn
 
-    slug = _slug(dataset)
+    slug, unit = _slug(dataset), rows[0]["sample"]  # "image", or "clip" for clip datasets
     lines = [f"## {dataset}", "", f"Chance (the training set's majority class): "
              f"{rows[0]['chance']:.3f}; uniform guess: {1 / len(rows[0]['labels']):.3f}.", "",
              "| # | pipeline | accuracy | balanced acc. | macro-F1 | top-2 | fit s | "
-             "ms/image (batch) | ms/image (1) | images/s | peak MB | size MB | parameters | "
+             f"ms/{unit} (batch) | ms/{unit} (1) | {unit}s/s | peak MB | size MB | parameters | "
              "McNemar vs #1 |", "|" + "---|" * 14]  # fmt: skip
     for row in rows:
         test = row.get("mcnemar")

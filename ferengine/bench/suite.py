@@ -11,7 +11,8 @@ Example (``ferengine/bench/suites/quick.toml`` is the complete built-in one)::
     label_space = "valence3"        # optional: map labels before benchmarking
 
     [protocol]
-    kind = "subject-kfold"          # split | holdout | kfold | subject-kfold | loso | cross-dataset
+    kind = "subject-kfold"          # split | holdout | subject-holdout | kfold | subject-kfold
+                                    # | loso | cross-dataset
     folds = 3
     repeats = 1
 
@@ -72,7 +73,9 @@ from ferengine.schemas import (
 from ferengine.spec import expand_path
 from ferengine.steps import StepBuilder
 
-ProtocolKind = Literal["split", "holdout", "kfold", "subject-kfold", "loso", "cross-dataset"]
+ProtocolKind = Literal[
+    "split", "holdout", "subject-holdout", "kfold", "subject-kfold", "loso", "cross-dataset"
+]
 PROTOCOLS: tuple[str, ...] = get_args(ProtocolKind)
 
 

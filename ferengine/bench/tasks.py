@@ -23,9 +23,12 @@ import ferengine
 from ferengine.bench.cache import FeatureCache
 from ferengine.bench.costs import PeakMemory, count_parameters, latency_ms, saved_bytes, stopwatch
 from ferengine.bench.folds import Fold
+from ferengine.bench.shared_front import shared_rows, shared_steps
 from ferengine.bench.store import ResultStore
+from ferengine.dataset import FaceDataset
 from ferengine.evaluation import metrics
 from ferengine.extractor import AssembledFeature
+from ferengine.sequences import ClipDataset
 from ferengine.step_checks import describe
 from ferengine.steps import build_step
 
@@ -63,36 +66,68 @@ def extract(job: FeatureJob, cache_root: str) -> dict[str, Any]:
     try:
         if job.members:
             return _assemble(job, cache)
-        train_ds, test_ds = job.fold.train_side.load(), job.fold.test_side.load()
-        # subsets, not images[rows]: memory-mapped images stay on disk, read a batch at a time
-        X_train = train_ds.subset(job.fold.train).images
-        y_train = train_ds.labels[job.fold.train]
-        X_test = test_ds.subset(job.fold.test).images
-        with PeakMemory() as memory:
-            if job.front:
-                front = ferengine.pipeline(*job.front)
-                with stopwatch() as fit_time:
-                    F_train = front.fit_transform(X_train, y_train)
-                with stopwatch() as test_time:
-                    F_test = front.transform(X_test)
-                latency = latency_ms(front.transform, X_test, LATENCY_SAMPLES)
-                size, params = saved_bytes(front), count_parameters(front)
-            else:  # the classifier takes the images themselves (deep models)
-                F_train, F_test = X_train, X_test
-                fit_time, test_time, latency, size, params = [0.0], [0.0], 0.0, 0, 0
-        meta = {
-            "fit_seconds": fit_time[0],
-            "test_seconds": test_time[0],
-            "latency_ms": latency,
-            "bytes": size,
-            "parameters": params,
-            "peak_rss_mb": memory.peak_mb,
-            "shape": list(np.shape(F_train)),
-        }
-        cache.put(job.key, np.asarray(F_train), np.asarray(F_test), meta)
+        F_train, F_test, meta = _front_features(job, cache)
+        cache.put(job.key, F_train, F_test, meta)
         return {"key": job.key, "status": "ok", "hit": False}
     except Exception as exc:
         return _failure(job.key, exc)
+
+
+def _front_features(job: FeatureJob, cache: FeatureCache) -> tuple[Any, Any, dict[str, Any]]:
+    """Fit the front on the fold's training samples; return both sides' features and costs.
+
+    Leading steps that learn nothing are taken from the per-clip cache
+    (:mod:`~ferengine.bench.shared_front`) and only the steps after them are fitted; the
+    costs add the shared steps' share for the fold's clips.
+    """
+    fold = job.fold
+    train_ds, test_ds = fold.train_side.load(), fold.test_side.load()
+    # subsets, not images[rows]: memory-mapped images stay on disk, read a batch at a time
+    X_train, X_test = _samples(train_ds, fold.train), _samples(test_ds, fold.test)
+    front = job.front
+    n_shared = min(shared_steps(front, train_ds), shared_steps(front, test_ds))
+    costs = {"fit_seconds": 0.0, "test_seconds": 0.0, "latency_ms": 0.0, "bytes": 0,
+             "parameters": 0, "peak_rss_mb": 0.0}  # fmt: skip
+    if n_shared:
+        train = shared_rows(fold.train_side, front[:n_shared], cache)
+        test = shared_rows(fold.test_side, front[:n_shared], cache)
+        X_train, X_test = train.take(fold.train), test.take(fold.test)
+        costs.update(
+            fit_seconds=train.seconds(fold.train), test_seconds=test.seconds(fold.test),
+            latency_ms=train.meta["latency_ms"], bytes=train.meta["bytes"],
+            parameters=train.meta["parameters"], peak_rss_mb=train.meta["peak_rss_mb"],
+        )  # fmt: skip
+        front = front[n_shared:]
+    y_train = train_ds.labels[fold.train]
+    with PeakMemory() as memory:
+        if front:
+            fitted = ferengine.pipeline(*front)
+            with stopwatch() as fit_time:
+                F_train = fitted.fit_transform(X_train, y_train)
+            with stopwatch() as test_time:
+                F_test = fitted.transform(X_test)
+            latency = latency_ms(fitted.transform, X_test, LATENCY_SAMPLES)
+            size, params = saved_bytes(fitted), count_parameters(fitted)
+        else:  # the classifier takes the samples themselves (deep models), or shared features
+            F_train, F_test = X_train, X_test
+            fit_time, test_time, latency, size, params = [0.0], [0.0], 0.0, 0, 0
+    meta = {
+        "fit_seconds": costs["fit_seconds"] + fit_time[0],
+        "test_seconds": costs["test_seconds"] + test_time[0],
+        "latency_ms": costs["latency_ms"] + latency,
+        "bytes": None if size is None or costs["bytes"] is None else costs["bytes"] + size,
+        "parameters": costs["parameters"] + params,
+        "peak_rss_mb": max(costs["peak_rss_mb"], memory.peak_mb),
+        "shape": list(np.shape(F_train)),
+        "shared_steps": n_shared,
+    }
+    return F_train, F_test, meta
+
+
+def _samples(ds: FaceDataset | ClipDataset, rows: np.ndarray) -> Any:
+    """Return the fold's images (memory-mapped ones stay on disk) or clips."""
+    subset = ds.subset(rows)
+    return subset.clips if isinstance(subset, ClipDataset) else subset.images
 
 
 def _assemble(job: FeatureJob, cache: FeatureCache) -> dict[str, Any]:
@@ -207,6 +242,7 @@ def _score(job: ClassifyJob, cache: FeatureCache) -> dict[str, Any]:
         else front["bytes"] + classifier_bytes,
         n_parameters=front["parameters"] + count_parameters(classifier),
         feature_shape=front["shape"],
+        sample="clip" if isinstance(test_ds, ClipDataset) else "image",
         test_index=fold.test,
         y_true=y_test,
         y_pred=predicted,

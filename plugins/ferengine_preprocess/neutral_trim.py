@@ -168,6 +168,10 @@ class TrimNeutral(TransformerMixin, BaseEstimator):
         tags.requires_fit = True
         return tags
 
+    def _learns_from_training(self) -> bool:
+        """Nothing is learnt: each clip is trimmed by its own scores."""
+        return False
+
     def fit(self, X: Any = None, y: Any = None) -> TrimNeutral:
         """Check the parameters and load the landmarker or the model (nothing is learnt).
 

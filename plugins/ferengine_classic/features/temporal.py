@@ -19,10 +19,11 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ferengine.errors import StepOutputError
+from ferengine.extractor import learns_from_training
 from ferengine.sequences import as_clips, clip_lengths
 from ferengine.step_checks import describe
 from ferengine.steps import StepSpec, build_model
-from ferengine.temporal import as_sequences, sequence_tags
+from ferengine.temporal import as_sequences, sequence_tags, split_rows
 
 #: How ``temporal-pool`` summarises a sequence, and how many vectors of width D each gives.
 POOLINGS: dict[str, int] = {"mean": 1, "max": 1, "std": 1, "meanstd": 2, "apex": 1}
@@ -53,15 +54,6 @@ def _frame_batches(clips: np.ndarray, size: int) -> Iterator[np.ndarray]:
                 pending, count = [], 0
     if pending:
         yield np.concatenate(pending)
-
-
-def _split(frames: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Return the rows of ``frames`` as one (T_i, D) array per clip (a 1-D object array)."""
-    out = np.empty(len(lengths), dtype=object)
-    ends = np.cumsum(lengths)
-    for i, (start, end) in enumerate(zip(ends - lengths, ends, strict=True)):
-        out[i] = frames[start:end]
-    return out
 
 
 class FrameFeatures(TransformerMixin, BaseEstimator):
@@ -113,6 +105,10 @@ class FrameFeatures(TransformerMixin, BaseEstimator):
         self.feature = feature
         self.batch_size = batch_size
 
+    def _learns_from_training(self) -> bool:
+        """Whether fitting learns from the clips: only if the image feature does."""
+        return learns_from_training(build_model(self.feature))
+
     def _clips(self, X: Any, y: Any) -> tuple[np.ndarray, Any]:
         """Validate the parameters and the training clips; return the clips and frame labels."""
         self._validate_params()
@@ -161,7 +157,7 @@ class FrameFeatures(TransformerMixin, BaseEstimator):
         frames = np.concatenate(list(clips))
         out = self._checked(self.feature_.fit_transform(frames, y), len(frames), 0)
         self.n_features_out_ = int(out.shape[1])
-        return _split(out, clip_lengths(clips))
+        return split_rows(out, clip_lengths(clips))
 
     def transform(self, X: Any) -> np.ndarray:
         """Return one ``(T_i, D)`` float32 feature sequence per clip (a 1-D object array).
@@ -187,7 +183,7 @@ class FrameFeatures(TransformerMixin, BaseEstimator):
                 features, len(batch), start, self.n_features_out_
             )
             start += len(batch)
-        return _split(out, lengths)
+        return split_rows(out, lengths)
 
     def _checked(self, features: Any, n: int, first: int, width: int | None = None) -> np.ndarray:
         """Return the feature's output for ``n`` frames as float32, refusing other shapes.
@@ -268,6 +264,10 @@ class TemporalPool(TransformerMixin, BaseEstimator):
                 f"{self.pooling!r}"
             )
         return names
+
+    def _learns_from_training(self) -> bool:
+        """Nothing is learnt: each sequence is pooled alone."""
+        return False
 
     def fit(self, X: Any, y: Any = None) -> TemporalPool:
         """Check the parameters and remember the width of the frame features.
