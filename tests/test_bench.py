@@ -414,7 +414,8 @@ def test_features_of_a_saved_model_are_keyed_by_its_bytes_not_its_name(tmp_path)
 
 @pytest.mark.parametrize(
     "path",
-    sorted((Path(__file__).parents[1] / "benchmarks" / "suites").glob("*.toml")),
+    sorted((Path(__file__).parents[1] / "benchmarks" / "suites").glob("*.toml"))
+    + sorted((Path(ferengine.__file__).parent / "bench" / "suites").glob("*.toml")),
     ids=lambda p: p.name,
 )
 def test_shipped_suites_build_every_pipeline(path):
