@@ -2,9 +2,10 @@
 
 Each face gets its box and one label, "happy 0.93" ("#3 happy 0.93" with a video track),
 in a filled box of the face's colour: one colour per class (the class's place in the
-model's class list picks it from :data:`PALETTE`), amber for "uncertain". Labels are
-placed by :func:`ferengine.prediction.labels_layout.place_labels`: they never overlap
-each other nor leave the image, and avoid the other faces. Sizes follow the image and
+model's class list picks it from :data:`PALETTE`), amber for "uncertain", light grey
+for a face without a label yet (a temporal model's track before its first clip: "#3").
+Labels are placed by :func:`ferengine.prediction.labels_layout.place_labels`: they never
+overlap each other nor leave the image, and avoid the other faces. Sizes follow the image and
 the face, within pixel bounds, so a 300 px and a 4,000 px image read alike.
 
 With ``bars=True`` a panel is appended to the right of the image (which is not covered):
@@ -37,6 +38,8 @@ PALETTE: tuple[Colour, ...] = (
 #: The colour of "uncertain" faces.
 AMBER: Colour = (0, 170, 255)
 PANEL, BAR_TRACK, LIGHT = (32, 32, 32), (78, 78, 78), (215, 215, 215)
+#: The colour of faces without a label (a temporal model's track before its first clip).
+UNLABELLED: Colour = LIGHT
 DARK, WHITE = (20, 20, 20), (255, 255, 255)
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -80,7 +83,9 @@ class FaceLabel:
 
 def face_colour(face: dict[str, Any]) -> Colour:
     """Return a face's colour (BGR): its class's palette colour, amber when uncertain."""
-    label = face["label"]
+    label = face.get("label")
+    if label is None:
+        return UNLABELLED
     if label == UNCERTAIN:
         return AMBER
     names = list(face.get("probabilities") or ())
@@ -95,10 +100,17 @@ def ink_on(colour: Colour) -> Colour:
 
 
 def label_text(face: dict[str, Any], number: int | None = None) -> str:
-    """Return a face's label: ``[number ][#track ]class confidence``, e.g. "1 #3 happy 0.93"."""
-    track = f"#{face['track']} " if face.get("track") is not None else ""
-    prefix = f"{number} " if number is not None else ""
-    return f"{prefix}{track}{face['label']} {face['confidence']:.2f}"
+    """Return a face's label: ``[number ][#track ]class confidence``, e.g. "1 #3 happy 0.93".
+
+    A face without a label (``label`` missing or None) shows only its number and track
+    ("#3"), or "face" when it has neither.
+    """
+    parts = [] if number is None else [str(number)]
+    if face.get("track") is not None:
+        parts.append(f"#{face['track']}")
+    if face.get("label") is not None:
+        parts.append(f"{face['label']} {face['confidence']:.2f}")
+    return " ".join(parts) or "face"
 
 
 def _side(box: Sequence[int]) -> float:

@@ -72,6 +72,20 @@ from ferengine.prediction.video import DETECT_EVERY
     "boxes on the others (1: detect on every processed frame).",
 )
 @click.option(
+    "--window",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Videos, temporal models: frames per clip, each face track's last N processed "
+    "frames.  [default: the model's frames parameter if it has one, else 16]",
+)
+@click.option(
+    "--clip-every",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Videos, temporal models: classify a track's window every N processed frames it "
+    "is seen in, once it is full.  [default: 1]",
+)
+@click.option(
     "--max-pixels",
     type=click.IntRange(min=1),
     default=None,
@@ -93,13 +107,16 @@ from ferengine.prediction.video import DETECT_EVERY
 def predict_cmd(inputs: tuple[str, ...], model: str, detector: str,
                 detector_params: tuple[str, ...], out: Path | None, labels: str,
                 min_confidence: float, stride: int, smooth: int, detect_every: int,
-                max_pixels: int | None, no_annotate: bool, no_align: bool, bars: bool,
+                window: int | None, clip_every: int | None, max_pixels: int | None,
+                no_annotate: bool, no_align: bool, bars: bool,
                 as_json: bool) -> None:  # fmt: skip
     """Find every face in INPUT (image files, folders, videos), align it and classify it.
 
     Writes OUT/predictions.jsonl (one row per image or processed video frame, bad
     inputs included with their reason), OUT/summary.json (counts and preprocessing
-    time per image) and annotated copies in OUT/annotated/.
+    time per image) and annotated copies in OUT/annotated/. With a temporal model
+    (a model of clips), each face track of a video is classified over a sliding
+    window of its last frames: every frame row lists the clips classified on it.
     """
     from ferengine.cli import _parse_params, missing_parameters
     from ferengine.errors import FerengineError
@@ -122,6 +139,8 @@ def predict_cmd(inputs: tuple[str, ...], model: str, detector: str,
             stride=stride,
             smooth=smooth,
             detect_every=detect_every,
+            window=window,
+            clip_every=clip_every,
             max_pixels=MAX_PIXELS if max_pixels is None else max_pixels,
             annotate_images=not no_annotate,
             bars=bars,
@@ -134,7 +153,33 @@ def predict_cmd(inputs: tuple[str, ...], model: str, detector: str,
         for row in rows:
             click.echo(json.dumps(row))
         return
-    _print(rows, out)
+    if any("clips" in row for row in rows):
+        _print_clips(rows, out)
+    else:
+        _print(rows, out)
+
+
+def _print_clips(rows: list[dict], out: Path) -> None:
+    """Print a temporal model's clips (and tracks too short for one), then the counts."""
+    table = Table("input", "track", "frames", "seconds", "label (confidence)", "note")
+    clips = [(row["input"], clip) for row in rows for clip in row.get("clips", [])]
+    for name, clip in clips[:50]:
+        label = "" if clip["label"] is None else f"{clip['label']} ({clip['confidence']:.2f})"
+        table.add_row(name, str(clip["track"]), f"{clip['first_frame']}–{clip['last_frame']}",
+                      f"{clip['first_time']:.2f}–{clip['last_time']:.2f}", label,
+                      clip["error"] or "")  # fmt: skip
+    console = Console()
+    console.print(table)
+    if len(clips) > 50:
+        console.print(f"… {len(clips) - 50} more clips")
+    summary = json.loads((out / "summary.json").read_text())
+    problems = [r for r in rows if r.get("error") is not None]
+    rate = summary["rows"] / summary["seconds"] if summary["seconds"] else 0.0
+    console.print(
+        f"{summary['clips']} clips classified in {summary['rows']} rows ({rate:.1f} frames "
+        f"per second); {summary['short_tracks']} tracks too short for a clip, "
+        f"{len(problems)} inputs or videos with an error. Output: {out}"
+    )
 
 
 def _print(rows: list[dict], out: Path) -> None:

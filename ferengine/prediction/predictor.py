@@ -15,6 +15,8 @@ from ferengine.faces import Landmarker, landmarks_fit
 from ferengine.imageops import as_grey, as_uint8
 from ferengine.models import ModelCard
 from ferengine.plugin import Face, FaceDetector
+from ferengine.prediction.windows import SequenceModel
+from ferengine.sequences import clip_frame_shape
 from ferengine.step_checks import require_probabilities
 
 UNCERTAIN = "uncertain"
@@ -50,7 +52,8 @@ def input_format(model: Any, card: ModelCard | None = None) -> tuple[tuple[int, 
 
     A registered model's ``card`` says so; any other fitted model records the images it
     was fitted on in its first step's ``image_shape_`` (every ferengine image plugin
-    and a registered model's step do).
+    and a registered model's step do), and a model of clips the frames it was fitted on
+    (:func:`ferengine.sequences.clip_frame_shape`).
 
     Raises
     ------
@@ -61,7 +64,7 @@ def input_format(model: Any, card: ModelCard | None = None) -> tuple[tuple[int, 
         return (int(card.input_size[0]), int(card.input_size[1])), card.channels == 3
     steps = [s for _, s in getattr(model, "steps", [("", model)])]
     first = steps[0] if steps else model
-    shape = getattr(first, "image_shape_", None)
+    shape = getattr(first, "image_shape_", None) or clip_frame_shape(model)
     if shape is not None and len(shape) >= 2:
         return (int(shape[0]), int(shape[1])), len(shape) == 3 and shape[2] in (3, 4)
     raise ValueError(
@@ -260,6 +263,13 @@ class FacePredictor(FaceCropper):
     landmarks, align
         As for :class:`FaceCropper`.
 
+    Attributes
+    ----------
+    sequence : SequenceModel or None
+        How a model of clips (a temporal model,
+        :func:`ferengine.sequences.clip_frame_shape`) runs on windows of a track's
+        crops (:mod:`ferengine.prediction.windows`); None for a model of single images.
+
     Raises
     ------
     MissingProbabilitiesError
@@ -285,6 +295,7 @@ class FacePredictor(FaceCropper):
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
         self.min_confidence = min_confidence
         size, colour = input_format(self.model, card)
+        self.sequence = None if clip_frame_shape(model) is None else SequenceModel(model)
         self.names = class_names(self.model)
         self.valence = self._valence_table() if valence else None
         super().__init__(detector, detector_params, margin, landmarks, align, size, colour)
@@ -303,20 +314,43 @@ class FacePredictor(FaceCropper):
         return list(VALENCE3.names), onehot
 
     def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
-        """Return the class probabilities of a list of crops (one batch through the model)."""
+        """Return the class probabilities of a list of crops (one batch through the model).
+
+        Raises
+        ------
+        ValueError
+            The model takes clips (:attr:`sequence`), not single crops.
+        """
+        if self.sequence is not None:
+            raise ValueError(
+                "the model is a temporal model: it classifies clips of video frames, not "
+                "single face crops (predict on a video)"
+            )
         if not crops:
             return np.zeros((0, len(self.names)))
         return np.asarray(self.model.predict_proba(np.stack(crops)), dtype=float)
 
-    def describe(self, found: FoundFace, proba: np.ndarray) -> dict[str, Any]:
-        """Return the output record of one face: box, landmarks, label, probabilities."""
-        top = int(np.argmax(proba))
-        record: dict[str, Any] = {
+    def locate(self, found: FoundFace) -> dict[str, Any]:
+        """Return the record of one face without a label: box, score, landmarks, alignment."""
+        return {
             "box": [int(v) for v in found.face.box],
             "score": None if found.face.score is None else round(float(found.face.score), 4),
             "found_by": found.face.found_by,
             "alignment": found.alignment,
             "landmarks": None if found.landmarks is None else np.round(found.landmarks, 1).tolist(),
+        }
+
+    def describe(self, found: FoundFace, proba: np.ndarray) -> dict[str, Any]:
+        """Return the output record of one face: box, landmarks, label, probabilities."""
+        return {**self.locate(found), **self.labelled(proba)}
+
+    def labelled(self, proba: np.ndarray) -> dict[str, Any]:
+        """Return the label, confidence and probabilities (and valence) of class probabilities.
+
+        The label is "uncertain" when the top probability is below ``min_confidence``.
+        """
+        top = int(np.argmax(proba))
+        record: dict[str, Any] = {
             "label": self.names[top] if proba[top] >= self.min_confidence else UNCERTAIN,
             "confidence": round(float(proba[top]), 4),
             "probabilities": _rounded(self.names, proba),

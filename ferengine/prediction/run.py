@@ -22,13 +22,23 @@ from ferengine.prediction.annotate import annotate
 from ferengine.prediction.frame import import_pandas, to_frame
 from ferengine.prediction.inputs import InputError, expand, is_video, read_photo
 from ferengine.prediction.predictor import FacePredictor, ImageFaces
-from ferengine.prediction.video import DETECT_EVERY, check_detect_every, predict_video
+from ferengine.prediction.video import (
+    DETECT_EVERY,
+    VideoFrames,
+    check_detect_every,
+    labeller,
+    predict_video,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 LABELS = ("fer7", "valence3")
 NO_FACE = "no face found"
+#: The error of a photo given to a temporal model.
+PHOTO_FOR_CLIPS = (
+    "not a video: the model is a temporal model, it classifies clips of video frames, not photos"
+)
 
 
 def timing_summary(seconds: list[float]) -> dict[str, Any]:
@@ -192,8 +202,16 @@ def predict(
     bars: bool = False,
     align: bool = True,
     as_frame: bool = False,
+    window: int | None = None,
+    clip_every: int | None = None,
 ) -> list[dict[str, Any]] | pd.DataFrame:
     """Find and classify every face of images, folders (recursively) and videos.
+
+    With a temporal model (a model of clips: ``frame-features`` and a temporal head,
+    ``c3d``, ``convlstm``, ``cnn-lstm``…; :func:`ferengine.sequences.clip_frame_shape`),
+    videos get clip-level predictions per face track over a sliding window, beside the
+    per-frame rows (see ``window``, ``clip_every`` and Returns); photos cannot be
+    classified by such a model.
 
     Parameters
     ----------
@@ -203,7 +221,8 @@ def predict(
     model : str, Path or fitted estimator
         A saved model file, a registered model's name ("default", the shipped CNN;
         ``ferengine models``) or a fitted pipeline. The faces are cropped to the size
-        the registered model's card gives, or that the model was fitted on.
+        the registered model's card gives, or that the model was fitted on (its frames,
+        for a temporal model).
     detector : str or FaceDetector
         Detector plugin: "auto" (BlazeFace, then rotated passes, dlib's MMOD and whole
         face crops where it finds nothing), "blazeface", "haar", "dlib-hog", "dlib-mmod",
@@ -221,7 +240,8 @@ def predict(
         Parameters of the named detector (``scale_factor``, ``mode``, …).
     stride, smooth : int
         Videos: process every ``stride``-th frame; average each track's probabilities
-        over its last ``smooth`` processed frames.
+        over its last ``smooth`` processed frames (a temporal model: its last ``smooth``
+        clips).
     annotate_images : bool
         With ``out``, write annotated images and videos.
     batch_size : int
@@ -247,7 +267,16 @@ def predict(
         Return a pandas DataFrame (the ``frame`` extra) with one row per face instead of
         the rows (see :func:`ferengine.prediction.frame.to_frame`). No input is lost:
         an input, frame or video with no face or an error gets one row with NA face
-        columns and the ``error``.
+        columns and the ``error``. With a temporal model, clips are rows too (``kind``
+        "clip", beside the faces' "frame").
+    window : int, optional
+        Temporal models: frames per clip, the last ``window`` processed frames a track
+        was seen in (default: the model's ``frames`` parameter when it declares one, as
+        ``c3d`` does, else 16).
+    clip_every : int, optional
+        Temporal models: a track's clip is classified once it has been seen in
+        ``window`` processed frames, then every ``clip_every`` processed frames it is
+        seen in (default 1).
 
     Returns
     -------
@@ -264,10 +293,24 @@ def predict(
         With ``as_frame``, the same as a DataFrame of one row per face, and one per row
         without a face, so no input is lost (:func:`~ferengine.prediction.frame.to_frame`).
 
+        With a temporal model, faces have no ``label``, ``confidence`` nor
+        ``probabilities``; every video frame row has ``clips``, the clips classified on
+        that frame, each ``{"track", "first_frame", "last_frame", "first_time",
+        "last_time", "frames", "label", "confidence", "probabilities", "error"}`` (times
+        in seconds; ``valence`` too with ``labels="valence3"``), and a track that never
+        held a whole window gets a record with no label and a note as its ``error``
+        ("track 3 lasted 9 processed frames (frames 40–48), the model needs 16"), in a
+        last, video-level row (``frame`` None; see
+        :func:`~ferengine.prediction.video.predict_video`). A photo gets a row whose
+        ``error`` says a temporal model classifies video clips.
+
     Raises
     ------
     ImportError
         ``as_frame`` without pandas installed (the ``frame`` extra), before any work.
+    ValueError
+        A temporal model and no video among the inputs; ``window`` or ``clip_every``
+        not an int ≥ 1, or given for a model of single images.
     """
     if labels not in LABELS:
         raise ValueError(f"labels must be one of {LABELS}, got {labels!r}")
@@ -285,9 +328,16 @@ def predict(
             (folder / "annotated").mkdir(exist_ok=True)
             annotated = AnnotatedCopies(folder / "annotated")
     items = list(_items(inputs))
+    if predictor.sequence is not None and not any(_is_video(source) for _, source in items):
+        raise ValueError(
+            f"the model is a temporal model (it classifies clips of video frames), but no "
+            f"input is a video: {_names(items)}"
+        )
+    labeller(predictor, smooth, window, clip_every)  # check window and clip_every first
     rows, timings, videos = [], [], []
     start = time.perf_counter()
-    options = _Options(stride, smooth, batch_size, max_pixels, detect_every, bars)
+    options = _Options(stride, smooth, batch_size, max_pixels, detect_every, bars, window,
+                       clip_every)  # fmt: skip
     # The model runs on one torch thread while a worker thread reads the next photos and
     # finds their faces: torch's default of one thread per core would fight that thread
     # for the cores (measured 10× slower on 2 cores). ``ferengine --threads N`` overrides.
@@ -310,13 +360,46 @@ def predict(
             "seconds": round(time.perf_counter() - start, 3),
             "preprocessing": timing_summary([sum(t.values()) for t in timings]),
             "stages": stage_summary(rows, timings),
-            "videos": videos,
+            "videos": [{"input": name, **counts.as_dict()} for name, counts in videos],
+            "video_stages": video_stages([counts for _, counts in videos]),
         }
+        if predictor.sequence is not None:
+            clips = [c for r in rows for c in r.get("clips", [])]
+            summary["clips"] = sum(c["label"] is not None for c in clips)
+            summary["short_tracks"] = sum(c["label"] is None for c in clips)
         write_atomic(folder / "summary.json", json.dumps(summary, indent=2))
     if as_frame:
         valence = predictor.valence[0] if predictor.valence is not None else None
-        return to_frame(rows, predictor.names, valence)
+        return to_frame(rows, predictor.names, valence, clips=predictor.sequence is not None)
     return rows
+
+
+def video_stages(videos: list[VideoFrames]) -> dict[str, dict[str, float]]:
+    """Return the seconds spent per stage over every video, and milliseconds per frame read.
+
+    Stages: "decode", each stage of finding faces (the detector's, "tracked",
+    "landmarks", "crop"), the model ("model"; a temporal model's "features" and
+    "clip-model") and "annotate".
+    """
+    frames = max(1, sum(v.frames_read for v in videos))
+    stages: dict[str, float] = {}
+    for video in videos:
+        for stage, seconds in video.seconds.items():
+            stages[stage] = stages.get(stage, 0.0) + seconds
+    return {
+        stage: {"seconds": round(s, 3), "ms_per_frame": round(1000 * s / frames, 2)}
+        for stage, s in stages.items()
+    }
+
+
+def _is_video(source: Any) -> bool:
+    return isinstance(source, Path) and is_video(source)
+
+
+def _names(items: list[tuple[str, Any]], most: int = 3) -> str:
+    """Return the first ``most`` input names, and how many more."""
+    names = ", ".join(name for name, _ in items[:most])
+    return names + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
 #: Predictors of recent calls, so that calling ``predict`` once per photo does not load the
@@ -364,6 +447,8 @@ class _Options:
     max_pixels: int | None
     detect_every: int
     bars: bool
+    window: int | None
+    clip_every: int | None
 
 
 #: Threads that read images and find their faces beside the one that runs the model.
@@ -390,7 +475,7 @@ def _opencv_threads(n: int | None) -> Iterator[None]:
 
 def _rows(items: list[tuple[str, Any]], predictor: FacePredictor,
           annotated: AnnotatedCopies | None,
-          options: _Options, videos: list[dict],
+          options: _Options, videos: list[tuple[str, VideoFrames]],
           advance: Any) -> Iterator[tuple[dict, dict | None]]:  # fmt: skip
     """Rows of every input, in order; each video read adds its frame counts to ``videos``."""
     # Worker threads read the next images and find their faces while this thread
@@ -408,7 +493,12 @@ def _rows(items: list[tuple[str, Any]], predictor: FacePredictor,
                 advance(n)
 
         for name, source in items:
-            if not (isinstance(source, Path) and is_video(source)):
+            if not _is_video(source) and predictor.sequence is not None:
+                yield from flush(0)
+                yield {"input": name, "faces": [], "error": PHOTO_FOR_CLIPS}, None
+                advance(1)
+                continue
+            if not _is_video(source):
                 window.append(pool.submit(_prepare, name, source, predictor, options.max_pixels))
                 yield from flush(options.batch_size)
                 continue
@@ -420,15 +510,16 @@ def _rows(items: list[tuple[str, Any]], predictor: FacePredictor,
 
 def _video_rows(name: str, source: Path, predictor: FacePredictor,
                 annotated: AnnotatedCopies | None, options: _Options,
-                videos: list[dict]) -> Iterator[tuple[dict, dict | None]]:  # fmt: skip
+                videos: list[tuple[str, VideoFrames]],
+                ) -> Iterator[tuple[dict, dict | None]]:  # fmt: skip
     """Rows of one video; its frame counts are added to ``videos``."""
     target = annotated.path(name, video=True) if annotated is not None else None
     try:
         counts = yield from predict_video(
             source, predictor, options.stride, options.smooth, target, options.max_pixels,
-            options.detect_every
+            options.detect_every, options.window, options.clip_every
         )  # fmt: skip
-        videos.append({"input": name, **counts.as_dict()})
+        videos.append((name, counts))
     except InputError as exc:
         yield {"input": name, "frame": None, "faces": [], "error": str(exc)}, None
 

@@ -67,6 +67,10 @@ class IoUTracker:
         """Return the boxes of the tracks seen in the last frame, by track id."""
         return {i: box for i, (box, age) in self._tracks.items() if age == 0}
 
+    def live(self) -> set[int]:
+        """Return the ids of the tracks that have not ended (a later box may still match)."""
+        return set(self._tracks)
+
     def _age(self) -> None:
         self._tracks = {i: (box, age + 1) for i, (box, age) in self._tracks.items()
                         if age + 1 <= self.max_age}  # fmt: skip

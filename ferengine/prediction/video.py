@@ -1,12 +1,17 @@
-"""Videos: faces of every ``stride``-th frame, detected or followed, smoothed, and annotated."""
+"""Videos: faces of every ``stride``-th frame, detected or followed, classified, and annotated.
+
+A model of single images classifies every face on its frame (smoothed along its
+track); a temporal model classifies each track's last frames as one clip
+(:mod:`ferengine.prediction.windows`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import time
-from collections.abc import Generator, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,7 @@ from ferengine.prediction.predictor import (
     ImageFaces,
 )
 from ferengine.prediction.tracking import Box, FlowTracker, IoUTracker, Smoother
+from ferengine.prediction.windows import ClipWindows, check_count, model_window
 
 Row = dict[str, Any]
 Timings = dict[str, float]  # seconds by stage
@@ -61,12 +67,15 @@ class VideoFrames:
 
     ``frames_expected`` is OpenCV's ``CAP_PROP_FRAME_COUNT`` (the container's frame
     index or header, or duration × fps when it has none); None when it gives none,
-    and then ``frames_missing`` is None too.
+    and then ``frames_missing`` is None too. ``seconds`` holds the time spent per stage
+    of the video's processing (decoding, each stage of finding faces, the model,
+    annotating), which :meth:`as_dict` leaves out.
     """
 
     frames_expected: int | None
     frames_read: int = 0
     frames_skipped: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def frames_missing(self) -> int | None:
@@ -77,7 +86,16 @@ class VideoFrames:
 
     def as_dict(self) -> dict[str, int | None]:
         """Return the four counts, as written in a video row and in ``summary.json``."""
-        return {**asdict(self), "frames_missing": self.frames_missing}
+        return {
+            "frames_expected": self.frames_expected,
+            "frames_read": self.frames_read,
+            "frames_skipped": self.frames_skipped,
+            "frames_missing": self.frames_missing,
+        }
+
+    def add_seconds(self, stage: str, seconds: float) -> None:
+        """Add time spent on ``stage``."""
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
     def problem(self) -> str | None:
         """Say what is wrong (ended early, corrupt frames skipped), or None."""
@@ -99,6 +117,8 @@ def predict_video(
     annotated: Path | None = None,
     max_pixels: int | None = MAX_PIXELS,
     detect_every: int = DETECT_EVERY,
+    window: int | None = None,
+    clip_every: int | None = None,
 ) -> Generator[tuple[Row, Timings | None], None, VideoFrames]:
     """Yield one row per processed frame and its seconds per stage of finding the faces.
 
@@ -107,18 +127,40 @@ def predict_video(
     (:class:`~ferengine.prediction.tracking.FlowTracker`) moves each box seen on the
     previous processed frame, and a face whose points are lost is left out until a
     detection frame finds it again. Every face, detected or moved, is landmarked,
-    levelled, cropped and classified; a moved one's record has ``found_by`` "tracked" and
-    ``score`` None. Each face gets a track id (IoU matching on detection frames, the
-    flow between them) and probabilities averaged over its track's last ``smooth``
-    processed frames. With ``annotated``, every frame is written to that video file
-    with the latest boxes drawn on it. A frame that fails to decode is skipped (up to
-    :data:`MAX_BAD_FRAMES_IN_A_ROW` in a row); a row's ``frame`` is its index in the
+    levelled and cropped; a moved one's record has ``found_by`` "tracked" and ``score``
+    None. Each face gets a track id (IoU matching on detection frames, the flow between
+    them). With ``annotated``, every frame is written to that video file with the
+    latest boxes and labels drawn on it. A frame that fails to decode is skipped (up
+    to :data:`MAX_BAD_FRAMES_IN_A_ROW` in a row); a row's ``frame`` is its index in the
     container, skipped frames included.
 
-    When fewer frames are read than the container announces, or frames were skipped,
-    a last, video-level row follows: ``frame`` None, no faces, ``video`` holding the
-    counts (:meth:`VideoFrames.as_dict`) and ``error`` saying what is wrong (its
-    timings are None).
+    A model of single images classifies every face, with probabilities averaged over
+    its track's last ``smooth`` processed frames. A temporal model (``predictor.sequence``)
+    gives faces no label: each track keeps its last ``window`` crops
+    (:class:`~ferengine.prediction.windows.ClipWindows`), and once it holds that many,
+    then every ``clip_every`` processed frames it is seen in, the model classifies them
+    as one clip. A frame row's ``clips`` lists the clips classified on it: ``track``,
+    ``first_frame`` and ``last_frame`` (video frame indices), ``first_time`` and
+    ``last_time`` (seconds), ``frames`` (in the clip), ``label``, ``confidence``,
+    ``probabilities`` (averaged over the track's last ``smooth`` clips; ``valence`` and
+    ``valence_probabilities`` with valence labels) and ``error`` (None).
+
+    A last, video-level row follows when fewer frames are read than the container
+    announces or frames were skipped, and, with a temporal model, when tracks never
+    held a whole window: ``frame`` None, no faces, ``video`` holding the counts
+    (:meth:`VideoFrames.as_dict`), ``error`` saying what is wrong with the video (or
+    None), and for a temporal model ``clips`` holding one record per such track, with
+    the frames it was seen in, no label, and a note as its ``error`` ("track 3 lasted
+    9 processed frames (frames 40–48), the model needs 16"). Its timings are None.
+
+    Parameters
+    ----------
+    window : int, optional
+        Temporal models: frames per clip (default: the model's ``frames`` parameter if
+        it declares one, else 16; :func:`~ferengine.prediction.windows.model_window`).
+    clip_every : int, optional
+        Temporal models: processed frames of a track between two of its clips
+        (default 1: a clip on every frame once the window is full).
 
     Returns
     -------
@@ -131,17 +173,22 @@ def predict_video(
         The path is not a readable regular file, OpenCV cannot open it or read a
         first frame from it, or its frames are above ``max_pixels``.
     ValueError
-        ``stride`` or ``detect_every`` is not an int ≥ 1.
+        ``stride``, ``detect_every``, ``window`` or ``clip_every`` is not an int ≥ 1, or
+        ``window`` or ``clip_every`` is given for a model of single images.
     """
     if stride < 1:
         raise ValueError(f"stride must be ≥ 1, got {stride!r}")
     detect_every = check_detect_every(detect_every)
+    labels = labeller(predictor, smooth, window, clip_every)
     with open_video(path, max_pixels) as (capture, counts):
-        yield from _frames(capture, counts, path, predictor, (stride, detect_every), smooth,
-                           annotated)  # fmt: skip
-    problem = counts.problem()
-    if problem is not None:
-        row = {"input": str(path), "frame": None, "faces": [], "video": counts.as_dict()}
+        labels.fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+        yield from _frames(capture, counts, path, labels, (stride, detect_every), annotated)
+    for stage, seconds in labels.seconds.items():
+        counts.add_seconds(stage, seconds)
+    problem, notes = counts.problem(), labels.close()
+    if problem is not None or notes:
+        row = {"input": str(path), "frame": None, "faces": [], **labels.extra(notes),
+               "video": counts.as_dict()}  # fmt: skip
         yield {**row, "error": problem}, None
     return counts
 
@@ -214,39 +261,176 @@ def _count(capture: cv2.VideoCapture, *props: int) -> list[int]:
     return [int(v) if math.isfinite(v) and v > 0 else 0 for v in values]
 
 
-def _frames(capture: cv2.VideoCapture, counts: VideoFrames, path: Path,
-            predictor: FacePredictor, every: tuple[int, int], smooth: int,
+def _timed(frames: Iterable[tuple[int, np.ndarray]],
+           counts: VideoFrames) -> Iterator[tuple[int, np.ndarray]]:  # fmt: skip
+    """Yield the frames, adding the time each takes to read to ``counts`` ("decode")."""
+    it = iter(frames)
+    while True:
+        start = time.perf_counter()
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        counts.add_seconds("decode", time.perf_counter() - start)
+        yield item
+
+
+def _frames(capture: cv2.VideoCapture, counts: VideoFrames, path: Path, labels: FrameLabels,
+            every: tuple[int, int],
             annotated: Path | None) -> Generator[tuple[Row, Timings], None, None]:  # fmt: skip
-    """Read, process and annotate the frames, counting them in ``counts``.
+    """Read, process and annotate the frames, counting and timing them in ``counts``.
 
     ``every`` is (stride, detect_every).
     """
     stride, detect_every = every
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    tracks, smoother = VideoFaces(predictor, detect_every), Smoother(smooth)
-    writer, faces = None, []
+    tracks = VideoFaces(labels.predictor, detect_every)
+    writer, drawn = None, []
     try:
-        for index, frame in read_frames(capture, counts):
+        for index, frame in _timed(read_frames(capture, counts), counts):
             if writer is None and annotated is not None:
                 size = (frame.shape[1], frame.shape[0])
-                writer = cv2.VideoWriter(str(annotated), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+                writer = cv2.VideoWriter(str(annotated), cv2.VideoWriter_fourcc(*"mp4v"),
+                                         labels.fps, size)  # fmt: skip
             process = index % stride == 0
             if process or writer is not None:  # skipped frames of an unannotated run: no work
                 rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             if process:
                 found, ids = tracks.find(rgb, cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
-                proba = predictor.probabilities([f.crop for f in found.faces])
-                faces = [
-                    {**predictor.describe(f, smoother.update(track, p)), "track": track}
-                    for f, p, track in zip(found.faces, proba, ids, strict=True)
-                ]
-                row = {"input": str(path), "frame": index, "faces": faces, "error": None}
+                for stage, seconds in found.timings.items():
+                    counts.add_seconds(stage, seconds)
+                faces, extra, drawn = labels.frame(index, found, ids, tracks.tracker.live())
+                row = {"input": str(path), "frame": index, "faces": faces, **extra,
+                       "error": None}  # fmt: skip
                 yield row, found.timings
             if writer is not None:
-                writer.write(annotate(rgb, faces))
+                start = time.perf_counter()
+                writer.write(annotate(rgb, drawn))
+                counts.add_seconds("annotate", time.perf_counter() - start)
     finally:
         if writer is not None:
             writer.release()
+
+
+def labeller(predictor: FacePredictor, smooth: int = 1, window: int | None = None,
+             clip_every: int | None = None) -> FrameLabels:  # fmt: skip
+    """Return how a video's faces get labels: per frame, or per clip with a temporal model.
+
+    Raises
+    ------
+    ValueError
+        ``window`` or ``clip_every`` is not an int ≥ 1, or is given for a model of
+        single images.
+    """
+    if predictor.sequence is None:
+        given = [n for n, v in (("window", window), ("clip_every", clip_every)) if v is not None]
+        if given:
+            raise ValueError(
+                f"{' and '.join(given)} only apply to temporal models (models of clips); "
+                "this model classifies single face images"
+            )
+        return FrameLabels(predictor, smooth)
+    window = model_window(predictor.model) if window is None else check_count("window", window)
+    clip_every = 1 if clip_every is None else check_count("clip_every", clip_every)
+    return ClipLabels(predictor, smooth, window, clip_every)
+
+
+class FrameLabels:
+    """Labels of a model of single images: every face classified on its own frame.
+
+    Each face's probabilities are averaged over its track's last ``smooth`` processed
+    frames. :class:`ClipLabels` does the same for temporal models, one clip at a time.
+    ``seconds`` holds the time the model took ("model"; a temporal model's "features"
+    and "clip-model").
+    """
+
+    def __init__(self, predictor: FacePredictor, smooth: int = 1) -> None:
+        self.predictor = predictor
+        self.smoother = Smoother(smooth)
+        self.fps = 25.0  # of the video; set once it is open
+        self.seconds: dict[str, float] = {}
+
+    def _timed(self, stage: str, start: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+    def frame(self, index: int, found: ImageFaces, ids: list[int],
+              live: set[int]) -> tuple[list[dict], dict, list[dict]]:  # fmt: skip
+        """Return a processed frame's face records, its row's other entries and what to draw.
+
+        ``index`` is the frame's index in the video, ``ids`` the track ids of its faces
+        and ``live`` the ids of the tracks that have not ended.
+        """
+        start = time.perf_counter()
+        proba = self.predictor.probabilities([f.crop for f in found.faces])
+        self._timed("model", start)
+        faces = [
+            {**self.predictor.describe(f, self.smoother.update(track, p)), "track": track}
+            for f, p, track in zip(found.faces, proba, ids, strict=True)
+        ]
+        return faces, {}, faces
+
+    def close(self) -> list[dict]:
+        """Return the notes of the video's end (none for a model of single images)."""
+        return []
+
+    def extra(self, notes: list[dict]) -> dict:
+        """Return the entries of the video-level row besides the counts."""
+        return {}
+
+
+class ClipLabels(FrameLabels):
+    """Labels of a temporal model: each track's last ``window`` frames classified as a clip.
+
+    Faces get no label of their own; the annotated video shows each face with its
+    track's latest clip label. Clip probabilities are averaged over the track's last
+    ``smooth`` clips.
+    """
+
+    def __init__(self, predictor: FacePredictor, smooth: int, window: int,
+                 clip_every: int) -> None:  # fmt: skip
+        super().__init__(predictor, smooth)
+        self.sequence = predictor.sequence
+        self.windows = ClipWindows(window, clip_every)
+        self._latest: dict[int, dict] = {}  # each track's latest clip labels, to draw
+
+    def frame(self, index: int, found: ImageFaces, ids: list[int],
+              live: set[int]) -> tuple[list[dict], dict, list[dict]]:  # fmt: skip
+        """Return a processed frame's faces (no labels), its ``clips`` and what to draw."""
+        start = time.perf_counter()
+        items = self.sequence.frame_items([f.crop for f in found.faces])
+        self._timed("features", start)
+        due = self.windows.add(index, ids, items)
+        start = time.perf_counter()
+        proba = self.sequence.probabilities([c.items for c in due]) if due else []
+        self._timed("clip-model", start)
+        clips = []
+        for clip, p in zip(due, proba, strict=True):
+            labels = self.predictor.labelled(self.smoother.update(clip.track, p))
+            clips.append({**self._span(clip.track, clip.frames[0], clip.frames[-1],
+                                       len(clip.frames)), **labels, "error": None})  # fmt: skip
+            self._latest[clip.track] = labels
+        self.windows.retire(live)
+        faces = [
+            {**self.predictor.locate(f), "track": t} for f, t in zip(found.faces, ids, strict=True)
+        ]
+        drawn = [{**face, **self._latest.get(face["track"], {})} for face in faces]
+        return faces, {"clips": clips}, drawn
+
+    def _span(self, track: int, first: int, last: int, frames: int) -> dict[str, Any]:
+        return {"track": track, "first_frame": first, "last_frame": last,
+                "first_time": round(first / self.fps, 3), "last_time": round(last / self.fps, 3),
+                "frames": frames}  # fmt: skip
+
+    def close(self) -> list[dict]:
+        """Return a record per track that never held a whole window, its note as ``error``."""
+        unlabelled = {"label": None, "confidence": None, "probabilities": None}
+        return [
+            {**self._span(s.track, s.first, s.last, s.seen), **unlabelled, "error": s.note}
+            for s in self.windows.short_tracks()
+        ]
+
+    def extra(self, notes: list[dict]) -> dict:
+        """Return the video-level row's ``clips``: the notes of tracks too short for a clip."""
+        return {"clips": notes}
 
 
 class VideoFaces:
