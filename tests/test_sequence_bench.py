@@ -67,6 +67,9 @@ def test_steps_that_learn_nothing_are_told_apart_from_those_that_learn():
     assert not learns_from_training(build(("frame-features", {"feature": "hog"}), "temporal-pool"))
     assert not learns_from_training(build("trim-neutral"))
     assert learns_from_training(build(("frame-features", {"feature": "bovw"})))
+    saved = ("cnn-embedding", {"model": "default"})  # reads a fitted CNN: learns nothing
+    assert not learns_from_training(build(("frame-features", {"feature": saved})))
+    assert learns_from_training(build("cnn-embedding"))  # trains its CNN
     assert learns_from_training(build("logistic"))
 
 

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from ferengine.errors import FerengineError
 from ferengine.imageops import to_grey, to_uint8
@@ -33,11 +32,11 @@ from ferengine.sequences import as_clips
 from ferengine.temporal import sequence_tags
 from ferengine_deep import augment as aug
 from ferengine_deep import model_checks  # noqa: F401 (registers the load-time checks)
-from ferengine_deep.estimator import CNN, transfer
+from ferengine_deep.estimator import CNN, fitted_cnn, transfer
 from ferengine_deep.model_checks import MAX_CLIP_FRAMES, MAX_CNN_SIZE
 from ferengine_deep.params import NORMALIZATIONS
 from ferengine_deep.temporal import _RNN_CONSTRAINTS, _check_module, recurrent
-from ferengine_deep.training import TorchClassifier, torch_threads
+from ferengine_deep.training import FitData, TorchClassifier
 
 #: The CNN ``cnn-lstm`` runs on every frame by default: LeNet, cheap per frame (2.5 MFLOPs
 #: at 48×48), where ``compact`` (193 MFLOPs) would make an epoch some 40 times longer.
@@ -150,12 +149,12 @@ def conv_recurrent(normalize: Any, n_out: int, channels: Any = (8, 16), hidden: 
 class ClipNetClassifier(TorchClassifier):
     """Base of the clip networks: clips in, one label per clip out.
 
-    Subclasses name their network builder in ``_network`` (``builder(normalize, n_out,
-    **module_params)``, whose keyword parameters are the ``module__`` ones) or override
-    :meth:`_new_module` and :meth:`_module_parameters`.
+    ``X`` is a 1-D object array of ``(T, H, W)`` or ``(T, H, W, 3)`` uint8 clips, any
+    ``T ≥ 1``, one frame size (or an ``(n, T, H, W[, 3])`` array). Subclasses name their
+    network builder in ``_network`` (``builder(normalize, n_out, **module_params)``) or
+    override :meth:`_new_module` and :meth:`_module_parameters`.
     """
 
-    _network: ClassVar[Callable[..., Any]]
     step_params: ClassVar[dict[str, str]] = {"augment": "augmenters"}
     _parameter_constraints: ClassVar[dict] = {
         **TorchClassifier._parameter_constraints,
@@ -165,6 +164,7 @@ class ClipNetClassifier(TorchClassifier):
         "augment": [None, StrOptions(set(aug.PRESETS)), list, tuple],
     }
     _optimizer_defaults: ClassVar[dict[str, Any]] = {"weight_decay": 1e-4}
+    _prediction_batches: ClassVar[int | None] = 1
     _expected_failed_checks: ClassVar[dict[str, str]] = dict.fromkeys(
         ("check_classifier_classes", "check_predict_proba", "check_seed_determinism",
          "check_persistence"),
@@ -189,30 +189,7 @@ class ClipNetClassifier(TorchClassifier):
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
-        self.size = size
-        self.frames = frames
-        self.normalize = normalize
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.lr = lr
-        self.criterion = criterion
-        self.schedule = schedule
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.class_weight = class_weight
-        self.augment = augment
-        self.seed = seed
-        self._store_kwargs(kwargs)
-
-    @classmethod
-    def _module_parameters(
-        cls, params: Mapping[str, Any], registry: Registry | None
-    ) -> tuple[str, dict[str, Any]]:
-        """Describe the network's parameters: the keywords of ``_network``."""
-        signature = inspect.signature(cls._network).parameters.values()
-        accepted = {p.name: p.default for p in signature if p.name not in ("normalize", "n_out")}
-        return f"the {cls.name} network", accepted
+        self._store(locals())
 
     # ---- clips --------------------------------------------------------------------------
 
@@ -238,7 +215,7 @@ class ClipNetClassifier(TorchClassifier):
             out[i] = np.ascontiguousarray(grey)
         return out
 
-    def _prepared(self, X: Any, what: str) -> np.ndarray:
+    def _inputs(self, X: Any, what: str) -> np.ndarray:
         """Return validated clips of the fitted frame shape, ready for the network."""
         clips = as_clips(X, f"{self.name}: {what}")
         if len(clips) and clips[0].shape[1:] != self.frame_shape_:
@@ -263,51 +240,17 @@ class ClipNetClassifier(TorchClassifier):
         if self.config_["normalize"] == "pixel":
             module.normalize.fit(torch.from_numpy(np.concatenate(list(frames))[:, None]))
 
-    def fit(
-        self,
-        X: Any,
-        y: Any,
-        X_val: Any = None,
-        y_val: Any = None,
-        *,
-        checkpoint_dir: str | os.PathLike | None = None,
-        curves_dir: str | os.PathLike | None = None,
-    ) -> ClipNetClassifier:
-        """Train on clips and their labels.
-
-        Parameters
-        ----------
-        X : array-like of clips
-            A 1-D object array of ``(T, H, W)`` or ``(T, H, W, 3)`` uint8 clips, any
-            ``T ≥ 1``, one frame size (or an ``(n, T, H, W[, 3])`` array).
-        y : array-like of shape (n_clips,)
-            Clip labels.
-        X_val, y_val : optional
-            A validation set instead of ``validation_fraction`` of the training clips.
-        checkpoint_dir, curves_dir : path, optional
-            As for ``cnn``: checkpoints to resume from, training curves.
-
-        Returns
-        -------
-        self
-        """
+    def _prepare(self, X: Any, y: Any) -> FitData:
+        """Check the clips and labels, set ``size_``, ``config_`` and ``frame_shape_``."""
         from ferengine_deep.clip_layers import ClipCollate
 
-        self._validate_params()
-        self._check_prefixed()
         clips = as_clips(X, f"{self.name}: X")
-        if not len(clips):
-            raise ValueError(f"{self.name}: X holds no clips; fit needs at least one")
-        if y is not None and len(y) != len(clips):
-            raise ValueError(f"{self.name}: {len(clips)} clips but {len(y)} labels")
+        self._check_count(len(clips), y, "clips", "at least one")
         codes = self._encode(y)
         chain = aug.chain(self.augment)
         source = self._configure(clips)
         self.frame_shape_ = tuple(int(s) for s in clips[0].shape[1:])
         frames = self._frames(clips)
-        valid = None
-        if X_val is not None and y_val is not None:
-            valid = (self._prepared(X_val, "X_val"), self._codes(y_val, "y_val"))
 
         def build() -> Any:
             module = self._new_module()
@@ -315,10 +258,7 @@ class ClipNetClassifier(TorchClassifier):
             return module
 
         rng = np.random.default_rng(self.seed)
-        self._fit_network(build, frames, codes, valid=valid,
-                          collate=(ClipCollate(chain, rng), ClipCollate([], rng)),
-                          checkpoint_dir=checkpoint_dir, curves_dir=curves_dir)  # fmt: skip
-        return self
+        return FitData(frames, codes, build, (ClipCollate(chain, rng), ClipCollate([], rng)))
 
     def _new_module(self) -> Any:
         from ferengine_deep.layers import Normalize
@@ -328,25 +268,11 @@ class ClipNetClassifier(TorchClassifier):
 
     # ---- prediction ---------------------------------------------------------------------
 
-    def _logits(self, X: Any) -> np.ndarray:
-        import torch
-
+    def _forward(self, network: Any, batch: np.ndarray) -> Any:
         from ferengine_deep.clip_layers import pad_clips
 
-        check_is_fitted(self, "module_")
-        clips = self._prepared(X, "X")
-        out = [np.zeros((0, len(self.classes_)), np.float32)]
-        with torch_threads(), torch.inference_mode():
-            for start in range(0, len(clips), self.batch_size):
-                x, lengths = pad_clips(list(clips[start : start + self.batch_size]))
-                out.append(self.module_(x, lengths).float().numpy())
-        return np.concatenate(out)
-
-    @property
-    def n_parameters_(self) -> int:
-        """Number of learned weights of the network."""
-        check_is_fitted(self, "module_")
-        return int(sum(p.numel() for p in self.module_.parameters()))
+        x, lengths = pad_clips(list(batch))
+        return network(x, lengths)
 
     def __sklearn_tags__(self):
         # clips, never tables: scikit-learn's estimator checks yield only the clone check
@@ -428,13 +354,7 @@ class CNNLSTM(ClipNetClassifier):
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
-        self.init = init
-        self.trainable = trainable
-        super().__init__(size=size, frames=frames, normalize=normalize, max_epochs=max_epochs,
-                         batch_size=batch_size, optimizer=optimizer, lr=lr, criterion=criterion,
-                         schedule=schedule, validation_fraction=validation_fraction,
-                         patience=patience, class_weight=class_weight, augment=augment,
-                         seed=seed, **kwargs)  # fmt: skip
+        self._store(locals())
 
     @classmethod
     def _module_parameters(
@@ -462,21 +382,9 @@ class CNNLSTM(ClipNetClassifier):
         rnn = {k: v for k, v in module.items() if k != "cnn" and not k.startswith("cnn__")}
         return cnn, rnn
 
-    def _source(self) -> CNN | None:
-        """Return the fitted ``cnn`` inside the ``init`` model, if any."""
-        if self.init is None:
-            return None
-        from ferengine.persistence import load
-
-        model = load(self.init)
-        found = [s for _, s in getattr(model, "steps", [("", model)]) if isinstance(s, CNN)]
-        if not found:
-            raise ValueError(f"{self.name}: init model {self.init} holds no fitted cnn")
-        return found[-1]
-
     def _configure(self, clips: np.ndarray) -> CNN | None:
         """Set ``size_`` and ``config_`` (the CNN, from ``module__cnn`` or ``init``)."""
-        source = self._source()
+        source = fitted_cnn(self.init, self.name)
         if source is None:
             if self.trainable != "all":
                 raise ValueError(
@@ -581,11 +489,7 @@ class C3DClassifier(ClipNetClassifier):
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(size=size, frames=frames, normalize=normalize, max_epochs=max_epochs,
-                         batch_size=batch_size, optimizer=optimizer, lr=lr, criterion=criterion,
-                         schedule=schedule, validation_fraction=validation_fraction,
-                         patience=patience, class_weight=class_weight, augment=augment,
-                         seed=seed, **kwargs)  # fmt: skip
+        self._store(locals())
 
 
 class ConvLSTMClassifier(ClipNetClassifier):

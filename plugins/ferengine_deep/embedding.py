@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import inspect
-import os
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ferengine.registry import Registry
 from ferengine_deep import model_checks  # noqa: F401 (registers the load-time checks)
 from ferengine_deep.estimator import CNN
-from ferengine_deep.training import TorchClassifier, torch_threads
+from ferengine_deep.training import FitData, TorchClassifier
 
 
 class CNNEmbedding(TransformerMixin, BaseEstimator):
@@ -40,6 +36,10 @@ class CNNEmbedding(TransformerMixin, BaseEstimator):
     def __init__(self, model: str | None = None, cnn_params: dict | None = None) -> None:
         self.model = model
         self.cnn_params = cnn_params
+
+    def _learns_from_training(self) -> bool:
+        """Whether fitting learns from the images: only when no saved ``model`` is given."""
+        return self.model is None
 
     def fit(self, X: Any, y: Any = None) -> CNNEmbedding:
         """Load the model, or train a CNN on ``X``, ``y``.
@@ -121,6 +121,9 @@ class SoftmaxHead(TorchClassifier):
         ],
     }
     _optimizer_defaults: ClassVar[dict[str, Any]] = {"weight_decay": 1e-4}
+    _prediction_batches: ClassVar[int | None] = None  # all rows in one pass
+    _network = staticmethod(mlp)
+    _network_label = "the softmax head"
 
     def __init__(
         self,
@@ -136,76 +139,21 @@ class SoftmaxHead(TorchClassifier):
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.lr = lr
-        self.criterion = criterion
-        self.schedule = schedule
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.class_weight = class_weight
-        self.seed = seed
-        self._store_kwargs(kwargs)
+        self._store(locals())
 
-    @classmethod
-    def _module_parameters(
-        cls, params: Mapping[str, Any], registry: Registry | None
-    ) -> tuple[str, dict[str, Any]]:
-        """Describe the head's layers: ``hidden`` and ``dropout`` of :func:`mlp`."""
-        signature = inspect.signature(mlp).parameters.values()
-        accepted = {p.name: p.default for p in signature if p.name not in ("n_in", "n_out")}
-        return "the softmax head", accepted
-
-    def fit(
-        self,
-        X: Any,
-        y: Any,
-        X_val: Any = None,
-        y_val: Any = None,
-        *,
-        checkpoint_dir: str | os.PathLike | None = None,
-        curves_dir: str | os.PathLike | None = None,
-    ) -> SoftmaxHead:
-        """Train on an N×D feature matrix and labels.
-
-        Parameters
-        ----------
-        X, y
-            Training features and labels.
-        X_val, y_val : optional
-            A validation set instead of ``validation_fraction`` of the training rows.
-        checkpoint_dir, curves_dir : path, optional
-            As for ``cnn``: checkpoints to resume from, training curves.
-
-        Returns
-        -------
-        self
-        """
-        self._validate_params()
-        self._check_prefixed()
+    def _prepare(self, X: Any, y: Any) -> FitData:
+        """Check the N×D features and labels; set ``mean_`` and ``scale_``."""
         X, y = validate_data(self, X, y, dtype=np.float32)
         codes = self._encode(y)
         self.mean_ = X.mean(axis=0)
         self.scale_ = np.maximum(X.std(axis=0), 1e-6)
-        valid = None
-        if X_val is not None and y_val is not None:
-            valid = (self._standardize(validate_data(self, X_val, reset=False, dtype=np.float32)),
-                     self._codes(y_val, "y_val"))  # fmt: skip
-        self._fit_network(self._new_module, self._standardize(X), codes, valid=valid,
-                          checkpoint_dir=checkpoint_dir, curves_dir=curves_dir)  # fmt: skip
-        return self
+        return FitData(self._standardize(X), codes, self._new_module)
+
+    def _inputs(self, X: Any, what: str) -> np.ndarray:
+        return self._standardize(validate_data(self, X, reset=False, dtype=np.float32))
 
     def _standardize(self, X: np.ndarray) -> np.ndarray:
         return ((X - self.mean_) / self.scale_).astype(np.float32)
-
-    def _logits(self, X: Any) -> np.ndarray:
-        import torch
-
-        check_is_fitted(self, "module_")
-        X = validate_data(self, X, reset=False, dtype=np.float32)
-        with torch_threads(), torch.inference_mode():
-            return self.module_(torch.from_numpy(self._standardize(X))).numpy()
 
     def _new_module(self) -> Any:
         return mlp(len(self.mean_), len(self.classes_), **self.get_params_for("module"))

@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from ferengine.errors import FerengineError
 from ferengine.imageops import to_grey, to_uint8
@@ -33,7 +32,7 @@ from ferengine_deep import augment as aug
 from ferengine_deep import model_checks  # noqa: F401 (registers the load-time checks)
 from ferengine_deep.model_checks import MAX_CNN_SIZE
 from ferengine_deep.params import NORMALIZATIONS
-from ferengine_deep.training import TorchClassifier, torch_threads
+from ferengine_deep.training import FitData, TorchClassifier
 
 
 def bf16_supported() -> bool:
@@ -51,6 +50,8 @@ def bf16_supported() -> bool:
 
 class CNN(TorchClassifier):
     """A convolutional network of a registered architecture, trained on CPU with torch.
+
+    It takes images (N×H×W or N×H×W×C), greyed and resized to ``size``.
 
     Parameters
     ----------
@@ -147,25 +148,7 @@ class CNN(TorchClassifier):
         trainable: Any = "all",
         **kwargs: Any,
     ) -> None:
-        self.module = module
-        self.size = size
-        self.normalize = normalize
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.lr = lr
-        self.criterion = criterion
-        self.schedule = schedule
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.class_weight = class_weight
-        self.augment = augment
-        self.augment_copies = augment_copies
-        self.seed = seed
-        self.bf16 = bf16
-        self.init = init
-        self.trainable = trainable
-        self._store_kwargs(kwargs)
+        self._store(locals())
 
     @classmethod
     def _module_parameters(
@@ -202,43 +185,13 @@ class CNN(TorchClassifier):
 
     # ---- fitting ------------------------------------------------------------------------
 
-    def fit(
-        self,
-        X: Any,
-        y: Any,
-        X_val: Any = None,
-        y_val: Any = None,
-        *,
-        checkpoint_dir: str | os.PathLike | None = None,
-        curves_dir: str | os.PathLike | None = None,
-    ) -> CNN:
-        """Train on images (N×H×W or N×H×W×C) and labels.
-
-        In a pipeline, pass the keywords as scikit-learn fit parameters:
-        ``pipe.fit(X, y, cnn__checkpoint_dir="checkpoints/run1")``.
-
-        Parameters
-        ----------
-        X, y
-            Training images and labels.
-        X_val, y_val : optional
-            A validation set for monitoring, schedules and early stopping, instead
-            of ``validation_fraction`` of the training images.
-        checkpoint_dir : path, optional
-            Save weights, optimiser and history after every epoch; a later ``fit``
-            with the same folder resumes from the last epoch saved, up to ``max_epochs``.
-        curves_dir : path, optional
-            Write ``curves.csv`` and ``curves.png`` (losses, accuracy, learning rate).
-
-        Returns
-        -------
-        self
-        """
+    def _prepare(self, X: Any, y: Any) -> FitData:
+        """Check the images and labels; add ``augment_copies``; normalisation, or ``init``'s."""
         import torch
 
-        self._validate_params()
-        self._check_prefixed()
-        source = self._source()
+        from ferengine_deep.net import Collate
+
+        source = fitted_cnn(self.init, self.name)
         self.config_ = (dict(source.config_) if source is not None else {
             "module": self.module, "module_params": self.get_params_for("module"),
             "size": self.size, "normalize": self.normalize})  # fmt: skip
@@ -252,9 +205,6 @@ class CNN(TorchClassifier):
             ]
             images = np.concatenate([images, *copies])
             codes = np.tile(codes, self.augment_copies + 1)
-        valid = None
-        if X_val is not None and y_val is not None:
-            valid = (self._images(X_val, reset=False), self._codes(y_val, "y_val"))
 
         def build() -> Any:
             module = self._build(len(self.classes_))
@@ -264,13 +214,8 @@ class CNN(TorchClassifier):
                 transfer(source.module_, module, self.trainable)
             return module.to(memory_format=torch.channels_last)
 
-        from ferengine_deep.net import Collate
-
         self.bf16_ = bf16_supported() if self.bf16 == "auto" else bool(self.bf16)
-        self._fit_network(build, images, codes, valid=valid,
-                          collate=(Collate(chain, rng), Collate([], rng)), bf16=self.bf16_,
-                          checkpoint_dir=checkpoint_dir, curves_dir=curves_dir)  # fmt: skip
-        return self
+        return FitData(images, codes, build, (Collate(chain, rng), Collate([], rng)), self.bf16_)
 
     def _build(self, n_classes: int) -> Any:
         from ferengine_deep.layers import network
@@ -279,39 +224,18 @@ class CNN(TorchClassifier):
         arch = architecture(config["module"], config["module_params"])
         return network(arch, n_classes, 1, self.size_, config["normalize"])
 
-    def _source(self) -> CNN | None:
-        """Return the fitted ``cnn`` inside the ``init`` model, if any."""
-        if self.init is None:
-            return None
-        from ferengine.persistence import load
-
-        model = load(self.init)
-        steps = [s for _, s in getattr(model, "steps", [("", model)])]
-        found = [s for s in steps if isinstance(s, CNN)]
-        if not found:
-            raise ValueError(f"cnn: init model {self.init} holds no fitted cnn")
-        return found[-1]
-
     # ---- prediction ---------------------------------------------------------------------
 
-    def _run(self, X: Any, layer: str) -> np.ndarray:
-        """Run the fitted network on images in batches: ``layer`` "logits" or "embed"."""
+    def _inputs(self, X: Any, what: str) -> np.ndarray:
+        return self._images(X, reset=False)
+
+    def _forward(self, network: Any, batch: np.ndarray) -> Any:
+        """Run ``network`` on a channels-last batch, autocast to bfloat16 if it was fitted so."""
         import torch
 
-        check_is_fitted(self, "module_")
-        images = self._images(X, reset=False)
-        forward = self.module_ if layer == "logits" else self.module_.embed
-        out = []
-        with torch_threads(), torch.inference_mode():
-            for start in range(0, len(images), 4 * self.batch_size):
-                x = torch.from_numpy(images[start : start + 4 * self.batch_size])
-                x = x.contiguous(memory_format=torch.channels_last)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16_):
-                    out.append(forward(x).float().numpy())
-        return np.concatenate(out)
-
-    def _logits(self, X: Any) -> np.ndarray:
-        return self._run(X, "logits")
+        x = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16_):
+            return network(x)
 
     def embed(self, X: Any) -> np.ndarray:
         """Penultimate-layer activations (the ``cnn-embedding`` feature)."""
@@ -323,11 +247,22 @@ class CNN(TorchClassifier):
 
         return self._build(len(self.classes_)).to(memory_format=torch.channels_last)
 
-    @property
-    def n_parameters_(self) -> int:
-        """Number of learned weights of the network."""
-        check_is_fitted(self, "module_")
-        return int(sum(p.numel() for p in self.module_.parameters()))
+
+def fitted_cnn(init: str | os.PathLike | None, owner: str) -> CNN | None:
+    """Return the fitted ``cnn`` inside the saved model ``init`` (None without one).
+
+    In a pipeline, its last ``cnn`` step. ``owner`` names the estimator whose ``init``
+    parameter it is, in the error.
+    """
+    if init is None:
+        return None
+    from ferengine.persistence import load
+
+    model = load(init)
+    found = [s for _, s in getattr(model, "steps", [("", model)]) if isinstance(s, CNN)]
+    if not found:
+        raise ValueError(f"{owner}: init model {init} holds no fitted cnn")
+    return found[-1]
 
 
 def architecture(name: str, params: dict | None) -> Any:

@@ -7,7 +7,8 @@ of the parts it builds by prefix: ``module__<p>`` goes to its network (the archi
 parameters arrive through ``**kwargs`` and are stored as attributes of their own name;
 ``get_params`` lists them, ``set_params`` sets them and :func:`sklearn.base.clone`
 copies them, as in skorch's ``NeuralNet`` (scikit-learn's ``BaseEstimator`` alone lists
-only the named constructor parameters).
+only the named constructor parameters). :class:`PrefixedParams` also checks them
+against what each part accepts, for ``fit`` and for model specs and suites.
 
 This module imports no torch: the optimiser and loss tables name torch classes, which
 :func:`component` imports when a parameter is checked or a network trained.
@@ -17,7 +18,10 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
+
+from ferengine.registry import Registry
 
 #: The prefixes a torch classifier routes, in the order its parts are built.
 PREFIXES: tuple[str, ...] = ("module", "optimizer", "criterion")
@@ -87,13 +91,22 @@ def component_parameters(prefix: str, name: str) -> tuple[str, dict[str, Any]] |
 
 
 class PrefixedParams:
-    """Mixin (left of ``BaseEstimator``) keeping, listing and setting prefixed parameters.
+    """Mixin (left of ``BaseEstimator``) keeping, listing, setting and checking prefixed parameters.
 
-    Subclasses take ``**kwargs`` in ``__init__`` and pass them to :meth:`_store_kwargs`.
+    Subclasses name their parameters in ``__init__`` (each with its default), take
+    ``**kwargs`` for the prefixed ones and store them all with ``self._store(locals())``.
+    What ``module__`` reaches is the keyword parameters of the network factory
+    ``_network``, unless the subclass overrides :meth:`_module_parameters`.
     """
 
     #: The prefixes this estimator routes.
     prefixes: ClassVar[tuple[str, ...]] = PREFIXES
+    #: Returns the untrained network: ``_network(*inputs, **module_params)``. Its
+    #: parameters without a default are the inputs the estimator passes (sizes, classes),
+    #: those with one are the ``module__`` parameters.
+    _network: ClassVar[Callable[..., Any]]
+    #: How messages name the network (default: "the NAME network").
+    _network_label: ClassVar[str | None] = None
 
     @classmethod
     def _named_params(cls) -> list[str]:
@@ -125,22 +138,27 @@ class PrefixedParams:
     def _owner(cls) -> str:
         return getattr(cls, "name", cls.__name__)
 
-    def _store_kwargs(self, kwargs: dict[str, Any]) -> None:
-        """Store the keyword parameters as attributes of their own names (constructor use).
+    def _store(self, arguments: Mapping[str, Any]) -> None:
+        """Store the constructor's arguments (``self._store(locals())`` in ``__init__``).
 
-        As in skorch (and scikit-learn's rule that ``__init__`` validates nothing), a
-        name that is neither ``<prefix>__<name>`` nor accepted by the part it reaches is
-        kept and listed, and refused when the estimator is fitted (or its spec loaded).
+        The named parameters are stored unchanged under their names, as scikit-learn
+        requires; ``kwargs``, the prefixed ones, as attributes of their own names. As in
+        skorch (and scikit-learn's rule that ``__init__`` validates nothing), a keyword
+        that is neither ``<prefix>__<name>`` nor accepted by the part it reaches is kept
+        and listed, and refused when the estimator is fitted (or its spec loaded).
 
         Raises
         ------
         TypeError
-            A name ending in ``_``: it would be taken for a fitted attribute.
+            A keyword ending in ``_``: it would be taken for a fitted attribute.
         """
+        kwargs = arguments.get("kwargs", {})
         for key in kwargs:
             if key.endswith("_"):
                 raise TypeError(f"{self._owner()}: {self._unexpected(key)}; a parameter "
                                 "never ends in '_'")  # fmt: skip
+        for name in self._named_params():
+            setattr(self, name, arguments[name])
         vars(self).update(kwargs)
 
     def _get_param_names(self) -> list[str]:
@@ -171,3 +189,94 @@ class PrefixedParams:
         start = f"{prefix}__"
         return {k[len(start) :]: v for k, v in vars(self).items()
                 if k.startswith(start) and self._is_prefixed(k)}  # fmt: skip
+
+    # ---- checking -----------------------------------------------------------------------
+
+    @classmethod
+    def _module_parameters(
+        cls, params: Mapping[str, Any], registry: Registry | None
+    ) -> tuple[str, dict[str, Any]] | None:
+        """Describe what ``module__`` reaches: a name for messages and its parameters.
+
+        ``params`` holds every constructor parameter (defaults filled in). By default,
+        the keyword parameters of ``_network``; a subclass whose network comes from the
+        registry overrides this, returning ``None`` when ``module__`` parameters are not
+        used (``cnn`` with ``init``).
+
+        Raises
+        ------
+        ValueError
+            The network the parameters name does not exist (message with suggestions).
+        """
+        signature = inspect.signature(cls._network).parameters.values()
+        accepted = {p.name: p.default for p in signature if p.default is not p.empty}
+        return cls._network_label or f"the {cls._owner()} network", accepted
+
+    @classmethod
+    def prefixed_param_issues(
+        cls, params: Mapping[str, Any], registry: Registry | None = None
+    ) -> list[tuple[str, str]]:
+        """Return the problems of the parameters beyond the named ones, before any training.
+
+        Every key of ``params`` that is not a named constructor parameter must be
+        ``<prefix>__<name>`` with a name the part accepts: ``module__`` the network's
+        parameters (an architecture's, through ``registry``), ``optimizer__`` and
+        ``criterion__`` the torch class's. The network ``module`` names is checked too.
+        Model specs and suites call this when they are loaded; ``fit`` raises them.
+
+        Parameters
+        ----------
+        params : mapping
+            Constructor parameters, as written (a spec's ``params``) or ``get_params()``.
+        registry : Registry, optional
+            Where architectures are looked up; defaults to the installed plugins.
+
+        Returns
+        -------
+        list of (str, str)
+            ``(parameter, problem)`` pairs, empty when all is well.
+        """
+        named = cls._named_params()
+        defaults = {
+            p.name: p.default
+            for p in inspect.signature(cls.__init__).parameters.values()
+            if p.name in named
+        }
+        values = {**defaults, **params}
+        issues: list[tuple[str, str]] = []
+        parts: dict[str, tuple[str, dict[str, Any]] | None] = {}
+        try:
+            parts["module"] = cls._module_parameters(values, registry)
+        except ValueError as exc:
+            issues.append(("module", str(exc)))
+            parts["module"] = None
+        for key in params:
+            if key in named:
+                continue
+            if not cls._is_prefixed(key):
+                issues.append((key, cls._unexpected(key)))
+                continue
+            prefix, _, sub = key.partition("__")
+            if prefix not in parts:
+                parts[prefix] = component_parameters(prefix, values.get(prefix))
+            part = parts[prefix]
+            if part is None or sub in part[1]:
+                continue
+            what, accepted = part
+            close = difflib.get_close_matches(sub, list(accepted), n=1)
+            if sub in named or (prefix, sub) == ("criterion", "weight"):
+                own = "class_weight" if sub == "weight" else sub
+                hint = f" (it is set by {cls._owner()}'s own parameter {own!r})"
+            else:
+                hint = f" (did you mean '{prefix}__{close[0]}'?)" if close else ""
+            issues.append((key, f"{what} has no parameter {sub!r}{hint}; its parameters: "
+                                f"{', '.join(accepted) or 'none'}"))  # fmt: skip
+        return issues
+
+    def _check_prefixed(self, registry: Registry | None = None) -> None:
+        """Raise ValueError listing the problems of :meth:`prefixed_param_issues`."""
+        issues = self.prefixed_param_issues(self.get_params(deep=False), registry)  # type: ignore[attr-defined]
+        if issues:
+            raise ValueError(
+                "\n".join(f"{self._owner()}: {key}: {problem}" for key, problem in issues)
+            )

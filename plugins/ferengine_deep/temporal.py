@@ -12,20 +12,15 @@ dict of arrays.
 
 from __future__ import annotations
 
-import inspect
-import os
-from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
-from sklearn.utils.validation import check_is_fitted
 
-from ferengine.registry import Registry
 from ferengine.temporal import as_sequences, sequence_tags
 from ferengine_deep import model_checks  # noqa: F401 (registers the load-time checks)
-from ferengine_deep.training import TorchClassifier, torch_threads
+from ferengine_deep.training import FitData, TorchClassifier
 
 CELLS = ("lstm", "gru")
 #: Global pooling of ``temporal-cnn`` over the frames: mean, max, or both concatenated.
@@ -153,14 +148,14 @@ def convolutional(
 class SequenceClassifier(TorchClassifier):
     """Base of the temporal heads: sequences in, one label per clip out.
 
-    Inputs are standardised with the mean and standard deviation of the training frames
+    ``X`` holds one ``(T, D)`` float array per clip, any ``T ≥ 1``, one ``D``: a 1-D
+    object array of them (``frame-features``' output) or an ``(n, T, D)`` array. Inputs
+    are standardised with the mean and standard deviation of the training frames
     (stored in the model); batches are padded and the network masks the padding.
-    Subclasses name their network builder in ``_network`` (whose keyword parameters are
-    the ``module__`` ones).
+    Subclasses name their network builder in ``_network``:
+    ``builder(n_in, n_out, **module_params)``.
     """
 
-    #: Returns the untrained network: ``builder(n_in, n_out, **module_params)``.
-    _network: ClassVar[Callable[..., Any]]
     _optimizer_defaults: ClassVar[dict[str, Any]] = {"weight_decay": 1e-4}
     _expected_failed_checks: ClassVar[dict[str, str]] = dict.fromkeys(
         ("check_classifier_classes", "check_predict_proba", "check_seed_determinism",
@@ -182,28 +177,9 @@ class SequenceClassifier(TorchClassifier):
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.lr = lr
-        self.criterion = criterion
-        self.schedule = schedule
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.class_weight = class_weight
-        self.seed = seed
-        self._store_kwargs(kwargs)
+        self._store(locals())
 
-    @classmethod
-    def _module_parameters(
-        cls, params: Mapping[str, Any], registry: Registry | None
-    ) -> tuple[str, dict[str, Any]]:
-        """Describe the network's parameters: the keywords of ``_network``."""
-        signature = inspect.signature(cls._network).parameters.values()
-        accepted = {p.name: p.default for p in signature if p.name not in ("n_in", "n_out")}
-        return f"the {cls.name} network", accepted
-
-    def _sequences(self, X: Any, what: str = "X") -> np.ndarray:
+    def _inputs(self, X: Any, what: str) -> np.ndarray:
         """Return validated, standardised sequences of the fitted width."""
         sequences = as_sequences(X, f"{self.name}: {what}", self.n_features_in_)
         out = np.empty(len(sequences), dtype=object)
@@ -211,81 +187,29 @@ class SequenceClassifier(TorchClassifier):
             out[i] = ((seq - self.mean_) / self.scale_).astype(np.float32)
         return out
 
-    def fit(
-        self,
-        X: Any,
-        y: Any,
-        X_val: Any = None,
-        y_val: Any = None,
-        *,
-        checkpoint_dir: str | os.PathLike | None = None,
-        curves_dir: str | os.PathLike | None = None,
-    ) -> SequenceClassifier:
-        """Train on feature sequences and clip labels.
-
-        Parameters
-        ----------
-        X : array-like of sequences
-            One ``(T, D)`` float array per clip, any ``T ≥ 1``, one ``D``: a 1-D object
-            array of them (``frame-features``' output) or an ``(n, T, D)`` array.
-        y : array-like of shape (n_clips,)
-            Clip labels.
-        X_val, y_val : optional
-            A validation set instead of ``validation_fraction`` of the training clips.
-        checkpoint_dir, curves_dir : path, optional
-            As for ``cnn``: checkpoints to resume from, training curves.
-
-        Returns
-        -------
-        self
-        """
+    def _prepare(self, X: Any, y: Any) -> FitData:
+        """Check the sequences and labels; set ``n_features_in_``, ``mean_`` and ``scale_``."""
         from ferengine_deep.temporal_layers import PadCollate
 
-        self._validate_params()
-        self._check_prefixed()
         sequences = as_sequences(X, f"{self.name}: X")
-        if not len(sequences):
-            raise ValueError(f"{self.name}: X holds no sequences; fit needs at least one clip")
-        if y is not None and len(y) != len(sequences):
-            raise ValueError(f"{self.name}: {len(sequences)} sequences but {len(y)} labels")
+        self._check_count(len(sequences), y, "sequences", "at least one clip")
         codes = self._encode(y)
         frames = np.concatenate(list(sequences))
         self.n_features_in_ = int(frames.shape[1])
         self.mean_ = frames.mean(axis=0)
         self.scale_ = np.maximum(frames.std(axis=0), 1e-6)
-        valid = None
-        if X_val is not None and y_val is not None:
-            valid = (self._sequences(X_val, "X_val"), self._codes(y_val, "y_val"))
         collate = PadCollate()
-        self._fit_network(self._new_module, self._sequences(sequences), codes, valid=valid,
-                          collate=(collate, collate), checkpoint_dir=checkpoint_dir,
-                          curves_dir=curves_dir)  # fmt: skip
-        return self
+        return FitData(self._inputs(sequences, "X"), codes, self._new_module, (collate, collate))
 
-    def _logits(self, X: Any) -> np.ndarray:
-        import torch
-
+    def _forward(self, network: Any, batch: np.ndarray) -> Any:
         from ferengine_deep.temporal_layers import pad
 
-        check_is_fitted(self, "module_")
-        sequences = self._sequences(X)
-        step = 4 * self.batch_size
-        out = [np.zeros((0, len(self.classes_)), np.float32)]
-        with torch_threads(), torch.inference_mode():
-            for start in range(0, len(sequences), step):
-                x, lengths = pad(sequences[start : start + step])
-                out.append(self.module_(x, lengths).float().numpy())
-        return np.concatenate(out)
+        x, lengths = pad(batch)
+        return network(x, lengths)
 
     def _new_module(self) -> Any:
         return type(self)._network(self.n_features_in_, len(self.classes_),
                                    **self.get_params_for("module"))  # fmt: skip
-
-    @property
-    def n_parameters_(self) -> int:
-        """Number of learned weights of the network."""
-        check_is_fitted(self, "module_")
-        return int(sum(p.numel() for p in self.module_.parameters()))
 
     def __sklearn_tags__(self):
         return sequence_tags(super().__sklearn_tags__())

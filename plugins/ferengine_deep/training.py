@@ -1,12 +1,14 @@
-"""The one torch training path of ferengine's torch classifiers (``cnn``, ``softmax-head``).
+"""The one path of ferengine's torch classifiers: ``fit``, training and batched prediction.
 
-:class:`TorchClassifier` holds everything about training a network that does not
-depend on what the network looks at: the parameters (named, and routed by prefix as
-in skorch, :mod:`ferengine_deep.params`), label encoding, class weights, the loss,
-the optimiser, the learning-rate schedule, the validation split, early stopping,
-checkpoints and resuming, progress output, torch threads and seeding. Training runs
-through skorch (:class:`ferengine_deep.net.BF16Net`); a subclass prepares its inputs,
-builds its network and calls :meth:`TorchClassifier._fit_network`.
+:class:`TorchClassifier` holds everything about a torch classifier that does not
+depend on what its network looks at: ``fit`` and ``predict`` themselves, the
+parameters (named, and routed by prefix as in skorch, :mod:`ferengine_deep.params`),
+label encoding, class weights, the loss, the optimiser, the learning-rate schedule,
+the validation split, early stopping, checkpoints and resuming, progress output, torch
+threads, seeding, and running the fitted network in batches. Training runs through
+skorch (:class:`ferengine_deep.net.BF16Net`). A subclass checks and prepares its
+inputs (:meth:`TorchClassifier._prepare`, :meth:`TorchClassifier._inputs`), builds its
+network and runs it on a batch (:meth:`TorchClassifier._forward`).
 
 Run-time concerns stay out of the model: torch threads and progress output come from
 :mod:`ferengine.runtime` (read at fit and predict time), the checkpoint and curve
@@ -16,30 +18,22 @@ folders are arguments of ``fit``. A saved model holds none of them.
 from __future__ import annotations
 
 import contextlib
-import difflib
-import inspect
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from numbers import Integral, Real
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple, Self
 
 import numpy as np
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
 
 from ferengine import runtime
 from ferengine.balance import class_weights
-from ferengine.registry import Registry
 from ferengine_deep.base import LogitsClassifier
-from ferengine_deep.params import (
-    CRITERIA,
-    OPTIMIZERS,
-    PrefixedParams,
-    component,
-    component_parameters,
-)
+from ferengine_deep.params import CRITERIA, OPTIMIZERS, PrefixedParams, component
 
 SCHEDULES = ("plateau", "cosine", "onecycle")
 #: A validation split needs this many training samples; below it, all of them train.
@@ -63,15 +57,32 @@ def torch_threads() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+class FitData(NamedTuple):
+    """What a torch classifier's ``_prepare`` hands to training."""
+
+    #: Prepared training inputs, one per sample (what :meth:`TorchClassifier._inputs` returns).
+    inputs: np.ndarray
+    #: Their class codes 0 … K-1 (:meth:`TorchClassifier._encode`).
+    codes: np.ndarray
+    #: Returns the untrained network (called after seeding, so its weights follow ``seed``).
+    build: Callable[[], Any]
+    #: Batch assembly of training and validation batches (skorch's default otherwise).
+    collate: tuple[Any, Any] | None = None
+    #: bfloat16 autocast around the forward pass.
+    bf16: bool = False
+
+
 class TorchClassifier(PrefixedParams, LogitsClassifier):
-    """Base of the torch classifiers: one training path for every network.
+    """Base of the torch classifiers: one ``fit``, training path and prediction for every network.
 
     Subclasses name in their ``__init__`` the training parameters below (with their own
-    defaults), their own parameters, and ``**kwargs`` for the prefixed ones, which they
-    pass to ``self._store_kwargs(kwargs)``. They implement :meth:`_module_parameters`
-    (what ``module__`` accepts), ``_logits`` and ``_new_module`` (see
-    :class:`~ferengine_deep.base.LogitsClassifier`), and a ``fit`` that prepares the
-    inputs and calls :meth:`_encode` and :meth:`_fit_network`.
+    defaults), their own parameters, and ``**kwargs`` for the prefixed ones, and store
+    them with ``self._store(locals())``. They give their network factory (``_network``,
+    or :meth:`_module_parameters` for what ``module__`` accepts) and implement
+    :meth:`_prepare` (check the training inputs, set ``classes_`` and what the network
+    is sized by), :meth:`_inputs` (the same for validation and prediction inputs),
+    ``_new_module`` (see :class:`~ferengine_deep.base.LogitsClassifier`) and, unless a
+    batch is one tensor, :meth:`_forward`.
 
     Training parameters
     -------------------
@@ -117,91 +128,83 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
     }
     #: Optimiser settings this estimator gives beyond torch's and ferengine's defaults.
     _optimizer_defaults: ClassVar[dict[str, Any]] = {}
+    #: Inputs of one forward pass at prediction, in ``batch_size`` (None: all at once).
+    _prediction_batches: ClassVar[int | None] = 4
 
-    # ---- parameters ---------------------------------------------------------------------
+    # ---- fitting ------------------------------------------------------------------------
 
-    @classmethod
-    def _module_parameters(
-        cls, params: Mapping[str, Any], registry: Registry | None
-    ) -> tuple[str, dict[str, Any]] | None:
-        """Describe what ``module__`` reaches: a name for messages and its parameters.
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        X_val: Any = None,
+        y_val: Any = None,
+        *,
+        checkpoint_dir: str | os.PathLike | None = None,
+        curves_dir: str | os.PathLike | None = None,
+    ) -> Self:
+        """Train the network on inputs and their labels.
 
-        ``params`` holds every constructor parameter (defaults filled in). Returns
-        ``None`` when ``module__`` parameters are not used (``cnn`` with ``init``).
-
-        Raises
-        ------
-        ValueError
-            The network the parameters name does not exist (message with suggestions).
-        """
-        raise NotImplementedError
-
-    @classmethod
-    def prefixed_param_issues(
-        cls, params: Mapping[str, Any], registry: Registry | None = None
-    ) -> list[tuple[str, str]]:
-        """Return the problems of the parameters beyond the named ones, before any training.
-
-        Every key of ``params`` that is not a named constructor parameter must be
-        ``<prefix>__<name>`` with a name the part accepts: ``module__`` the network's
-        parameters (an architecture's, through ``registry``), ``optimizer__`` and
-        ``criterion__`` the torch class's. The network ``module`` names is checked too.
-        Model specs and suites call this when they are loaded; ``fit`` raises them.
+        In a pipeline, pass the keywords as scikit-learn fit parameters:
+        ``pipe.fit(X, y, cnn__checkpoint_dir="checkpoints/run1")``.
 
         Parameters
         ----------
-        params : mapping
-            Constructor parameters, as written (a spec's ``params``) or ``get_params()``.
-        registry : Registry, optional
-            Where architectures are looked up; defaults to the installed plugins.
+        X : array-like
+            Training inputs, of the kind the classifier takes (its class docstring):
+            images, feature rows, per-frame feature sequences or clips.
+        y : array-like of shape (n_samples,)
+            Their labels.
+        X_val, y_val : optional
+            A validation set for monitoring, schedules and early stopping, instead
+            of ``validation_fraction`` of the training inputs.
+        checkpoint_dir : path, optional
+            Save weights, optimiser and history after every epoch; a later ``fit``
+            with the same folder resumes from the last epoch saved, up to ``max_epochs``.
+        curves_dir : path, optional
+            Write ``curves.csv`` and ``curves.png`` (losses, accuracy, learning rate).
 
         Returns
         -------
-        list of (str, str)
-            ``(parameter, problem)`` pairs, empty when all is well.
+        self
         """
-        named = cls._named_params()
-        defaults = {
-            p.name: p.default
-            for p in inspect.signature(cls.__init__).parameters.values()
-            if p.name in named
-        }
-        values = {**defaults, **params}
-        issues: list[tuple[str, str]] = []
-        parts: dict[str, tuple[str, dict[str, Any]] | None] = {}
-        try:
-            parts["module"] = cls._module_parameters(values, registry)
-        except ValueError as exc:
-            issues.append(("module", str(exc)))
-            parts["module"] = None
-        for key in params:
-            if key in named:
-                continue
-            if not cls._is_prefixed(key):
-                issues.append((key, cls._unexpected(key)))
-                continue
-            prefix, _, sub = key.partition("__")
-            if prefix not in parts:
-                parts[prefix] = component_parameters(prefix, values.get(prefix))
-            part = parts[prefix]
-            if part is None or sub in part[1]:
-                continue
-            what, accepted = part
-            close = difflib.get_close_matches(sub, list(accepted), n=1)
-            if sub in named or (prefix, sub) == ("criterion", "weight"):
-                own = "class_weight" if sub == "weight" else sub
-                hint = f" (it is set by {cls.name}'s own parameter {own!r})"
-            else:
-                hint = f" (did you mean '{prefix}__{close[0]}'?)" if close else ""
-            issues.append((key, f"{what} has no parameter {sub!r}{hint}; its parameters: "
-                                f"{', '.join(accepted) or 'none'}"))  # fmt: skip
-        return issues
+        import torch
 
-    def _check_prefixed(self, registry: Registry | None = None) -> None:
-        """Raise ValueError listing the problems of :meth:`prefixed_param_issues`."""
-        issues = self.prefixed_param_issues(self.get_params(deep=False), registry)
-        if issues:
-            raise ValueError("\n".join(f"{self.name}: {key}: {problem}" for key, problem in issues))
+        self._validate_params()
+        self._check_prefixed()
+        data = self._prepare(X, y)
+        valid = None
+        if X_val is not None and y_val is not None:
+            valid = (self._inputs(X_val, "X_val"), self._codes(y_val, "y_val"))
+        with torch_threads():
+            torch.manual_seed(self.seed)
+            module = data.build()
+            net = self._net(module, data, valid, checkpoint_dir)
+            self._train(net, data.inputs, data.codes, checkpoint_dir)
+        self.module_ = net.module_.eval()
+        # completed epochs only: an interrupted one (Ctrl-C) has no duration
+        self.history_ = [{k: v for k, v in row.items() if k != "batches"}
+                         for row in net.history if "dur" in row]  # fmt: skip
+        self.n_epochs_ = len(self.history_)
+        if curves_dir:
+            from ferengine_deep.curves import write_curves
+
+            write_curves(self.history_, curves_dir)
+        return self
+
+    def _prepare(self, X: Any, y: Any) -> FitData:
+        """Check the training inputs and labels; set ``classes_`` and the input statistics.
+
+        Returns the prepared inputs, their codes, the network's builder and collation.
+        """
+        raise NotImplementedError
+
+    def _inputs(self, X: Any, what: str) -> np.ndarray:
+        """Return validation or prediction inputs checked and prepared as the training ones.
+
+        ``what`` names them in messages ("X", "X_val").
+        """
+        raise NotImplementedError
 
     # ---- labels -------------------------------------------------------------------------
 
@@ -216,6 +219,17 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
             raise ValueError(f"{self.name} needs at least 2 classes, got 1 class")
         self.classes_ = encoder.classes_
         return encoder.transform(y).astype(np.int64)
+
+    def _check_count(self, n: int, y: Any, kind: str, needed: str) -> None:
+        """Raise ValueError unless ``X`` holds inputs (``n`` of ``kind``), one per label.
+
+        For inputs scikit-learn's ``validate_data`` does not check (sequences, clips);
+        ``needed`` says what ``fit`` needs ("at least one clip").
+        """
+        if not n:
+            raise ValueError(f"{self.name}: X holds no {kind}; fit needs {needed}")
+        if y is not None and len(y) != n:
+            raise ValueError(f"{self.name}: {n} {kind} but {len(y)} labels")
 
     def _codes(self, y: Any, name: str) -> np.ndarray:
         """Return the codes of labels of the fitted ``classes_`` (validation labels)."""
@@ -240,55 +254,6 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
 
     # ---- training -----------------------------------------------------------------------
 
-    def _fit_network(
-        self,
-        build: Callable[[], Any],
-        X: np.ndarray,
-        codes: np.ndarray,
-        *,
-        valid: tuple[np.ndarray, np.ndarray] | None = None,
-        collate: tuple[Any, Any] | None = None,
-        bf16: bool = False,
-        checkpoint_dir: str | os.PathLike | None = None,
-        curves_dir: str | os.PathLike | None = None,
-    ) -> None:
-        """Seed torch, build the network and train it; set ``module_``, ``history_``, ``n_epochs_``.
-
-        Parameters
-        ----------
-        build : callable
-            Returns the untrained network (called after seeding, so its weights follow ``seed``).
-        X, codes : ndarray
-            Training inputs and class codes.
-        valid : (ndarray, ndarray), optional
-            A validation set (inputs, codes) instead of ``validation_fraction``.
-        collate : (callable, callable), optional
-            Batch assembly of training and validation batches (skorch's default otherwise).
-        bf16 : bool
-            bfloat16 autocast around the forward pass.
-        checkpoint_dir : path, optional
-            Save weights, optimiser and history after every epoch; when the folder holds
-            a checkpoint, training resumes from it up to ``max_epochs`` in total.
-        curves_dir : path, optional
-            Write ``curves.csv`` and ``curves.png`` there after training.
-        """
-        import torch
-
-        with torch_threads():
-            torch.manual_seed(self.seed)
-            module = build()
-            net = self._net(module, X, codes, valid, collate, bf16, checkpoint_dir)
-            self._train(net, X, codes, checkpoint_dir)
-        self.module_ = net.module_.eval()
-        # completed epochs only: an interrupted one (Ctrl-C) has no duration
-        self.history_ = [{k: v for k, v in row.items() if k != "batches"}
-                         for row in net.history if "dur" in row]  # fmt: skip
-        self.n_epochs_ = len(self.history_)
-        if curves_dir:
-            from ferengine_deep.curves import write_curves
-
-            write_curves(self.history_, curves_dir)
-
     def _split(self, n: int, valid: tuple[np.ndarray, np.ndarray] | None) -> tuple[Any, int]:
         """Return skorch's ``train_split`` and the number of training samples it leaves."""
         from skorch.dataset import Dataset, ValidSplit
@@ -304,11 +269,8 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
     def _net(
         self,
         module: Any,
-        X: np.ndarray,
-        codes: np.ndarray,
+        data: FitData,
         valid: tuple[np.ndarray, np.ndarray] | None,
-        collate: tuple[Any, Any] | None,
-        bf16: bool,
         checkpoint_dir: str | os.PathLike | None,
     ) -> Any:
         """Return the skorch net: criterion, optimiser, split and callbacks from the parameters."""
@@ -316,7 +278,7 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
 
         from ferengine_deep.net import AtomicCheckpoint, BF16Net
 
-        split, n_train = self._split(len(X), valid)
+        split, n_train = self._split(len(data.inputs), valid)
         criterion, criterion_args = component("criterion", self.criterion)
         optimizer, optimizer_args = component("optimizer", self.optimizer)
         optimizer_args.update(self._optimizer_defaults)
@@ -333,13 +295,13 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
         if verbose:
             callbacks.append(ProgressBar())
         iterators = {}
-        if collate is not None:
-            iterators = {"iterator_train__collate_fn": collate[0],
-                         "iterator_valid__collate_fn": collate[1]}  # fmt: skip
+        if data.collate is not None:
+            iterators = {"iterator_train__collate_fn": data.collate[0],
+                         "iterator_valid__collate_fn": data.collate[1]}  # fmt: skip
         return BF16Net(
             module=module,
             criterion=criterion,
-            criterion__weight=self._class_weights(codes),
+            criterion__weight=self._class_weights(data.codes),
             **{f"criterion__{k}": v for k, v in criterion_args.items()},
             optimizer=optimizer,
             **{f"optimizer__{k}": v for k, v in optimizer_args.items()},
@@ -354,7 +316,7 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
             classes=list(range(len(self.classes_))),
             device="cpu",
             verbose=verbose,
-            bf16=bf16,
+            bf16=data.bf16,
         )
 
     def _schedule(self, validated: bool, n_train: int) -> list[Any]:
@@ -392,3 +354,38 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
         remaining = self.max_epochs - len(net.history)
         if remaining > 0:
             net.partial_fit(X, codes, epochs=remaining)
+
+    # ---- prediction ---------------------------------------------------------------------
+
+    def _forward(self, network: Callable[..., Any], batch: np.ndarray) -> Any:
+        """Run ``network`` (the fitted one, or a method of it) on a batch of prepared inputs."""
+        import torch
+
+        return network(torch.from_numpy(batch))
+
+    def _run(self, X: Any, method: str | None = None) -> np.ndarray:
+        """Run the fitted network on inputs in batches; ``method``: one of its methods instead.
+
+        Returns an N×K array (no row for no input).
+        """
+        import torch
+
+        check_is_fitted(self, "module_")
+        inputs = self._inputs(X, "X")
+        network = self.module_ if method is None else getattr(self.module_, method)
+        batches = self._prediction_batches
+        step = max(len(inputs), 1) if batches is None else batches * self.batch_size
+        out = []
+        with torch_threads(), torch.inference_mode():
+            for start in range(0, len(inputs), step):
+                out.append(self._forward(network, inputs[start : start + step]).float().numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes_)), np.float32)
+
+    def _logits(self, X: Any) -> np.ndarray:
+        return self._run(X)
+
+    @property
+    def n_parameters_(self) -> int:
+        """Number of learned weights of the network."""
+        check_is_fitted(self, "module_")
+        return int(sum(p.numel() for p in self.module_.parameters()))
