@@ -29,8 +29,9 @@ def pad_clips(clips: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     lengths = torch.tensor([len(c) for c in clips], dtype=torch.int64)
     side = clips[0].shape[1:]
     x = torch.zeros((len(clips), int(lengths.max()), 1, *side), dtype=torch.uint8)
+    view = x.numpy()  # written through numpy: clips may be read-only (memory-mapped)
     for i, clip in enumerate(clips):
-        x[i, : len(clip), 0] = torch.from_numpy(np.ascontiguousarray(clip))
+        view[i, : len(clip), 0] = clip
     return x, lengths
 
 

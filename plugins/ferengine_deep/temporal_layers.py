@@ -25,8 +25,9 @@ def pad(sequences: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(x, lengths)``: sequences zero-padded into a B×T_max×D tensor, and their lengths."""
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.int64)
     x = torch.zeros(len(sequences), int(lengths.max()), int(sequences[0].shape[1]))
+    view = x.numpy()  # written through numpy: sequences may be read-only (memory-mapped)
     for i, seq in enumerate(sequences):
-        x[i, : len(seq)] = torch.from_numpy(seq)
+        view[i, : len(seq)] = seq
     return x, lengths
 
 
