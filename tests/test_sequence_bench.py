@@ -30,7 +30,7 @@ kind = "subject-holdout"
 test_size = 0.2
 [[pipelines]]
 name = "apex frame"
-steps = [{HOG}, {{ name = "temporal-pool", params = {{ pooling = "apex", apex_frame = "farthest-from-mean" }} }}, "logistic"]
+steps = [{HOG}, {{ name = "temporal-pool", params = {{ pooling = "apex", apex_frame = "farthest-from-ends" }} }}, "logistic"]
 [[pipelines]]
 name = "mean-pooled"
 steps = [{HOG}, {{ name = "temporal-pool", params = {{ pooling = "mean" }} }}, "logistic"]

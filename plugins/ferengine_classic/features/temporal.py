@@ -28,7 +28,7 @@ from ferengine.temporal import as_sequences, sequence_tags, split_rows
 #: How ``temporal-pool`` summarises a sequence, and how many vectors of width D each gives.
 POOLINGS: dict[str, int] = {"mean": 1, "max": 1, "std": 1, "meanstd": 2, "apex": 1}
 #: How ``temporal-pool`` picks the apex frame.
-APEX_FRAMES = ("farthest-from-first", "farthest-from-mean", "last")
+APEX_FRAMES = ("farthest-from-first", "farthest-from-ends", "farthest-from-mean", "last")
 
 #: Why ferengine.testing's checks that fit on its sample data cannot run on these steps.
 _CLIPS_ONLY = (
@@ -213,6 +213,10 @@ def _apex(seq: np.ndarray, how: str) -> np.ndarray:
     """Return the apex frame of a sequence (see :class:`TemporalPool`)."""
     if how == "last":
         return seq[-1]
+    if how == "farthest-from-ends":
+        distance = np.minimum(np.linalg.norm(seq - seq[0], axis=1),
+                              np.linalg.norm(seq - seq[-1], axis=1))  # fmt: skip
+        return seq[int(np.argmax(distance))]
     anchor = seq[0] if how == "farthest-from-first" else seq.mean(axis=0)
     return seq[int(np.argmax(np.linalg.norm(seq - anchor, axis=1)))]
 
@@ -231,10 +235,12 @@ class TemporalPool(TransformerMixin, BaseEstimator):
         How each sequence is summarised, concatenated in the order given: ``"mean"``,
         ``"max"`` (per feature), ``"std"`` (per feature), ``"meanstd"`` (mean then std:
         ``k = 2``) or ``"apex"`` (the features of the apex frame).
-    apex_frame : {"farthest-from-first", "farthest-from-mean", "last"}
+    apex_frame : {"farthest-from-first", "farthest-from-ends", "farthest-from-mean", "last"}
         The apex frame: the one farthest (Euclidean distance) from the first frame
-        (clips that start neutral), from the clip's mean frame, or the last frame
-        (posed clips that end on the apex, as CK+'s).
+        (clips that start neutral); the one whose distance to the nearer of the first
+        and last frames is largest (clips that start and end neutral; a clip and its
+        time reversal get the same frame); the one farthest from the clip's mean
+        frame; or the last frame (posed clips that end on the apex, as CK+'s).
 
     Attributes
     ----------
