@@ -44,6 +44,10 @@ class MissingProbabilitiesError(FerengineError, ValueError):
     """A classifier without ``predict_proba`` is used where class probabilities are needed."""
 
 
+class UnsupportedModelError(FerengineError, ValueError):
+    """An explainer cannot explain this model; the message names the method, the model and why."""
+
+
 class FerengineWarning(UserWarning):
     """Base class of ferengine's warnings; the CLI prints each as one ``warning:`` line."""
 

@@ -87,6 +87,16 @@ def ferengine_register_models() -> Iterable[type]:
     """
 
 
+@hookspec
+def ferengine_register_explainers() -> Iterable[type]:
+    """Return explainer classes (subclasses of :class:`ferengine.explain.Explainer`).
+
+    An explainer maps why a fitted model classifies face crops as it does:
+    ``explain(model, images, target=None)`` returns one map per face, in the face's
+    pixels, and ``supports(model)`` says early why a model cannot be explained.
+    """
+
+
 #: Registry kind -> the hook that registers plugins of that kind.
 KIND_HOOKS: dict[str, str] = {
     "dataset": "ferengine_register_datasets",
@@ -99,4 +109,5 @@ KIND_HOOKS: dict[str, str] = {
     "architecture": "ferengine_register_architectures",
     "label-space": "ferengine_register_label_spaces",
     "model": "ferengine_register_models",
+    "explainer": "ferengine_register_explainers",
 }

@@ -139,6 +139,15 @@ class Plugin(PretrainedModel):
                      classes=("a", "b"), input_size=(8, 8), channels=1, normalization="",
                      preprocessing="", training_data="", licence="")
 """, lambda p: p.card.image_shape == (8, 8)),
+    "explainer": ("""
+from ferengine.explain import Explainer
+
+class Plugin(Explainer):
+    \"""Every pixel counts the same.\"""
+    name = "fake-explainer"
+    def _maps(self, model, faces, targets, probabilities):
+        return np.ones(faces.shape[:3])
+""", lambda p: "has no predict_proba" in p.supports(object())),
 }  # fmt: skip
 
 

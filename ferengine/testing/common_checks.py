@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, clone, is_classifier
 
 from ferengine.architectures import Architecture
 from ferengine.errors import one_line
+from ferengine.explain import Explainer
 from ferengine.faces import Landmarker
 from ferengine.labels import LabelSpacePlugin
 from ferengine.models import PretrainedModel
@@ -26,6 +27,7 @@ from ferengine.sequences import ClipDataset
 from ferengine.testing.catalogue import check
 from ferengine.testing.data import AUGMENT_SIDE, check_faces
 from ferengine.testing.exercise import ESTIMATOR_KINDS, fit, outputs, training_data
+from ferengine.testing.explainer_checks import seeded_maps
 from ferengine.testing.fixtures import registry_of
 from ferengine.testing.results import SkipCheck
 from ferengine.testing.target import PluginUnderTest
@@ -39,6 +41,7 @@ _KIND_BASES: dict[str, type] = {
     "architecture": Architecture,
     "label-space": LabelSpacePlugin,
     "model": PretrainedModel,
+    "explainer": Explainer,
 }
 #: The methods the kinds without a base class need.
 _KIND_METHODS = {
@@ -139,6 +142,8 @@ def _seeded_output(plugin: PluginUnderTest, seed: dict[str, Any]) -> dict[str, n
     if plugin.kind == "augmenter":
         images = check_faces(AUGMENT_SIDE).images[:8]
         return {"augment": np.asarray(plugin.new().augment(images, np.random.default_rng(0)))}
+    if plugin.kind == "explainer":
+        return seeded_maps(plugin, seed)
     X, _ = training_data(plugin)
     return outputs(plugin.kind, fit(plugin, **seed), X)
 
@@ -156,7 +161,7 @@ def _differences(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) ->
     return found
 
 
-@check("dataset", "preprocessor", "augmenter", "feature", "classifier")
+@check("dataset", "preprocessor", "augmenter", "feature", "classifier", "explainer")
 def check_seed_determinism(plugin: PluginUnderTest) -> None:
     """Check two runs under one seed (``random_state``/``seed``, an augmenter's rng) agree."""
     if plugin.kind == "augmenter":
@@ -168,7 +173,8 @@ def check_seed_determinism(plugin: PluginUnderTest) -> None:
             raise SkipCheck(f"{plugin.cls.__qualname__} takes no {' or '.join(SEED_PARAMS)}")
         value = plugin.params().get(param, plugin.new().get_params()[param])
         seed = {param: 0 if value is None else value}
-        what = f"two {'loads' if plugin.kind == 'dataset' else 'fits'} with {param}={seed[param]!r}"
+        runs = {"dataset": "loads", "explainer": "explanations"}.get(plugin.kind, "fits")
+        what = f"two {runs} with {param}={seed[param]!r}"
     found = _differences(_seeded_output(plugin, seed), _seeded_output(plugin, seed))
     if found:
         raise AssertionError(f"{what} disagree: {'; '.join(found)}")

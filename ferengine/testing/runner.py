@@ -8,7 +8,11 @@ from typing import Any
 
 from ferengine.errors import FerengineError, one_line
 from ferengine.registry import Registry, missing_requirements
-from ferengine.testing import common_checks, kind_checks  # noqa: F401  (they register checks)
+from ferengine.testing import (  # noqa: F401  (they register checks)
+    common_checks,
+    explainer_checks,
+    kind_checks,
+)
 from ferengine.testing.catalogue import Check, registered_checks
 from ferengine.testing.estimator_checks import sklearn_checks
 from ferengine.testing.results import CheckResult, PluginCheckError, SkipCheck

@@ -11,6 +11,7 @@ from sklearn.base import ClassifierMixin, clone
 
 from ferengine.architectures import Architecture
 from ferengine.errors import UnknownPluginError
+from ferengine.explain import Explainer
 from ferengine.extractor import ImageFeature, ImagePreprocessor
 from ferengine.faces import Landmarker
 from ferengine.labels import LabelSpacePlugin
@@ -28,6 +29,7 @@ _KIND_BASES: tuple[tuple[type, str], ...] = (
     (Architecture, "architecture"),
     (LabelSpacePlugin, "label-space"),
     (PretrainedModel, "model"),
+    (Explainer, "explainer"),
     (ImageFeature, "feature"),
     (ImagePreprocessor, "preprocessor"),
     (ClassifierMixin, "classifier"),

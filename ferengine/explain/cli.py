@@ -1,0 +1,155 @@
+"""``ferengine explain``: heat maps of what a model looks at, on photos or a dataset split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+#: Rows of faces the command prints (every face is in explanations.json).
+SHOWN = 30
+
+
+@click.command("explain")
+@click.argument("model")
+@click.argument("inputs", nargs=-1, metavar="[INPUT]...")
+@click.option(
+    "--method",
+    required=True,
+    help="Explainer plugin: occlusion (any model), gradcam, integrated-gradients, saliency "
+    "(torch networks), or one a plugin adds (ferengine plugins explainer).",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An explainer parameter, e.g. patch=6 or steps=64 (repeatable).",
+)
+@click.option(
+    "--class",
+    "target",
+    default=None,
+    metavar="C",
+    help="Explain this class for every face (a class name of the model) [default: the "
+    "predicted class of each face].",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for explanations.json, sheet.png and overlays/.",
+)
+@click.option("--dataset", "dataset_name", default=None, help="Explain a dataset's faces instead.")
+@click.option("--path", "data_path", default=None, help="Where the dataset lies (file or folder).")
+@click.option("--split", default=None, help="Only this split of the dataset (e.g. PublicTest).")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Only the first N faces of it."
+)
+@click.option(
+    "--dataset-param",
+    "dataset_params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A further dataset loader parameter (repeatable).",
+)
+@click.option(
+    "--detector",
+    default="auto",
+    show_default=True,
+    help="Photos: the face detector plugin, as for ferengine predict (none: inputs are crops).",
+)
+@click.option(
+    "--detector-param",
+    "detector_params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Photos: a detector parameter (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print explanations.json instead of a table.")
+def explain_cmd(model: str, inputs: tuple[str, ...], method: str, params: tuple[str, ...],
+                target: str | None, out: Path, dataset_name: str | None, data_path: str | None,
+                split: str | None, limit: int | None, dataset_params: tuple[str, ...],
+                detector: str, detector_params: tuple[str, ...],
+                as_json: bool) -> None:  # fmt: skip
+    """Explain what MODEL looks at in the faces of INPUT (photos, folders) or a dataset split.
+
+    MODEL is a model file or a registered model ("default": the shipped CNN). Faces are
+    found in photos as ferengine predict finds them; with --dataset, the dataset's face
+    crops are explained as they are. Writes OUT/overlays/ (per face: the face beside its
+    heat map, with the predicted class and, for datasets, the true class), OUT/sheet.png
+    (the first faces in a grid) and OUT/explanations.json (per face: classes,
+    probabilities and the map's min, max, mean and share of mass in its top 10 %
+    pixels; inputs without a face are listed with the reason).
+    """
+    from ferengine.cli import DATASET_OPTIONS, _parse_params, missing_parameters
+    from ferengine.explain.run import explain_dataset, explain_photos
+
+    if dataset_name is None:
+        given = [o for o, v in (("--path", data_path), ("--split", split), ("--limit", limit),
+                                ("--dataset-param", dataset_params)) if v]  # fmt: skip
+        if given:
+            raise click.UsageError(f"{', '.join(given)} need --dataset")
+        if not inputs:
+            raise click.UsageError("give INPUT photos or folders, or --dataset NAME")
+    elif inputs:
+        raise click.UsageError("give INPUT photos or --dataset, not both")
+    explainer_params = _parse_params(params)
+    if dataset_name is None:
+        missing_parameters("detector", detector, _parse_params(detector_params), {},
+                           "--detector-param {}=VALUE")  # fmt: skip
+        result = explain_photos(
+            list(inputs), model, method, out=out, params=explainer_params, target=target,
+            detector=detector, detector_params=_parse_params(detector_params),
+        )  # fmt: skip
+    else:
+        import ferengine
+
+        kwargs = _parse_params(dataset_params)
+        if data_path is not None:
+            kwargs["path"] = data_path
+        missing_parameters("dataset", dataset_name, kwargs, DATASET_OPTIONS,
+                           "--dataset-param {}=VALUE")  # fmt: skip
+        result = explain_dataset(
+            ferengine.load_dataset(dataset_name, **kwargs), model, method, out=out,
+            split=split, limit=limit, params=explainer_params, target=target, name=dataset_name,
+        )  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=repr))
+        return
+    _print(result, out)
+
+
+def _print(result: dict, out: Path) -> None:
+    console = Console()
+    table = Table("face", "predicted", "true", "target (probability)", "top 10 % share", "overlay")
+    for face in result["faces"][:SHOWN]:
+        where = face.get("input", f"row {face.get('index')}")
+        where += f" #{face['face']}" if "face" in face else ""
+        share = "" if face["top10_share"] is None else f"{face['top10_share']:.2f}"
+        cells = (
+            where,
+            face["predicted"],
+            face.get("true", ""),
+            f"{face['target']} ({face['target_probability']:.2f})",
+            share,
+            face["overlay"],
+        )
+        table.add_row(*map(Text, cells))  # Text: a path's "[...]" is not markup
+    console.print(table)
+    if len(result["faces"]) > SHOWN:
+        console.print(f"… {len(result['faces']) - SHOWN} more faces in explanations.json")
+    for error in result["errors"]:
+        console.print(Text.assemble((error["input"], "yellow"), f": {error['error']}"))
+    summary = result["summary"]
+    per_face = summary["explain_ms_per_face"]
+    console.print(
+        f"{summary['faces']} faces explained by {result['method']} in "
+        f"{summary['explain_seconds']:.2f} s"
+        + (f" ({per_face:.0f} ms per face)" if per_face is not None else "")
+        + f"; {summary['errors']} inputs without a face or unreadable. Output: {out}"
+    )

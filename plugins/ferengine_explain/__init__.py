@@ -1,0 +1,1 @@
+"""Built-in explainers: ``occlusion`` for any model, gradient methods for torch networks."""

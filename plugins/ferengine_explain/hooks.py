@@ -1,0 +1,12 @@
+"""Entry point of the built-in explainers (the gradient ones need the ``deep`` extra)."""
+
+from ferengine import hookimpl
+
+
+@hookimpl
+def ferengine_register_explainers():
+    """Register the explainers (torch and Captum are imported only when one explains)."""
+    from ferengine_explain.gradients import GradCAM, IntegratedGradients, Saliency
+    from ferengine_explain.occlusion import Occlusion
+
+    return [Occlusion, GradCAM, IntegratedGradients, Saliency]
