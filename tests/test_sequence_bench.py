@@ -19,6 +19,7 @@ needs_torch = pytest.mark.skipif(
 )
 
 HOG = '{ name = "frame-features", params = { feature = { name = "hog", params = { cell = 8 } } } }'
+APEX = '{ pooling = "apex", apex_frame = "farthest-from-ends" }'
 PAIR = f"""
 name = "pair"
 seed = 0
@@ -30,7 +31,7 @@ kind = "subject-holdout"
 test_size = 0.2
 [[pipelines]]
 name = "apex frame"
-steps = [{HOG}, {{ name = "temporal-pool", params = {{ pooling = "apex", apex_frame = "farthest-from-ends" }} }}, "logistic"]
+steps = [{HOG}, {{ name = "temporal-pool", params = {APEX} }}, "logistic"]
 [[pipelines]]
 name = "mean-pooled"
 steps = [{HOG}, {{ name = "temporal-pool", params = {{ pooling = "mean" }} }}, "logistic"]
