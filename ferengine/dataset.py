@@ -43,8 +43,8 @@ def set_sample_columns(data: Any, n: int, samples: str, name: str) -> None:
 class LabelledSamples:
     """Label operations shared by still and clip datasets.
 
-    Both are frozen dataclasses with ``labels``, ``label_space``, ``splits``, ``source``
-    and a ``subset(index)`` method.
+    Both are frozen dataclasses with ``labels``, ``label_space``, ``splits``, ``source``,
+    a ``subset(index)`` method and a ``samples`` property: what a pipeline takes as ``X``.
     """
 
     labels: Any
@@ -169,6 +169,11 @@ class FaceDataset(LabelledSamples):
     def label_names(self) -> np.ndarray:
         """Class name of every image."""
         return self.label_space.decode(self.labels)
+
+    @property
+    def samples(self) -> Any:
+        """What a pipeline takes as ``X``: the images."""
+        return self.images
 
     def subset(self, index: Sequence[int] | np.ndarray) -> FaceDataset:
         """Return the images selected by integer indices or a boolean mask.

@@ -16,7 +16,7 @@ from sklearn.utils.metadata_routing import process_routing
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ferengine.dataset import FaceDataset
+from ferengine.dataset import LabelledSamples
 from ferengine.errors import InvalidPluginError
 from ferengine.labels import LabelSpace, get_label_space
 from ferengine.memmap import MemmapImages
@@ -63,7 +63,8 @@ class FERPipeline(Pipeline):
     It behaves exactly like :class:`sklearn.pipeline.Pipeline` and adds:
 
     * ``fit``, ``predict``, ``predict_proba`` and ``score`` accept a
-      :class:`~ferengine.FaceDataset` in place of ``X`` (labels taken from it);
+      :class:`~ferengine.FaceDataset` (or a :class:`~ferengine.sequences.ClipDataset`)
+      in place of ``X`` (labels taken from it);
     * with a label space (given, or taken from the dataset), ``y`` may hold
       class names or codes: names are encoded, so the classifier always sees
       codes and ``predict`` returns codes; :meth:`predict_names` returns names;
@@ -124,10 +125,10 @@ class FERPipeline(Pipeline):
         return np.concatenate([method(X[i : i + size], **params) for i in range(0, n, size)])
 
     def _targets(self, X: Any, y: Any, space: LabelSpace | None) -> tuple[Any, Any]:
-        if isinstance(X, FaceDataset):
+        if isinstance(X, LabelledSamples):  # a FaceDataset or a ClipDataset
             if y is None:
                 y = X.label_names if space is not None and space != X.label_space else X.labels
-            X = X.images
+            X = X.samples
         if space is not None and y is not None:
             y = space.encode(np.asarray(y))
         return X, y
@@ -135,7 +136,7 @@ class FERPipeline(Pipeline):
     def _training(self, X: Any, y: Any) -> tuple[Any, Any]:
         """Set ``label_space_`` and return the training images and encoded labels."""
         space = None if self.label_space is None else get_label_space(self.label_space)
-        if space is None and isinstance(X, FaceDataset):
+        if space is None and isinstance(X, LabelledSamples):
             space = X.label_space
         self.label_space_ = space
         return self._targets(X, y, space)

@@ -190,6 +190,11 @@ class ClipDataset(LabelledSamples):
         """Class name of every clip."""
         return self.label_space.decode(self.labels)
 
+    @property
+    def samples(self) -> np.ndarray:
+        """What a pipeline takes as ``X``: the clips."""
+        return self.clips
+
     def subset(self, index: Sequence[int] | np.ndarray) -> ClipDataset:
         """Return the clips selected by integer indices or a boolean mask (all columns follow)."""
         index = np.asarray(index)

@@ -126,8 +126,7 @@ def _front_features(job: FeatureJob, cache: FeatureCache) -> tuple[Any, Any, dic
 
 def _samples(ds: FaceDataset | ClipDataset, rows: np.ndarray) -> Any:
     """Return the fold's images (memory-mapped ones stay on disk) or clips."""
-    subset = ds.subset(rows)
-    return subset.clips if isinstance(subset, ClipDataset) else subset.images
+    return ds.subset(rows).samples
 
 
 def _assemble(job: FeatureJob, cache: FeatureCache) -> dict[str, Any]:
