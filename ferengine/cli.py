@@ -476,12 +476,14 @@ def models_show(name: str, as_json: bool) -> None:
 def _add_commands() -> None:
     from ferengine.bench.cli import bench_cmd
     from ferengine.explain.cli import explain_cmd
+    from ferengine.explain.visualize import visualize_cmd
     from ferengine.prediction.cli import predict_cmd
     from ferengine.scaffold.cli import new_plugin_cmd
 
     main.add_command(bench_cmd)
     main.add_command(predict_cmd)
     main.add_command(explain_cmd)
+    main.add_command(visualize_cmd)
     main.add_command(new_plugin_cmd)
 
 

@@ -89,3 +89,25 @@ def options(*, threads: int | None = None, verbose: int | None = None) -> Iterat
         yield current()
     finally:
         _OPTIONS.reset(token)
+
+
+@contextlib.contextmanager
+def torch_threads() -> Iterator[None]:
+    """Run torch on the thread count of :func:`options` inside the block (unset: as it is).
+
+    Torch classifiers fit and predict in it, and explainers run their networks in it, so
+    ``ferengine --threads N`` governs them all. torch is imported here, when a torch model
+    is already running, never when this module is.
+    """
+    import torch
+
+    n = current().threads
+    before = torch.get_num_threads()
+    if n is None or n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

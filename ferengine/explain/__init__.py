@@ -6,7 +6,10 @@ does; :class:`Explanation` holds the maps with the classes they explain. The bui
 explainers are ``occlusion`` (any model with ``predict_proba``) and, for torch
 networks, ``gradcam``, ``integrated-gradients`` and ``saliency``
 (``ferengine plugins explainer``). :mod:`ferengine.explain.run` explains the faces of
-photos and dataset splits and writes overlays (``ferengine explain``).
+photos and dataset splits and writes overlays (``ferengine explain``). Whether maps are
+evidence is checked by :mod:`~ferengine.explain.sanity` (model and data randomisation)
+and :mod:`~ferengine.explain.faithfulness` (deletion and insertion curves);
+:mod:`~ferengine.explain.gallery` draws per-class mean maps and the confusions.
 
 Examples
 --------

@@ -13,6 +13,15 @@ are; both explain them with one explainer plugin, a batch at a time, and write i
   one record per face (its input, box or dataset row, predicted and target classes with
   their probabilities, the map's statistics, its overlay file) and one per input where
   no face was found or the file could not be read.
+
+Asked for, the maps of all the faces are also checked and summarised (:func:`check_maps`):
+
+* ``sanity.json`` — the model-randomisation test (:mod:`ferengine.explain.sanity`);
+* ``faithfulness.json`` and ``faithfulness.png`` — deletion and insertion curves of the
+  maps and of random maps (:mod:`ferengine.explain.faithfulness`);
+* datasets only: ``class_saliency.png``/``.json`` — the mean normalised map per true
+  class, and ``gallery/``, ``gallery.json`` — the most frequent confusions with their
+  mistakes' maps (:mod:`ferengine.explain.gallery`).
 """
 
 from __future__ import annotations
@@ -55,6 +64,64 @@ class _Face:
 
 
 @dataclass
+class Checks:
+    """What ``explain`` writes besides the overlays, from the maps of all the faces.
+
+    Attributes
+    ----------
+    sanity : bool
+        The model-randomisation test (for torch networks, layer by layer from the top:
+        one more explanation of every face per weight layer) into ``sanity.json``.
+    faithfulness : bool
+        Deletion and insertion curves of the maps and of random maps into
+        ``faithfulness.json`` and ``faithfulness.png``.
+    per_class : bool
+        Datasets: the mean normalised map per true class into ``class_saliency.png``
+        and ``class_saliency.json``.
+    gallery : int
+        Datasets: this many most frequent confusions into ``gallery/`` and
+        ``gallery.json`` (0: none).
+    steps : int
+        Steps of the faithfulness curves.
+    """
+
+    sanity: bool = False
+    faithfulness: bool = False
+    per_class: bool = False
+    gallery: int = 0
+    steps: int = 20
+
+    def __bool__(self) -> bool:
+        return bool(self.sanity or self.faithfulness or self.per_class or self.gallery)
+
+
+@dataclass
+class _Kept:
+    """The faces and maps of a run, kept for :class:`Checks`."""
+
+    crops: list[np.ndarray] = field(default_factory=list)
+    maps: list[np.ndarray] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    probabilities: list[np.ndarray] = field(default_factory=list)
+    true: list[str | None] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)
+
+    def add(self, crops: np.ndarray, explanation: Any, faces: list[_Face]) -> None:
+        """Keep a batch (resized to the first batch's face size if it differs)."""
+        maps = explanation.maps
+        if self.crops and crops.shape[1:3] != self.crops[0].shape[1:3]:
+            h, w = self.crops[0].shape[1:3]
+            crops = _same_shape([self.crops[0][0], *crops])[1:]
+            maps = np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in maps])
+        self.crops.append(crops)
+        self.maps.append(maps)
+        self.targets += explanation.target_names
+        self.probabilities.append(explanation.probabilities)
+        self.true += [f.true for f in faces]
+        self.rows += [f.record.get("index", f.record.get("input")) for f in faces]
+
+
+@dataclass
 class _Report:
     """What a run writes, collected as it goes."""
 
@@ -63,6 +130,7 @@ class _Report:
     errors: list[dict[str, Any]] = field(default_factory=list)
     panels: list[np.ndarray] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: {"find": 0.0, "explain": 0.0})
+    kept: _Kept | None = None
     _used: set[str] = field(default_factory=set)
 
     def overlay_path(self, stem: str) -> Path:
@@ -204,6 +272,8 @@ def _explain_all(faces: Iterable[_Face], model: Any, explainer: Explainer, targe
             known = {} if face.true is None else {"true": face.true}
             report.faces.append({**face.record, **known, **stats,
                                  "overlay": str(path.relative_to(report.out))})  # fmt: skip
+        if report.kept is not None:
+            report.kept.add(crops, explanation, batch)
 
 
 def _same_shape(crops: list[np.ndarray]) -> np.ndarray:
@@ -215,8 +285,159 @@ def _same_shape(crops: list[np.ndarray]) -> np.ndarray:
     ])  # fmt: skip
 
 
+def check_maps(model: Any, explainer: Explainer, faces: np.ndarray, maps: np.ndarray,
+               targets: list[str], probabilities: np.ndarray, asked: Checks, out: str | Path,
+               true: list[str | None] | None = None, rows: list[Any] | None = None,
+               target: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Check and summarise a run's maps as ``asked``, writing the files into ``out``.
+
+    Parameters
+    ----------
+    model, explainer
+        The fitted model and the explainer that made the maps.
+    faces : ndarray of shape (n, H, W) or (n, H, W, C)
+        The faces explained.
+    maps : ndarray of shape (n, H, W)
+        Their maps.
+    targets : list of str
+        The class each map explains.
+    probabilities : ndarray of shape (n, n_classes)
+        The model's probabilities for the faces.
+    asked : Checks
+        What to write.
+    out : path
+        The folder.
+    true : list, optional
+        Each face's true class name (None where unknown): datasets. Faces whose true
+        class the model does not have are left out of the per-class maps and the
+        gallery (counted as ``skipped``), and the accuracy curves need every face's.
+    rows : list, optional
+        What to call each face (its dataset row).
+    target : str, optional
+        The class asked for every face (None: the maps explain predicted classes, and
+        the per-class maps of misclassified faces are made again for their true class).
+
+    Returns
+    -------
+    dict
+        Per check, its file and headline figures (for ``explanations.json``); a sanity
+        check that cannot run on these faces (a hand-crafted classifier fitted again on
+        random labels of too few faces) gives its ``error`` instead.
+
+    Raises
+    ------
+    ValueError
+        Per-class maps or a gallery asked for without a face of a known true class.
+    """
+    folder = Path(out)
+    names = list(class_names(model))
+    known = np.asarray([t is not None and t in names for t in (true or [None] * len(faces))])
+    found: dict[str, Any] = {}
+    if asked.sanity:
+        found["sanity"] = _sanity(model, explainer, faces, maps, targets, folder)
+    if asked.faithfulness:
+        labels = list(true) if true is not None and known.all() else None
+        found["faithfulness"] = _faithfulness(model, explainer, faces, maps, targets, labels,
+                                              asked.steps, folder)  # fmt: skip
+    if not (asked.per_class or asked.gallery):
+        return found
+    chosen = np.flatnonzero(known)
+    if not len(chosen):
+        raise ValueError("per-class maps and the gallery need faces whose true class the "
+                         f"model has ({', '.join(names)})")  # fmt: skip
+    wanted = [str(true[i]) for i in chosen] if true is not None else []
+    skipped = len(faces) - len(chosen)
+    if asked.per_class:
+        maps_of = [targets[i] for i in chosen]
+        found["per_class"] = _per_class(model, explainer, faces[chosen], maps[chosen], maps_of,
+                                        wanted, target, folder)  # fmt: skip
+        found["per_class"]["skipped"] = skipped
+    if asked.gallery:
+        from ferengine.explain.gallery import misclassification_gallery
+
+        result = misclassification_gallery(
+            model, faces[chosen], wanted, explainer, folder, pairs=asked.gallery,
+            probabilities=probabilities[chosen],
+            rows=None if rows is None else [rows[i] for i in chosen],
+        )  # fmt: skip
+        found["gallery"] = {"file": "gallery.json", "pairs": len(result["pairs"]),
+                            "errors": result["errors"], "skipped": skipped}  # fmt: skip
+    return found
+
+
+def _sanity(model: Any, explainer: Explainer, faces: np.ndarray, maps: np.ndarray,
+            targets: list[str], folder: Path) -> dict[str, Any]:  # fmt: skip
+    """Run the model-randomisation test, write ``sanity.json``; return its headline."""
+    from ferengine.explain.sanity import model_randomization_test
+
+    try:
+        result = model_randomization_test(model, faces, explainer, target=targets, maps=maps)
+    except ValueError as exc:  # e.g. too few faces to refit a tree on random labels
+        return {"error": str(exc)}
+    write_atomic(folder / "sanity.json", json.dumps(result, indent=2, default=repr))
+    full = result["stages"][-1]
+    return {"file": "sanity.json", "stages": len(result["stages"]),
+            "spearman": full["spearman"]["mean"],
+            "spearman_abs": full["spearman_abs"]["mean"]}  # fmt: skip
+
+
+def _faithfulness(model: Any, explainer: Explainer, faces: np.ndarray, maps: np.ndarray,
+                  targets: list[str], labels: list[str] | None, steps: int,
+                  folder: Path) -> dict[str, Any]:  # fmt: skip
+    """Write the deletion and insertion curves of the maps and of random maps."""
+    from ferengine.explain import faithfulness as faith
+
+    result = faith.faithfulness(model, faces, maps, targets, labels=labels, steps=steps)
+    curves = result.pop("curves")
+    title = f"{explainer.name} on {describe_model(model)}, {len(faces)} faces"
+    grid = faith.RANDOM_GRID
+    shown = {"random": "random pixels", "random_smooth": f"random regions ({grid}×{grid})"}
+    faith.plot_curves({explainer.name: curves.pop("method"),
+                       **{shown.get(k, k): v for k, v in curves.items()}},
+                      folder / "faithfulness.png", title)  # fmt: skip
+    write_atomic(folder / "faithfulness.json", json.dumps(result, indent=2, default=repr))
+    baselines = [name for name in curves if name.startswith("random")]
+    return {
+        "file": "faithfulness.json", "image": "faithfulness.png",
+        **{f"{k}_auc": result[k]["auc"] for k in faith.KINDS},
+        **{f"{name}_{k}_auc": result[name][k]["auc"] for name in baselines for k in faith.KINDS},
+    }  # fmt: skip
+
+
+def _per_class(model: Any, explainer: Explainer, faces: np.ndarray, maps: np.ndarray,
+               maps_of: list[str], true: list[str], target: str | None,
+               folder: Path) -> dict[str, Any]:  # fmt: skip
+    """Write the mean map per true class (maps of predicted classes remade for the true one)."""
+    from ferengine.explain.gallery import class_saliency, write_class_saliency
+
+    names = list(class_names(model))
+    maps = np.array(maps)
+    if target is None:
+        wrong = np.flatnonzero(np.asarray(maps_of) != np.asarray(true))
+        for start in range(0, len(wrong), BATCH):
+            part = wrong[start : start + BATCH]
+            maps[part] = explainer.explain(model, faces[part], [true[i] for i in part]).maps
+    columns = np.asarray([names.index(t) for t in true], dtype=np.int64)
+    info = {"model": describe_model(model), "method": explainer.name,
+            "maps": f"of {target}" if target else "of each face's true class"}  # fmt: skip
+    write_class_saliency(class_saliency(maps, faces, columns, names), folder, info)
+    return {"file": "class_saliency.json", "image": "class_saliency.png"}
+
+
+def _run_checks(report: _Report, model: Any, explainer: Explainer, asked: Checks,
+                target: str | None) -> dict[str, Any]:  # fmt: skip
+    kept = report.kept
+    if kept is None or not kept.crops:
+        return {}
+    return check_maps(model, explainer, np.concatenate(kept.crops), np.concatenate(kept.maps),
+                      kept.targets, np.concatenate(kept.probabilities), asked, report.out,
+                      kept.true if any(t is not None for t in kept.true) else None, kept.rows,
+                      target)  # fmt: skip
+
+
 def _finish(report: _Report, model_name: str, model: Any, explainer: Explainer,
-            target: str | None, source: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+            target: str | None, source: dict[str, Any],
+            found: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """Write ``sheet.png`` and ``explanations.json``; return the report."""
     if report.panels:
         cv2.imwrite(str(report.out / "sheet.png"), sheet(report.panels), PNG)
@@ -241,6 +462,7 @@ def _finish(report: _Report, model_name: str, model: Any, explainer: Explainer,
             "explain_ms_per_face": round(1000 * report.seconds["explain"] / n, 2) if n else None,
             "sheet": "sheet.png" if report.panels else None,
         },
+        "checks": found or {},
     }
     write_atomic(report.out / "explanations.json", json.dumps(result, indent=2, default=repr))
     return result
@@ -250,7 +472,8 @@ def explain_photos(inputs: Sequence[str | Path], model: Any = "default", method:
                    *, out: str | Path, params: dict | None = None, target: str | None = None,
                    detector: Any = "auto", detector_params: dict | None = None,
                    margin: float = 0.2, align: bool = True,
-                   max_pixels: int | None = MAX_PIXELS) -> dict[str, Any]:  # fmt: skip
+                   max_pixels: int | None = MAX_PIXELS,
+                   checks: Checks | None = None) -> dict[str, Any]:  # fmt: skip
     """Find every face in photos and folders, explain it, and write the overlays and JSON.
 
     Faces are found, levelled and cropped as ``ferengine predict`` finds them (see
@@ -272,6 +495,9 @@ def explain_photos(inputs: Sequence[str | Path], model: Any = "default", method:
         The explainer's parameters (``{"patch": 6}``).
     target : str, optional
         A class name to explain for every face (default: each face's predicted class).
+    checks : Checks, optional
+        Sanity and faithfulness checks of the maps, written beside them (per-class maps
+        and the gallery need true classes: datasets only).
 
     Returns
     -------
@@ -286,21 +512,29 @@ def explain_photos(inputs: Sequence[str | Path], model: Any = "default", method:
     """
     from ferengine.prediction import FacePredictor
 
+    asked = checks or Checks()
+    if asked.per_class or asked.gallery:
+        raise ValueError(
+            "per-class maps and the misclassification gallery need true classes: explain a "
+            "dataset (explain_dataset, --dataset)"
+        )
     fitted, name = load_model(model)
     explainer = prepare(fitted, method, params, target)
     predictor = FacePredictor(fitted, detector=detector, detector_params=detector_params,
                               margin=margin, align=align)  # fmt: skip
-    report = _Report(Path(out))
+    report = _Report(Path(out), kept=_Kept() if asked else None)
     faces = _photo_faces(list(inputs), predictor, report, max_pixels)
     _explain_all(faces, fitted, explainer, target, report)
+    found = _run_checks(report, fitted, explainer, asked, target)
     return _finish(report, name, fitted, explainer, target,
-                   {"inputs": [str(p) for p in inputs]})  # fmt: skip
+                   {"inputs": [str(p) for p in inputs]}, found)  # fmt: skip
 
 
 def explain_dataset(dataset: Any, model: Any = "default", method: str = "occlusion", *,
                     out: str | Path, split: str | None = None, limit: int | None = None,
                     params: dict | None = None, target: str | None = None,
-                    name: str | None = None) -> dict[str, Any]:  # fmt: skip
+                    name: str | None = None,
+                    checks: Checks | None = None) -> dict[str, Any]:  # fmt: skip
     """Explain a dataset's faces (one split, the first ``limit``) and write overlays and JSON.
 
     Each face's record holds its row in the dataset and its true class, which its
@@ -318,16 +552,21 @@ def explain_dataset(dataset: Any, model: Any = "default", method: str = "occlusi
         Only the first ``limit`` faces (of the split), in dataset order.
     name : str, optional
         The dataset's name, for the report.
+    checks : Checks, optional
+        Checks and summaries of the maps, written beside them (:func:`check_maps`):
+        sanity, faithfulness (with the accuracy curve), per-class maps, the gallery.
 
     Raises
     ------
     DatasetError
         The dataset has no split ``split`` (its splits are listed).
     """
+    asked = checks or Checks()
     fitted, model_name = load_model(model)
     explainer = prepare(fitted, method, params, target)
-    report = _Report(Path(out))
+    report = _Report(Path(out), kept=_Kept() if asked else None)
     faces = _dataset_faces(dataset, dataset_rows(dataset, split, limit), split)
     _explain_all(faces, fitted, explainer, target, report)
+    found = _run_checks(report, fitted, explainer, asked, target)
     source = {"dataset": name, "split": split, "limit": limit}
-    return _finish(report, model_name, fitted, explainer, target, source)
+    return _finish(report, model_name, fitted, explainer, target, source, found)

@@ -17,10 +17,9 @@ folders are arguments of ``fit``. A saved model holds none of them.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any, ClassVar, NamedTuple, Self
 
@@ -32,29 +31,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from ferengine import runtime
 from ferengine.balance import class_weights
+from ferengine.runtime import torch_threads
 from ferengine_deep.base import LogitsClassifier
 from ferengine_deep.params import CRITERIA, OPTIMIZERS, PrefixedParams, component
 
 SCHEDULES = ("plateau", "cosine", "onecycle")
 #: A validation split needs this many training samples; below it, all of them train.
 MIN_VALIDATION_SAMPLES = 20
-
-
-@contextlib.contextmanager
-def torch_threads() -> Iterator[None]:
-    """Run torch on the run-time option's thread count inside the block (unset: as it is)."""
-    import torch
-
-    n = runtime.current().threads
-    before = torch.get_num_threads()
-    if n is None or n == before:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class FitData(NamedTuple):

@@ -20,12 +20,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ferengine.explain import Explainer
-from ferengine_explain.torch_net import (
-    TorchImageModel,
-    last_conv_layer,
-    torch_image_model,
-    torch_threads,
-)
+from ferengine.runtime import torch_threads
+from ferengine_explain.torch_net import TorchImageModel, last_conv_layer, torch_image_model
 
 
 class GradientExplainer(Explainer):

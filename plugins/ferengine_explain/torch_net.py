@@ -16,8 +16,6 @@ crop's pixels.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -25,32 +23,9 @@ from weakref import WeakKeyDictionary
 import cv2
 import numpy as np
 
-from ferengine import runtime
 from ferengine.imageops import to_grey, to_uint8
 from ferengine.sequences import clip_frame_shape
 from ferengine.step_checks import plugin_of
-
-
-@contextlib.contextmanager
-def torch_threads() -> Iterator[None]:
-    """Run torch on the run-time option's thread count inside the block (unset: as it is).
-
-    The thread count torch classifiers fit and predict with (``ferengine --threads N``,
-    :func:`ferengine.runtime.options`), so an explanation runs as the model's own
-    predictions do.
-    """
-    import torch
-
-    n = runtime.current().threads
-    before = torch.get_num_threads()
-    if n is None or n == before:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @dataclass
