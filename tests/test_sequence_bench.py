@@ -131,8 +131,9 @@ def test_the_shipped_sequences_suite_builds_every_pipeline():
 def test_a_pipeline_fits_predicts_and_scores_a_clip_dataset_directly():
     ds = ferengine.load_dataset("synthetic-sequences", n_subjects=4, clips_per_class=1,
                                 size=16, frames=(6, 8))  # fmt: skip
-    pipe = ferengine.pipeline(("frame-features", {"feature": "pixels"}), "temporal-pool",
-                              "logistic").fit(ds)  # labels and label space from the dataset
+    pipe = ferengine.pipeline(
+        ("frame-features", {"feature": "pixels"}), "temporal-pool", "logistic"
+    ).fit(ds)  # labels and label space from the dataset
     assert pipe.label_space_ == ds.label_space
     assert pipe.predict(ds).shape == (len(ds),)
     assert pipe.predict_names(ds.subset([0])).tolist()[0] in ds.label_space.names
