@@ -71,3 +71,49 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# --- faces whose class one region decides (the explainer tests) ---------------------------
+
+BAR_SIZE = 48
+#: The dark bar that makes a face "happy" (rows, columns), and the mouth region around it.
+BAR = (slice(33, 39), slice(12, 36))
+MOUTH = (slice(27, 45), slice(6, 42))
+#: A CNN small enough to learn the bar in seconds.
+TINY_CNN = {"module__width": 8, "max_epochs": 8, "lr": 3e-3, "batch_size": 32,
+            "validation_fraction": 0.0, "bf16": False}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def bar_data():
+    """140 synthetic faces: even rows get the mouth bar and class happy, odd rows sad."""
+    import numpy as np
+
+    ds = ferengine.load_dataset("synthetic", n_subjects=10, per_expression=2, size=BAR_SIZE,
+                                seed=3)  # fmt: skip
+    images = ds.images.copy()
+    bar = np.arange(len(images)) % 2 == 0
+    images[bar, BAR[0], BAR[1]] = 15
+    space = ferengine.get_label_space("fer7")
+    labels = np.where(bar, space.index("happy"), space.index("sad"))
+    return ferengine.FaceDataset(images, labels, space)
+
+
+@pytest.fixture(scope="session")
+def hog_model(bar_data):
+    """HOG → logistic regression, fitted perfectly on :func:`bar_data`."""
+    model = ferengine.pipeline(("hog", {"cell": 8}), "logistic").fit(bar_data)
+    assert model.score(bar_data) == 1.0
+    return model
+
+
+@pytest.fixture(scope="session")
+def cnn_model(bar_data):
+    """A tiny CNN fitted perfectly on :func:`bar_data` (one torch thread)."""
+    pytest.importorskip("torch")
+    from ferengine import runtime
+
+    with runtime.options(threads=1):  # a shared machine: one thread trains fastest
+        model = ferengine.pipeline(("cnn", TINY_CNN)).fit(bar_data)
+    assert model.score(bar_data) == 1.0
+    return model

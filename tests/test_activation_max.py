@@ -21,37 +21,11 @@ from ferengine.testing import check_plugin
 
 pytest.importorskip("torch")
 
-SIZE = 48
-BAR = (slice(33, 39), slice(12, 36))
-TINY_CNN = {"module__width": 8, "max_epochs": 8, "lr": 3e-3, "batch_size": 32,
-            "validation_fraction": 0.0, "bf16": False}  # fmt: skip
+from .conftest import BAR
+from .conftest import BAR_SIZE as SIZE
+
 #: Short optimisations: the tiny network's logits grow fast.
 FAST = {"steps": 128}
-
-
-@pytest.fixture(scope="module")
-def bar_data():
-    """140 synthetic faces: even rows get the bar and class happy, odd rows class sad."""
-    ds = ferengine.load_dataset("synthetic", n_subjects=10, per_expression=2, size=SIZE, seed=3)
-    images = ds.images.copy()
-    bar = np.arange(len(images)) % 2 == 0
-    images[bar, BAR[0], BAR[1]] = 15
-    space = ferengine.get_label_space("fer7")
-    labels = np.where(bar, space.index("happy"), space.index("sad"))
-    return ferengine.FaceDataset(images, labels, space)
-
-
-@pytest.fixture(scope="module")
-def cnn_model(bar_data):
-    with runtime.options(threads=1):  # a shared machine: one thread trains fastest
-        model = ferengine.pipeline(("cnn", TINY_CNN)).fit(bar_data)
-    assert model.score(bar_data) == 1.0
-    return model
-
-
-@pytest.fixture(scope="module")
-def hog_model(bar_data):
-    return ferengine.pipeline(("hog", {"cell": 8}), "logistic").fit(bar_data)
 
 
 def _activation_max(**params):

@@ -16,19 +16,16 @@ from click.testing import CliRunner
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 import ferengine
-from ferengine import registry, runtime
+from ferengine import registry
 from ferengine.cli import main
 from ferengine.errors import LabelError, UnsupportedModelError
 from ferengine.explain import Explainer, Explanation
 from ferengine.explain.stats import map_statistics, region_share
 from ferengine.testing import PluginCheckError, check_plugin
 
-SIZE = 48
-#: The dark bar that makes a face "happy" (rows, columns), and the mouth region around it.
-BAR = (slice(33, 39), slice(12, 36))
-MOUTH = (slice(27, 45), slice(6, 42))
-TINY_CNN = {"module__width": 8, "max_epochs": 8, "lr": 3e-3, "batch_size": 32,
-            "validation_fraction": 0.0, "bf16": False}  # fmt: skip
+from .conftest import BAR_SIZE as SIZE
+from .conftest import MOUTH
+
 GRADIENT_METHODS = ("gradcam", "integrated-gradients", "saliency")
 
 
@@ -36,34 +33,6 @@ def mouth_mask():
     mask = np.zeros((SIZE, SIZE), bool)
     mask[MOUTH] = True
     return mask
-
-
-@pytest.fixture(scope="module")
-def bar_data():
-    """140 synthetic faces: even rows get the bar and class happy, odd rows class sad."""
-    ds = ferengine.load_dataset("synthetic", n_subjects=10, per_expression=2, size=SIZE, seed=3)
-    images = ds.images.copy()
-    bar = np.arange(len(images)) % 2 == 0
-    images[bar, BAR[0], BAR[1]] = 15
-    space = ferengine.get_label_space("fer7")
-    labels = np.where(bar, space.index("happy"), space.index("sad"))
-    return ferengine.FaceDataset(images, labels, space)
-
-
-@pytest.fixture(scope="module")
-def hog_model(bar_data):
-    model = ferengine.pipeline(("hog", {"cell": 8}), "logistic").fit(bar_data)
-    assert model.score(bar_data) == 1.0
-    return model
-
-
-@pytest.fixture(scope="module")
-def cnn_model(bar_data):
-    pytest.importorskip("torch")
-    with runtime.options(threads=1):  # a shared machine: one thread trains fastest
-        model = ferengine.pipeline(("cnn", TINY_CNN)).fit(bar_data)
-    assert model.score(bar_data) == 1.0
-    return model
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import ferengine
-from ferengine import registry, runtime
+from ferengine import registry
 from ferengine.cli import main
 from ferengine.errors import LabelError, UnsupportedModelError
 from ferengine.explain import faithfulness as faith
@@ -34,35 +34,9 @@ from ferengine.explain.sanity import (
     torch_layers,
 )
 
-from .test_explain import BAR, SIZE, TINY_CNN, _image_folder
-
-
-@pytest.fixture(scope="module")
-def bar_data():
-    """140 synthetic faces: even rows get the mouth bar and class happy, odd rows sad."""
-    ds = ferengine.load_dataset("synthetic", n_subjects=10, per_expression=2, size=SIZE, seed=3)
-    images = ds.images.copy()
-    bar = np.arange(len(images)) % 2 == 0
-    images[bar, BAR[0], BAR[1]] = 15
-    space = ferengine.get_label_space("fer7")
-    labels = np.where(bar, space.index("happy"), space.index("sad"))
-    return ferengine.FaceDataset(images, labels, space)
-
-
-@pytest.fixture(scope="module")
-def hog_model(bar_data):
-    model = ferengine.pipeline(("hog", {"cell": 8}), "logistic").fit(bar_data)
-    assert model.score(bar_data) == 1.0
-    return model
-
-
-@pytest.fixture(scope="module")
-def cnn_model(bar_data):
-    pytest.importorskip("captum")
-    with runtime.options(threads=1):
-        model = ferengine.pipeline(("cnn", TINY_CNN)).fit(bar_data)
-    assert model.score(bar_data) == 1.0
-    return model
+from .conftest import BAR
+from .conftest import BAR_SIZE as SIZE
+from .test_explain import _image_folder
 
 
 @pytest.fixture(scope="module")

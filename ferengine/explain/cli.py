@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ferengine.explain.cli_options import dataset_options
+
 #: Rows of faces the command prints (every face is in explanations.json).
 SHOWN = 30
 
@@ -44,19 +46,7 @@ SHOWN = 30
     required=True,
     help="Folder for explanations.json, sheet.png and overlays/.",
 )
-@click.option("--dataset", "dataset_name", default=None, help="Explain a dataset's faces instead.")
-@click.option("--path", "data_path", default=None, help="Where the dataset lies (file or folder).")
-@click.option("--split", default=None, help="Only this split of the dataset (e.g. PublicTest).")
-@click.option(
-    "--limit", type=click.IntRange(min=1), default=None, help="Only the first N faces of it."
-)
-@click.option(
-    "--dataset-param",
-    "dataset_params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="A further dataset loader parameter (repeatable).",
-)
+@dataset_options("Explain a dataset's faces instead.")
 @click.option(
     "--detector",
     default="auto",

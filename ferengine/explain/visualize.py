@@ -29,6 +29,7 @@ import numpy as np
 from ferengine import registry
 from ferengine.errors import FerengineError
 from ferengine.explain.base import describe_model
+from ferengine.explain.cli_options import dataset_options
 from ferengine.explain.overlay import CAPTION_BG, FONT, TEXT, sheet
 from ferengine.explain.run import PNG, dataset_rows, load_model
 from ferengine.fileio import write_atomic
@@ -258,19 +259,7 @@ def visualize_model(model: Any = "default", method: str = "activation-max", *, o
     required=True,
     help="Folder for one PNG per class, grid.png and visualization.json.",
 )
-@click.option("--dataset", "dataset_name", default=None, help="Compare with a dataset's faces.")
-@click.option("--path", "data_path", default=None, help="Where the dataset lies (file or folder).")
-@click.option("--split", default=None, help="Only this split of the dataset (e.g. PublicTest).")
-@click.option(
-    "--limit", type=click.IntRange(min=1), default=None, help="Only the first N faces of it."
-)
-@click.option(
-    "--dataset-param",
-    "dataset_params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="A further dataset loader parameter (repeatable).",
-)
+@dataset_options("Compare with a dataset's faces.")
 @click.option("--json", "as_json", is_flag=True, help="Print visualization.json instead.")
 def visualize_cmd(model: str, method: str, params: tuple[str, ...], classes: tuple[str, ...],
                   out: Path, dataset_name: str | None, data_path: str | None, split: str | None,
