@@ -117,3 +117,14 @@ def cnn_model(bar_data):
         model = ferengine.pipeline(("cnn", TINY_CNN)).fit(bar_data)
     assert model.score(bar_data) == 1.0
     return model
+
+
+def write_image_folder(root, data):
+    """Write ``data`` as an image-folder dataset: Training/ and PublicTest/, class folders."""
+    import cv2
+
+    for i, (image, label) in enumerate(zip(data.images, data.label_names, strict=True)):
+        split = "PublicTest" if i % 4 == 0 else "Training"
+        folder = root / split / label
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{i:03d}.png"), image)

@@ -21,7 +21,7 @@ from ferengine.testing import check_plugin
 
 pytest.importorskip("torch")
 
-from .conftest import BAR
+from .conftest import BAR, write_image_folder
 from .conftest import BAR_SIZE as SIZE
 
 #: Short optimisations: the tiny network's logits grow fast.
@@ -166,17 +166,8 @@ def saved_cnn(cnn_model, tmp_path_factory):
     return path
 
 
-def _image_folder(root, data):
-    """Write ``data`` as an image-folder dataset: Training/ and PublicTest/, class folders."""
-    for i, (image, label) in enumerate(zip(data.images, data.label_names, strict=True)):
-        split = "PublicTest" if i % 4 == 0 else "Training"
-        folder = root / split / label
-        folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"{i:03d}.png"), image)
-
-
 def test_cli_writes_a_picture_per_class_the_grid_and_the_logits(saved_cnn, bar_data, tmp_path):
-    _image_folder(tmp_path / "data", bar_data)
+    write_image_folder(tmp_path / "data", bar_data)
     out = tmp_path / "out"
     result = CliRunner().invoke(main, [
         "--threads", "1", "visualize", str(saved_cnn), "--method", "activation-max",

@@ -24,7 +24,7 @@ from ferengine.explain.stats import map_statistics, region_share
 from ferengine.testing import PluginCheckError, check_plugin
 
 from .conftest import BAR_SIZE as SIZE
-from .conftest import MOUTH
+from .conftest import MOUTH, write_image_folder
 
 GRADIENT_METHODS = ("gradcam", "integrated-gradients", "saliency")
 
@@ -271,17 +271,8 @@ def test_cli_explains_a_photo_folder(saved_hog, happy_faces, tmp_path, plugin_re
     assert "1 faces explained by occlusion" in " ".join(result.output.split())
 
 
-def _image_folder(root, data):
-    """Write ``data`` as an image-folder dataset: Training/ and PublicTest/, class folders."""
-    for i, (image, label) in enumerate(zip(data.images, data.label_names, strict=True)):
-        split = "PublicTest" if i % 4 == 0 else "Training"
-        folder = root / split / label
-        folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"{i:03d}.png"), image)
-
-
 def test_cli_explains_a_dataset_split(saved_hog, bar_data, tmp_path):
-    _image_folder(tmp_path / "data", bar_data)
+    write_image_folder(tmp_path / "data", bar_data)
     out = tmp_path / "out"
     result = CliRunner().invoke(main, [
         "explain", str(saved_hog), "--method", "occlusion", "--dataset", "image-folder",
@@ -311,7 +302,7 @@ def test_cli_explains_a_dataset_split(saved_hog, bar_data, tmp_path):
     ],
 )  # fmt: skip
 def test_cli_errors_say_what_is_wrong(args, message, saved_hog, bar_data, tmp_path):
-    _image_folder(tmp_path / "data", bar_data)
+    write_image_folder(tmp_path / "data", bar_data)
     photo = tmp_path / "a.png"
     cv2.imwrite(str(photo), bar_data.images[0])
     inputs = [] if "--dataset" in args else [str(photo)]

@@ -34,9 +34,8 @@ from ferengine.explain.sanity import (
     torch_layers,
 )
 
-from .conftest import BAR
+from .conftest import BAR, write_image_folder
 from .conftest import BAR_SIZE as SIZE
-from .test_explain import _image_folder
 
 
 @pytest.fixture(scope="module")
@@ -360,7 +359,7 @@ def test_gallery_pictures_the_confusions(hog_model, bar_data, tmp_path):
 def test_cli_checks_a_dataset_split(hog_model, bar_data, tmp_path):
     saved = tmp_path / "hog.fer"
     ferengine.save(hog_model, saved)
-    _image_folder(tmp_path / "data", bar_data)
+    write_image_folder(tmp_path / "data", bar_data)
     out = tmp_path / "out"
     result = CliRunner().invoke(main, [
         "explain", str(saved), "--method", "occlusion", "--dataset", "image-folder",

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ferengine.explain.cli_options import dataset_options
+from ferengine.explain.cli_options import dataset_options, load_dataset_option
 
 #: Rows of faces the command prints (every face is in explanations.json).
 SHOWN = 30
@@ -119,7 +119,7 @@ def explain_cmd(model: str, inputs: tuple[str, ...], method: str, params: tuple[
     --sanity, --faithfulness, --per-class and --gallery check and summarise the maps of
     all the faces (files listed with each option; see docs/explaining.md).
     """
-    from ferengine.cli import DATASET_OPTIONS, _parse_params, missing_parameters
+    from ferengine.cli import _parse_params, missing_parameters
     from ferengine.explain.run import Checks, explain_dataset, explain_photos
 
     checks = Checks(sanity=sanity, faithfulness=faithfulness, per_class=per_class,
@@ -143,15 +143,8 @@ def explain_cmd(model: str, inputs: tuple[str, ...], method: str, params: tuple[
             detector=detector, detector_params=_parse_params(detector_params), checks=checks,
         )  # fmt: skip
     else:
-        import ferengine
-
-        kwargs = _parse_params(dataset_params)
-        if data_path is not None:
-            kwargs["path"] = data_path
-        missing_parameters("dataset", dataset_name, kwargs, DATASET_OPTIONS,
-                           "--dataset-param {}=VALUE")  # fmt: skip
         result = explain_dataset(
-            ferengine.load_dataset(dataset_name, **kwargs), model, method, out=out,
+            load_dataset_option(dataset_name, data_path, dataset_params), model, method, out=out,
             split=split, limit=limit, params=explainer_params, target=target, name=dataset_name,
             checks=checks,
         )  # fmt: skip

@@ -34,3 +34,21 @@ def dataset_options(what: str) -> Callable[[Callable[..., Any]], Callable[..., A
         return command
 
     return decorate
+
+
+def load_dataset_option(name: str, path: str | None, params: tuple[str, ...]) -> Any:
+    """Load the dataset ``--dataset``, ``--path`` and ``--dataset-param`` name.
+
+    Raises
+    ------
+    click.UsageError
+        A required loader parameter is missing (naming the option that gives it).
+    """
+    import ferengine
+    from ferengine.cli import DATASET_OPTIONS, _parse_params, missing_parameters
+
+    kwargs = _parse_params(params)
+    if path is not None:
+        kwargs["path"] = path
+    missing_parameters("dataset", name, kwargs, DATASET_OPTIONS, "--dataset-param {}=VALUE")
+    return ferengine.load_dataset(name, **kwargs)

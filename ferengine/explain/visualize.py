@@ -29,7 +29,7 @@ import numpy as np
 from ferengine import registry
 from ferengine.errors import FerengineError
 from ferengine.explain.base import describe_model
-from ferengine.explain.cli_options import dataset_options
+from ferengine.explain.cli_options import dataset_options, load_dataset_option
 from ferengine.explain.overlay import CAPTION_BG, FONT, TEXT, sheet
 from ferengine.explain.run import PNG, dataset_rows, load_model
 from ferengine.fileio import write_atomic
@@ -273,7 +273,7 @@ def visualize_cmd(model: str, method: str, params: tuple[str, ...], classes: tup
     (all classes, labelled) and OUT/visualization.json (per class: the picture's logit;
     with --dataset, the mean and largest logit of that class over the faces).
     """
-    from ferengine.cli import DATASET_OPTIONS, _parse_params, missing_parameters
+    from ferengine.cli import _parse_params
 
     if dataset_name is None:
         given = [o for o, v in (("--path", data_path), ("--split", split), ("--limit", limit),
@@ -283,14 +283,7 @@ def visualize_cmd(model: str, method: str, params: tuple[str, ...], classes: tup
     method_params = _parse_params(params)
     dataset = None
     if dataset_name is not None:
-        import ferengine
-
-        kwargs = _parse_params(dataset_params)
-        if data_path is not None:
-            kwargs["path"] = data_path
-        missing_parameters("dataset", dataset_name, kwargs, DATASET_OPTIONS,
-                           "--dataset-param {}=VALUE")  # fmt: skip
-        dataset = ferengine.load_dataset(dataset_name, **kwargs)
+        dataset = load_dataset_option(dataset_name, data_path, dataset_params)
     result = visualize_model(
         model, method, out=out, params=method_params, classes=list(classes) or None,
         dataset=dataset, split=split, limit=limit, name=dataset_name,
