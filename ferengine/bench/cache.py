@@ -55,31 +55,34 @@ class FeatureCache:
 
     def get(self, key: str) -> Entry | None:
         """Return the entry (arrays memory-mapped), or ``None`` when absent."""
+        found = self._read(key, ("train", "test"))
+        return None if found is None else Entry(*found[0], found[1])
+
+    def put(self, key: str, train: np.ndarray, test: np.ndarray, meta: dict[str, Any]) -> None:
+        """Store an entry atomically (a concurrent writer's complete copy wins)."""
+        self._write(key, {"train": train, "test": test}, meta)
+
+    def put_samples(self, key: str, rows: np.ndarray, meta: dict[str, Any]) -> None:
+        """Store the features of every sample of a dataset (no fold) atomically."""
+        self._write(key, {"samples": rows}, meta)
+
+    def get_samples(self, key: str) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """Return what :meth:`put_samples` stored (memory-mapped), or ``None``."""
+        found = self._read(key, ("samples",))
+        return None if found is None else (found[0][0], found[1])
+
+    def _write(self, key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        with atomic_dir(self._dir(key)) as tmp:
+            for name, array in arrays.items():
+                save_rows(tmp, name, array)
+            (tmp / "meta.json").write_text(json.dumps(meta))
+
+    def _read(self, key: str, names: tuple[str, ...]) -> tuple[list[np.ndarray], dict] | None:
         folder = self._dir(key)
         if not (folder / "meta.json").is_file():
             return None
         meta = json.loads((folder / "meta.json").read_text())
-        return Entry(load_rows(folder, "train"), load_rows(folder, "test"), meta)
-
-    def put(self, key: str, train: np.ndarray, test: np.ndarray, meta: dict[str, Any]) -> None:
-        """Store an entry atomically (a concurrent writer's complete copy wins)."""
-        with atomic_dir(self._dir(key)) as tmp:
-            save_rows(tmp, "train", train)
-            save_rows(tmp, "test", test)
-            (tmp / "meta.json").write_text(json.dumps(meta))
-
-    def put_samples(self, key: str, rows: np.ndarray, meta: dict[str, Any]) -> None:
-        """Store the features of every sample of a dataset (no fold) atomically."""
-        with atomic_dir(self._dir(key)) as tmp:
-            save_rows(tmp, "samples", rows)
-            (tmp / "meta.json").write_text(json.dumps(meta))
-
-    def get_samples(self, key: str) -> tuple[np.ndarray, dict[str, Any]] | None:
-        """Return what :meth:`put_samples` stored (memory-mapped), or ``None``."""
-        folder = self._dir(key)
-        if not (folder / "meta.json").is_file():
-            return None
-        return load_rows(folder, "samples"), json.loads((folder / "meta.json").read_text())
+        return [load_rows(folder, name) for name in names], meta
 
 
 def save_rows(folder: Path, name: str, array: np.ndarray) -> None:

@@ -19,15 +19,25 @@ from ferengine.persistence import model_path
 def feature_key(fold: Fold, front: tuple[dict[str, Any], ...]) -> str:
     """Return the cache key of the features of ``front`` (step tables) on ``fold``."""
     test = fold.test_side
-    front = tuple(without_n_jobs(step) for step in front)
     parts = [
         "features", ferengine.__version__,
         fold.train_side.ref.describe(),
         test.ref.describe(), None if test.space is None else test.space.names,
         test.contempt, test.table,
-        fold.train, fold.test, list(front),
+        fold.train, fold.test,
     ]  # fmt: skip
-    digests = model_digests(front)
+    return steps_key(parts, front)
+
+
+def steps_key(parts: list[Any], steps: tuple[dict[str, Any], ...]) -> str:
+    """Return the cache key of ``steps`` (step tables) applied to the data ``parts`` name.
+
+    The steps enter without their ``n_jobs``, followed by the digests of the saved
+    models they read (:func:`model_digests`), if any.
+    """
+    steps = tuple(without_n_jobs(step) for step in steps)
+    parts = [*parts, list(steps)]
+    digests = model_digests(steps)
     return cache_key([*parts, digests] if digests else parts)
 
 

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 import ferengine
-from ferengine.bench.cache import FeatureCache, cache_key
+from ferengine.bench.cache import FeatureCache
 from ferengine.bench.costs import PeakMemory, count_parameters, latency_ms, saved_bytes
 from ferengine.bench.folds import Side
-from ferengine.bench.keys import model_digests, without_n_jobs
+from ferengine.bench.keys import steps_key
 from ferengine.extractor import learns_from_training
 from ferengine.sequences import ClipDataset
 from ferengine.steps import build_step
@@ -46,9 +46,13 @@ class Shared:
         return float(np.asarray(self.meta["seconds_per_clip"])[index].sum())
 
 
-def shared_steps(front: tuple[dict[str, Any], ...], dataset: Any) -> int:
-    """Return how many leading ``front`` steps run once per clip of ``dataset`` (0: images)."""
-    if not isinstance(dataset, ClipDataset):
+def shared_steps(front: tuple[dict[str, Any], ...], *datasets: Any) -> int:
+    """Return how many leading ``front`` steps run once per clip of the ``datasets``.
+
+    0 unless every dataset holds clips; otherwise the steps before the first one that
+    learns from its training data.
+    """
+    if not all(isinstance(dataset, ClipDataset) for dataset in datasets):
         return 0
     count = 0
     for step in front:
@@ -67,12 +71,10 @@ def shared_rows(side: Side, steps: tuple[dict[str, Any], ...], cache: FeatureCac
     parameters and input) and transforms all clips in one call; each clip's share of its
     time is proportional to the clip's number of frames (or rows) going in.
     """
-    steps = tuple(without_n_jobs(step) for step in steps)
     space = None if side.space is None else side.space.names
     parts = ["shared", ferengine.__version__, side.ref.describe(), space, side.contempt,
-             side.table, list(steps)]  # fmt: skip
-    digests = model_digests(steps)
-    key = cache_key([*parts, digests] if digests else parts)
+             side.table]  # fmt: skip
+    key = steps_key(parts, steps)
     found = cache.get_samples(key)
     if found is not None:
         return Shared(*found)

@@ -25,7 +25,6 @@ from ferengine.bench.costs import PeakMemory, count_parameters, latency_ms, save
 from ferengine.bench.folds import Fold
 from ferengine.bench.shared_front import shared_rows, shared_steps
 from ferengine.bench.store import ResultStore
-from ferengine.dataset import FaceDataset
 from ferengine.evaluation import metrics
 from ferengine.extractor import AssembledFeature
 from ferengine.sequences import ClipDataset
@@ -82,13 +81,14 @@ def _front_features(job: FeatureJob, cache: FeatureCache) -> tuple[Any, Any, dic
     """
     fold = job.fold
     train_ds, test_ds = fold.train_side.load(), fold.test_side.load()
-    # subsets, not images[rows]: memory-mapped images stay on disk, read a batch at a time
-    X_train, X_test = _samples(train_ds, fold.train), _samples(test_ds, fold.test)
     front = job.front
-    n_shared = min(shared_steps(front, train_ds), shared_steps(front, test_ds))
+    n_shared = shared_steps(front, train_ds, test_ds)
     costs = {"fit_seconds": 0.0, "test_seconds": 0.0, "latency_ms": 0.0, "bytes": 0,
              "parameters": 0, "peak_rss_mb": 0.0}  # fmt: skip
-    if n_shared:
+    if not n_shared:
+        # subsets, not images[rows]: memory-mapped images stay on disk, read a batch at a time
+        X_train, X_test = train_ds.subset(fold.train).samples, test_ds.subset(fold.test).samples
+    else:
         train = shared_rows(fold.train_side, front[:n_shared], cache)
         test = shared_rows(fold.test_side, front[:n_shared], cache)
         X_train, X_test = train.take(fold.train), test.take(fold.test)
@@ -122,11 +122,6 @@ def _front_features(job: FeatureJob, cache: FeatureCache) -> tuple[Any, Any, dic
         "shared_steps": n_shared,
     }
     return F_train, F_test, meta
-
-
-def _samples(ds: FaceDataset | ClipDataset, rows: np.ndarray) -> Any:
-    """Return the fold's images (memory-mapped ones stay on disk) or clips."""
-    return ds.subset(rows).samples
 
 
 def _assemble(job: FeatureJob, cache: FeatureCache) -> dict[str, Any]:
