@@ -2,15 +2,17 @@
 
 Trains ``hog → logistic`` on a class-stratified sample of ``--train`` FER2013 Training
 faces (seed 0) and saves it to ``--model`` (kept: later runs load it; ``--retrain`` fits
-it again), loads the shipped ``default`` CNN, and times ``explainer.explain(model,
-face[None])`` on each of the first ``--faces`` PublicTest faces: the first call of each
-method cold (Captum imported and the network's last convolution found on that call),
-then ``--repeats`` calls per face. Interpreter start, imports of ferengine and torch,
-and model loading are outside the timings. Prints the median, p10 and p90 seconds per
-face of every method asked for.
+it again) — and, for ``importances``, ``hog → xgboost`` on the same faces, saved beside
+it as ``hog-xgboost-4k.fer`` —, loads the shipped ``default`` CNN, and times
+``explainer.explain(model, face[None])`` on each of the first ``--faces`` PublicTest
+faces: the first call of each method cold (Captum imported and the network's last
+convolution found on that call), then ``--repeats`` calls per face. Interpreter start,
+imports of ferengine and torch, and model loading are outside the timings. Prints the
+median, p10 and p90 seconds per face of every method asked for.
 
 Usage: python benchmarks/explain_latency.py [--train 4000] [--faces 5] [--repeats 5]
-       [--methods gradcam occlusion integrated-gradients saliency] [--threads N]
+       [--methods gradcam occlusion integrated-gradients saliency feature-view
+                  feature-weights importances] [--threads N]
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from ferengine import registry, runtime
 ON_CNN = ("gradcam", "integrated-gradients", "saliency")
 
 
-def hand_crafted(path: Path, n_train: int, retrain: bool) -> object:
-    """Return the saved hog → logistic model at ``path``, training it first if needed."""
+def hand_crafted(path: Path, n_train: int, retrain: bool,
+                 classifier: str = "logistic") -> object:  # fmt: skip
+    """Return the saved hog → ``classifier`` model at ``path``, training it first if needed."""
     if path.exists() and not retrain:
         return ferengine.load(path)
     train = ferengine.load_dataset("fer2013", path=str(fer2013_csv()), usage=("Training",))
@@ -43,8 +46,8 @@ def hand_crafted(path: Path, n_train: int, retrain: bool) -> object:
         for c in np.unique(train.labels)
     ])  # fmt: skip
     start = time.perf_counter()
-    model = ferengine.pipeline("hog", "logistic").fit(train.subset(np.sort(rows)))
-    print(f"trained hog → logistic on {len(rows)} Training faces in "
+    model = ferengine.pipeline("hog", classifier).fit(train.subset(np.sort(rows)))
+    print(f"trained hog → {classifier} on {len(rows)} Training faces in "
           f"{time.perf_counter() - start:.1f} s; saved {path}")  # fmt: skip
     ferengine.save(model, path)
     return model
@@ -64,12 +67,15 @@ def main() -> None:
     args.model.parent.mkdir(parents=True, exist_ok=True)
     with runtime.options(threads=args.threads):
         crafted = hand_crafted(args.model, args.train, args.retrain)
+        trees = args.model.with_name("hog-xgboost-4k.fer")
+        if "importances" in args.methods:
+            trees_model = hand_crafted(trees, args.train, args.retrain, "xgboost")
         cnn = ferengine.load("default")
         test = ferengine.load_dataset("fer2013", path=str(fer2013_csv()), usage=("PublicTest",))
         faces = test.images[: args.faces]
         print(f"{platform.node()}: {args.faces} PublicTest faces, {args.repeats} repeats each")
         for method in args.methods:
-            model = cnn if method in ON_CNN else crafted
+            model = cnn if method in ON_CNN else trees_model if method == "importances" else crafted
             explainer = registry.create("explainer", method)
             start = time.perf_counter()
             explainer.explain(model, faces[:1])
@@ -81,7 +87,8 @@ def main() -> None:
                     explainer.explain(model, face[None])
                     seconds.append(time.perf_counter() - start)
             p10, median, p90 = np.percentile(seconds, [10, 50, 90])
-            which = "default CNN" if method in ON_CNN else f"hog → logistic ({args.model})"
+            which = ("default CNN" if method in ON_CNN else f"hog → xgboost ({trees})"
+                     if method == "importances" else f"hog → logistic ({args.model})")  # fmt: skip
             print(f"{method} on {which}: median {median:.3f} s per face (p10 {p10:.3f}, "
                   f"p90 {p90:.3f}; first call {cold:.3f} s)")  # fmt: skip
 

@@ -173,9 +173,13 @@ class ImageFeature(_ImageBase):
         converted to grey at once.
         """
         X = self._validate(X, reset=True)
-        if type(self)._fit is not ImageFeature._fit:
+        if self._learns_from_training():
             self._fit(to_grey(np.asarray(X)), y)
         return X
+
+    def _learns_from_training(self) -> bool:
+        """Whether ``fit`` learns from the images: the subclass overrides ``_fit``."""
+        return type(self)._fit is not ImageFeature._fit
 
     def fit(self, X: Any, y: Any = None) -> ImageFeature:
         """Check the parameters, remember the image shape and learn what the feature needs.
@@ -262,6 +266,10 @@ class ImagePreprocessor(_ImageBase):
     """
 
     _same_size = False
+    #: Whether output pixel (y, x) shows what the input showed at the same relative place
+    #: (intensity steps and ``resize`` do; ``crop`` and ``align`` move the face): the
+    #: feature explainers place feature columns on the input face only through such steps.
+    keeps_framing: ClassVar[bool] = True
 
     #: Images per batch when ``transform`` reads memory-mapped images.
     batch_size: int = 1024
@@ -280,9 +288,13 @@ class ImagePreprocessor(_ImageBase):
         self
         """
         X = self._validate(X, reset=True)
-        if type(self)._fit is not ImagePreprocessor._fit:
+        if self._learns_from_training():
             self._fit(np.asarray(X))
         return self
+
+    def _learns_from_training(self) -> bool:
+        """Whether ``fit`` learns from the images: the subclass overrides ``_fit``."""
+        return type(self)._fit is not ImagePreprocessor._fit
 
     def transform(self, X: Any) -> np.ndarray:
         """Return the preprocessed batch of images (in memory).
@@ -375,10 +387,9 @@ def learns_from_training(estimator: Any) -> bool:
     per-clip frame-feature cache relies on it). The answer errs on "learns": it is
     ``False`` only for
 
-    * :class:`ImageFeature` and :class:`ImagePreprocessor` subclasses that do not
-      override ``_fit``;
     * estimators that say so through a ``_learns_from_training()`` method (a feature
-      reading a saved model, a step wrapping another);
+      reading a saved model, a step wrapping another; :class:`ImageFeature` and
+      :class:`ImagePreprocessor` answer whether the subclass overrides ``_fit``);
     * :class:`sklearn.frozen.FrozenEstimator`, and pipelines of such steps.
     """
     from sklearn.frozen import FrozenEstimator
@@ -392,8 +403,4 @@ def learns_from_training(estimator: Any) -> bool:
     declared = getattr(estimator, "_learns_from_training", None)
     if callable(declared):
         return bool(declared())
-    if isinstance(estimator, ImageFeature):
-        return type(estimator)._fit is not ImageFeature._fit
-    if isinstance(estimator, ImagePreprocessor):
-        return type(estimator)._fit is not ImagePreprocessor._fit
     return True

@@ -40,8 +40,15 @@ def happy_faces(bar_data):
     return bar_data.images[bar_data.labels == bar_data.label_space.index("happy")][:10]
 
 
+@pytest.fixture(scope="module")
+def forest_model(bar_data):
+    """HOG → random forest (the tree family, for ``importances``)."""
+    return ferengine.pipeline(("hog", {"cell": 8}), ("random-forest", {"n_estimators": 20,
+                              "random_state": 0})).fit(bar_data)  # fmt: skip
+
+
 def _model(name, hog_model, request):
-    return hog_model if name == "hog" else request.getfixturevalue("cnn_model")
+    return hog_model if name == "hog" else request.getfixturevalue(f"{name}_model")
 
 
 # -- maps ------------------------------------------------------------------------------------
@@ -54,7 +61,7 @@ def test_every_explainer_gives_one_map_per_face(method, hog_model, request, bar_
     explainer = registry.create("explainer", method)
     faces = bar_data.images[:3]
     explained = 0
-    for name in ("hog", "cnn"):
+    for name in ("hog", "cnn", "forest"):
         model = _model(name, hog_model, request)
         if explainer.supports(model) is not None:
             continue
@@ -65,7 +72,7 @@ def test_every_explainer_gives_one_map_per_face(method, hog_model, request, bar_
         assert list(found.targets) == list(found.predicted)
         assert [s["target"] for s in found.statistics()] == found.target_names
         explained += 1
-    assert explained, f"{method} explains neither model"
+    assert explained, f"{method} explains none of the models"
 
 
 def test_occlusion_maps_follow_the_face_shape(hog_model, bar_data):

@@ -33,15 +33,20 @@ TINY_CNN = {"module__width": 4, "max_epochs": 3, "batch_size": 32, "lr": 3e-3,
 def check_models() -> dict[str, Any]:
     """Return the fitted models explainers are checked on, by description (shared: do not alter).
 
-    ``"pixels → logistic"`` always; ``"cnn"`` (a tiny one) when torch is installed and
-    the ``cnn`` classifier available. Both are fitted on the check faces
-    (:func:`~ferengine.testing.data.check_faces`).
+    ``"pixels → logistic"`` always; ``"hog → decision-tree"`` (features that draw
+    themselves, a tree's importances) when both are installed; ``"cnn"`` (a tiny one)
+    when torch is installed and the ``cnn`` classifier available. All are fitted on the
+    check faces (:func:`~ferengine.testing.data.check_faces`).
     """
     faces = check_faces()
     registry = _installed()
     models = {
         "pixels → logistic": pipeline(("pixels", {"size": 16}), "logistic", registry=registry)
     }
+    if {"hog", "decision-tree"} <= set(registry.names("feature") + registry.names("classifier")):
+        models["hog → decision-tree"] = pipeline(
+            "hog", ("decision-tree", {"random_state": 0}), registry=registry
+        )
     if importlib.util.find_spec("torch") is not None and "cnn" in registry.names(
         "classifier", available_only=True
     ):

@@ -142,6 +142,7 @@ class Align(ImagePreprocessor):
     """
 
     name = "align"
+    keeps_framing = False
     requires = ("dlib", "face_recognition_models")
     extra = "landmarks"
     _parameter_constraints: ClassVar[dict[str, list]] = {

@@ -68,6 +68,7 @@ class Crop(ImagePreprocessor):
     """
 
     name = "crop"
+    keeps_framing = False
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "size": [None, *SIZE],
         "fraction": [Interval(Real, 0, 1, closed="right")],

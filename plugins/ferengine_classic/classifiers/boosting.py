@@ -50,6 +50,16 @@ class XGBoost(ClassifierMixin, BaseEstimator):
         XGBoost threads (None: all cores).
     random_state : int
         Seed of sampling and of the validation split.
+
+    Attributes
+    ----------
+    booster_ : xgboost.Booster
+        The trained trees.
+    best_iteration_ : int
+        The last boosting round used to predict (early stopping's best).
+    feature_importances_ : ndarray of shape (n_features,)
+        Each column's mean gain over the splits that use it (XGBoost's "gain"), in the
+        rounds used to predict, normalised to sum 1.
     """
 
     name = "xgboost"
@@ -155,7 +165,36 @@ class XGBoost(ClassifierMixin, BaseEstimator):
             early_stopping_rounds=stop, verbose_eval=False,
         )  # fmt: skip
         self.best_iteration_ = int(getattr(self.booster_, "best_iteration", self.n_estimators - 1))
+        gains = self.booster_[: self.best_iteration_ + 1].get_score(importance_type="gain")
+        importances = np.zeros(X.shape[1])
+        for key, gain in gains.items():
+            importances[int(key[1:])] = gain  # keys are "f0", "f1"… without feature names
+        self.feature_importances_ = importances / max(importances.sum(), 1e-300)
         return self
+
+    def feature_contributions(self, X: Any) -> np.ndarray:
+        """Split each class's margin over the input columns (XGBoost's exact TreeSHAP).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Feature vectors.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes, n_features)
+            Each column's SHAP value for each class's margin (log-odds; for two classes
+            the second class's, and its negation for the first). A row sums to the
+            margin less the bias (the model's mean margin).
+        """
+        import xgboost as xgb
+
+        check_is_fitted(self, "booster_")
+        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        values = self.booster_.predict(
+            xgb.DMatrix(X), pred_contribs=True, iteration_range=(0, self.best_iteration_ + 1)
+        )[..., :-1]  # the last column is the bias
+        return np.stack([-values, values], axis=1) if values.ndim == 2 else values
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in ``classes_`` order."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Integral
 from typing import Any, ClassVar
 
+import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import SVC, LinearSVC
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -42,6 +43,14 @@ class SVMLinear(WrappedClassifier):
         Stopping tolerance.
     random_state : int, optional
         Seed of the solver's coordinate order.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (1 or n_classes, n_features)
+        The SVM's weights (one row for two classes), averaged over the ``cv`` fitted
+        SVMs with calibration; the ``feature-weights`` explainer reads them.
+    intercept_ : ndarray of shape (1 or n_classes,)
+        The matching intercepts.
     """
 
     name = "svm-linear"
@@ -89,6 +98,14 @@ class SVMLinear(WrappedClassifier):
             random_state=self.random_state,
         )
         return calibrated(svm, self.calibration, self.cv)
+
+    def _fit_estimator(self, estimator: Any, X: np.ndarray, y: np.ndarray, weights: Any) -> None:
+        """Fit, then keep the weights: one SVM's, or the mean of the calibrated folds' SVMs."""
+        super()._fit_estimator(estimator, X, y, weights)
+        folds = getattr(estimator, "calibrated_classifiers_", None)
+        svms = [c.estimator for c in folds] if folds else [estimator]
+        self.coef_ = np.mean([s.coef_ for s in svms], axis=0)
+        self.intercept_ = np.mean([s.intercept_ for s in svms], axis=0)
 
 
 class SVMRBF(WrappedClassifier):

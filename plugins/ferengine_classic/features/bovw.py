@@ -10,9 +10,11 @@ import numpy as np
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from ferengine.extractor import ImageFeature
 from ferengine.imageops import to_uint8
+from ferengine_classic.features.grid import cell_boxes
 
 ENCODINGS = ("hard", "soft", "vlad")
 NORMS = ("sqrt", "l2", "l1")
@@ -151,6 +153,24 @@ class BoVW(ImageFeature):
             regions.append(offset + row * g + col)
             offset += g * g
         return np.stack(regions, axis=1)
+
+    def pixel_regions(self) -> np.ndarray:
+        """Return the pixel box of the pyramid cell each output column pools words in.
+
+        A descriptor counts in the cell holding its patch's centre. Columns run per
+        pyramid level and cell (row-major), one per word (``words`` × 128 per cell for
+        "vlad").
+
+        Returns
+        -------
+        ndarray of shape (n_features_out_, 4), int
+            ``(top, bottom, left, right)`` of each column's cell.
+        """
+        check_is_fitted(self, "codebook_")
+        h, w = self.image_shape_[:2]
+        per_cell = self.words * (128 if self.encoding == "vlad" else 1)
+        boxes = [cell_boxes(h, w, g, g) for g in self.pyramid]
+        return np.repeat(np.concatenate(boxes), per_cell, axis=0)
 
     def _descriptors(self, grey: np.ndarray) -> np.ndarray:
         """Dense SIFT of a batch: n × descriptors × 128 float32."""

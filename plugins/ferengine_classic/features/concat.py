@@ -126,6 +126,29 @@ class Concat(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "extractors_")
         return self.fuse([ext.transform(X) for ext in self.extractors_])
 
+    def pixel_regions(self) -> np.ndarray | None:
+        """Return each column's pixel box: the members' ``pixel_regions``, in order.
+
+        Returns
+        -------
+        ndarray of shape (n_features_out_, 4), int, or None
+            None when a member's columns have no fixed place (or it does not say).
+        """
+        check_is_fitted(self, "extractors_")
+        parts = [getattr(ext, "pixel_regions", lambda: None)() for ext in self.extractors_]
+        return None if any(p is None for p in parts) else np.concatenate(parts)
+
+    @property
+    def feature_view(self) -> Any:
+        """The first member's ``feature_view`` (a bound method), or None if none draws one.
+
+        Read only after fitting; the feature explainers call it on images as they would a
+        member's.
+        """
+        members = getattr(self, "extractors_", ())
+        return next((ext.feature_view for ext in members
+                     if callable(getattr(ext, "feature_view", None))), None)  # fmt: skip
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]

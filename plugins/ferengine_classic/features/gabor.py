@@ -9,9 +9,10 @@ import cv2
 import numpy as np
 from scipy import fft
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from ferengine.extractor import ImageFeature
-from ferengine_classic.features.grid import GRID, cell_means, grid_shape
+from ferengine_classic.features.grid import GRID, cell_boxes, cell_means, grid_shape
 
 POOLS = ("mean", "mean-std")
 
@@ -136,3 +137,28 @@ class Gabor(ImageFeature):
                 squares = cell_means(magnitude**2, rows, cols)
                 pooled.append(np.sqrt(np.maximum(squares - means**2, 0)).reshape(n, -1))
         return np.concatenate(pooled, axis=1)
+
+    def pixel_regions(self) -> np.ndarray:
+        """Return the pixel box of the grid cell each output column pools.
+
+        Columns run per wavelength, then per orientation, one per cell (row-major),
+        the standard deviations after the means with ``pool="mean-std"``; the cells of
+        a shrunk scale are mapped back to the fitted images' pixels.
+
+        Returns
+        -------
+        ndarray of shape (n_features_out_, 4), int
+            ``(top, bottom, left, right)`` of each column's cell.
+        """
+        check_is_fitted(self, "image_shape_")
+        h, w = self.image_shape_[:2]
+        rows, cols = grid_shape(self.grid, "gabor")
+        out = []
+        for wavelength in self.wavelengths:
+            factor = self._shrink(wavelength)
+            sh, sw = (max(1, h // factor), max(1, w // factor)) if factor > 1 else (h, w)
+            boxes = cell_boxes(sh, sw, rows, cols, edges="means").astype(np.float64)
+            boxes *= [h / sh, h / sh, w / sw, w / sw]
+            block = np.tile(np.round(boxes).astype(np.intp), (int(self.orientations), 1))
+            out += [block] * (2 if self.pool == "mean-std" else 1)
+        return np.concatenate(out)

@@ -51,3 +51,24 @@ def normalise(hist: np.ndarray, norm: str | None, what: str) -> np.ndarray:
         out = hist / np.maximum(np.abs(hist).sum(axis=-1, keepdims=True), 1e-12)
         return np.sqrt(out) if norm == "sqrt" else out
     raise ValueError(f"{what}: norm must be 'l1', 'l2', 'sqrt' or None, got {norm!r}")
+
+
+def cell_boxes(h: int, w: int, rows: int, cols: int, edges: str = "index") -> np.ndarray:
+    """Return the ``(top, bottom, left, right)`` pixel box of each grid cell, row-major.
+
+    ``edges="index"`` gives the cells of :func:`cell_index` (a pixel belongs to cell
+    ``y * rows // h``); ``"means"`` those of :func:`cell_means` (cells start at
+    ``linspace(0, h, rows + 1)`` rounded down, at least one pixel each). For the
+    ``pixel_regions`` of the features that pool per cell.
+    """
+    if edges == "index":
+        ys = -(-np.arange(rows + 1) * h // rows)
+        xs = -(-np.arange(cols + 1) * w // cols)
+        top, bottom, left, right = ys[:-1], ys[1:], xs[:-1], xs[1:]
+    else:
+        top = np.linspace(0, h, rows + 1).astype(int)[:-1]
+        left = np.linspace(0, w, cols + 1).astype(int)[:-1]
+        bottom = np.maximum(np.append(top[1:], h), top + 1)
+        right = np.maximum(np.append(left[1:], w), left + 1)
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    return np.stack([top[r], bottom[r], left[c], right[c]], axis=1).astype(np.intp)

@@ -8,9 +8,10 @@ from typing import ClassVar
 import cv2
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from ferengine.extractor import ImageFeature
-from ferengine.imageops import SIZE, size_pair, to_uint8
+from ferengine.imageops import SIZE, size_pair, to_grey, to_uint8
 
 BLOCK_NORMS = ("L2-Hys", "L2", "L1", "L1-sqrt")
 
@@ -117,3 +118,58 @@ class HOG(ImageFeature):
             bool(self.gamma_correction), 64, bool(self.signed),
         )  # fmt: skip
         return np.stack([descriptor.compute(np.ascontiguousarray(img)) for img in images])
+
+    def pixel_regions(self) -> np.ndarray:
+        """Return the pixel box of the cell each output column describes.
+
+        Columns run block by block and, in a block, cell by cell (OpenCV's descriptor
+        runs both x-major, scikit-image's y-major), ``orientations`` columns per cell.
+
+        Returns
+        -------
+        ndarray of shape (n_features_out_, 4), int
+            ``(top, bottom, left, right)`` of each column's cell in the fitted images.
+        """
+        check_is_fitted(self, "image_shape_")
+        h, w = self.image_shape_[:2]
+        (wh, ww), (bh, bw), (ch, cw) = self._geometry(h, w)
+        y0, x0 = (h - wh) // 2, (w - ww) // 2
+        blocks_y, blocks_x = (wh - bh) // ch + 1, (ww - bw) // cw + 1
+        cells_y, cells_x = bh // ch, bw // cw
+        if self.block_norm == "L2-Hys":  # OpenCV: x-major blocks and cells
+            order = [(by + cy, bx + cx) for bx in range(blocks_x) for by in range(blocks_y)
+                     for cx in range(cells_x) for cy in range(cells_y)]  # fmt: skip
+        else:
+            order = [(by + cy, bx + cx) for by in range(blocks_y) for bx in range(blocks_x)
+                     for cy in range(cells_y) for cx in range(cells_x)]  # fmt: skip
+        cells = np.repeat(np.asarray(order), int(self.orientations), axis=0)
+        top, left = y0 + cells[:, 0] * ch, x0 + cells[:, 1] * cw
+        return np.stack([top, top + ch, left, left + cw], axis=1)
+
+    def feature_view(self, images: np.ndarray) -> np.ndarray:
+        """Draw each cell's orientation histogram as star glyphs (scikit-image's HOG picture).
+
+        Parameters
+        ----------
+        images : ndarray of shape (n, H, W) or (n, H, W, C)
+            Images of the fitted size.
+
+        Returns
+        -------
+        ndarray of shape (n, H, W), float32
+            Bright strokes along the edge directions each cell's gradients vote for;
+            the border outside the described window is 0.
+        """
+        from skimage.feature import hog
+
+        grey = to_grey(self._validate(images, reset=False))
+        _n, h, w = grey.shape
+        (wh, ww), (bh, bw), (ch, cw) = self._geometry(h, w)
+        y0, x0 = (h - wh) // 2, (w - ww) // 2
+        out = np.zeros(grey.shape, dtype=np.float32)
+        for i, img in enumerate(grey[:, y0 : y0 + wh, x0 : x0 + ww]):
+            out[i, y0 : y0 + wh, x0 : x0 + ww] = hog(
+                img, int(self.orientations), (ch, cw), (bh // ch, bw // cw),
+                "L2-Hys", visualize=True, transform_sqrt=bool(self.gamma_correction),
+            )[1]  # fmt: skip
+        return out

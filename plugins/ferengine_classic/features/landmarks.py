@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from numbers import Integral
 from typing import Any, ClassVar
 
+import cv2
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -244,6 +245,41 @@ class Landmarks(ImageFeature):
         landmarker = self._landmarker()
         eyes = (landmarker.left_eye, landmarker.right_eye)
         return geometry(self._points(grey, landmarker), self._parts(), eyes)
+
+    def feature_view(self, images: np.ndarray) -> np.ndarray:
+        """Draw the measured geometry on each face: the points and the distances' segments.
+
+        Parameters
+        ----------
+        images : ndarray of shape (n, H, W) or (n, H, W, C)
+            Face crops (any size).
+
+        Returns
+        -------
+        ndarray of shape (n, H, W), float32
+            1 on the landmarks, 0.5 along the segments whose lengths are features
+            (:data:`DISTANCES`; only the points with "coords" alone or another
+            layout), anti-aliased, 0 elsewhere.
+        """
+        points = self.landmarks(images)
+        _n, h, w = np.asarray(images).shape[:3]
+        segments = (
+            DISTANCES
+            if self._landmarker().layout == LAYOUT and self._parts() != ("coords",)
+            else ()
+        )
+        # OpenCV draws with sub-pixel precision in fixed point (``shift``): drawn at the
+        # crop's own size, a 48×48 face keeps its geometry to a quarter pixel.
+        shift, scale = 2, 4.0
+        out = np.zeros((len(points), h, w), dtype=np.float32)
+        for i, face in enumerate(np.round(points * scale).astype(np.int32)):
+            canvas = np.zeros((h, w), dtype=np.uint8)
+            for a, b in segments:
+                cv2.line(canvas, face[a], face[b], 128, 1, cv2.LINE_AA, shift)
+            for point in face:
+                cv2.circle(canvas, point, int(scale), 255, -1, cv2.LINE_AA, shift)
+            out[i] = canvas / np.float32(255)
+        return out
 
     def landmarks(self, X: Any) -> np.ndarray:
         """Return the landmarks of each image, in its pixel coordinates.

@@ -8,9 +8,18 @@ from typing import ClassVar
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from ferengine.extractor import ImageFeature
-from ferengine_classic.features.grid import GRID, NORM, cell_index, grid_shape, normalise
+from ferengine.imageops import to_grey
+from ferengine_classic.features.grid import (
+    GRID,
+    NORM,
+    cell_boxes,
+    cell_index,
+    grid_shape,
+    normalise,
+)
 
 METHODS = ("default", "uniform", "nri-uniform", "ror")
 
@@ -157,3 +166,40 @@ class LBP(ImageFeature):
             )
             out.append(hist.reshape(n, -1))
         return np.concatenate(out, axis=1)
+
+    def pixel_regions(self) -> np.ndarray:
+        """Return the pixel box of the grid cell each output column counts codes in.
+
+        Returns
+        -------
+        ndarray of shape (n_features_out_, 4), int
+            ``(top, bottom, left, right)``: per scale, per cell (row-major), one column
+            per histogram bin.
+        """
+        check_is_fitted(self, "image_shape_")
+        h, w = self.image_shape_[:2]
+        boxes = cell_boxes(h, w, *grid_shape(self.grid, "lbp"))
+        return np.concatenate(
+            [np.repeat(boxes, _lookup(points, self.method)[1], axis=0)
+             for points, _radius in self._scales()]
+        )  # fmt: skip
+
+    def feature_view(self, images: np.ndarray) -> np.ndarray:
+        """Map each pixel to its pattern's histogram bin (the first scale's).
+
+        Parameters
+        ----------
+        images : ndarray of shape (n, H, W) or (n, H, W, C)
+            Images of the fitted size.
+
+        Returns
+        -------
+        ndarray of shape (n, H, W), float32
+            The bin of each pixel's local binary pattern divided by the number of bins
+            (0–1): flat regions, edges and corners fall in different bins, so the map
+            shows the texture the histograms count.
+        """
+        grey = to_grey(self._validate(images, reset=False))
+        points, radius = self._scales()[0]
+        table, bins = _lookup(points, self.method)
+        return (table[lbp_codes(grey, points, radius)] / max(bins - 1, 1)).astype(np.float32)

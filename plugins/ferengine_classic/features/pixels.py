@@ -72,6 +72,28 @@ class Pixels(TransformerMixin, BaseEstimator):
             )
         return (flat.astype(np.float32) * np.float32(self.scale)).astype(np.float32)
 
+    def pixel_regions(self) -> np.ndarray | None:
+        """Return the pixel box each output column shows (a resized pixel's area).
+
+        Returns
+        -------
+        ndarray of shape (n_features_out, 4), int, or None
+            ``(top, bottom, left, right)`` per column in the fitted images (every
+            channel of a colour pixel has its pixel's box); None when fitted on flat
+            vectors.
+        """
+        check_is_fitted(self, "n_features_in_")
+        shape = getattr(self, "image_shape_", ())
+        if len(shape) < 2:
+            return None
+        h, w = shape[:2]
+        th, tw = self._target() or (h, w)
+        channels = int(np.prod(shape[2:], dtype=int))
+        y, x = np.divmod(np.repeat(np.arange(th * tw), channels), tw)
+        top, bottom = y * h // th, np.maximum(-(-(y + 1) * h // th), y * h // th + 1)
+        left, right = x * w // tw, np.maximum(-(-(x + 1) * w // tw), x * w // tw + 1)
+        return np.stack([top, bottom, left, right], axis=1)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
