@@ -3,11 +3,16 @@
 On the first ``--faces`` FER2013 PublicTest faces, each map explaining the model's
 predicted class:
 
-* the shipped ``default`` CNN explained by ``occlusion``, ``gradcam`` and
-  ``integrated-gradients``; a hand-crafted ``hog → logistic`` pipeline (trained on a
-  class-stratified sample of ``--train`` Training faces, seed 0, as
-  ``benchmarks/explain_latency.py`` trains and saves it at ``--classical``; an existing
-  file there is loaded) explained by ``occlusion``;
+* the models of ``--parts``: ``cnn``, the shipped ``default`` CNN explained by
+  ``occlusion``, ``gradcam`` and ``integrated-gradients``; ``hog``, a hand-crafted
+  ``hog → logistic`` pipeline (trained on a class-stratified sample of ``--train``
+  Training faces, seed 0, as ``benchmarks/explain_latency.py`` trains and saves it at
+  ``--classical``; an existing file there is loaded) explained by ``occlusion`` and
+  ``feature-weights``; ``classical-best``, the best hand-crafted pipeline with
+  calibrated probabilities (the model file ``--classical-best``, made by ``ferengine train
+  benchmarks/models/classical-best-calibrated.toml --out PATH``) explained by
+  ``occlusion`` on the first ``--classical-best-faces`` of the faces (its BoVW features
+  and kernel SVM cost about a hundred times the others' per image);
 * deletion and insertion curves (:mod:`ferengine.explain.faithfulness`: ``--steps``
   steps, removed pixels blurred with a 5-pixel Gaussian) of every method and of two
   random baselines (``--seeds`` seeds each, shared by a model's methods: they explain
@@ -24,6 +29,7 @@ each part and the total; writes everything to ``--out`` (JSON).
 
 Usage: python benchmarks/explain_faithfulness.py [--faces 500] [--steps 20] [--seeds 3]
        [--grid 6] [--sanity-faces 100] [--classical PATH] [--threads N] [--out FILE]
+       [--parts cnn hog classical-best] [--classical-best PATH] [--classical-best-faces N]
 """
 
 from __future__ import annotations
@@ -51,6 +57,11 @@ CNN_METHODS: dict[str, dict[str, Any]] = {
     "gradcam": {},
     "integrated-gradients": {"steps": 32, "baseline": "blur"},
 }
+#: Explainers on the hand-crafted models.
+OCCLUSION = {"occlusion": {"patch": 8, "stride": 4}}
+HOG_METHODS: dict[str, dict[str, Any]] = {**OCCLUSION, "feature-weights": {}}
+#: What ``--parts`` can ask for.
+PARTS = ("cnn", "hog", "classical-best")
 #: Faces per explainer call.
 CHUNK = 50
 
@@ -149,34 +160,53 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path,
                         default=Path("bench-results/explain-faithfulness.json"))  # fmt: skip
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=["cnn", "hog"])
+    parser.add_argument("--classical-best", type=Path, default=None)
+    parser.add_argument("--classical-best-faces", type=int, default=100)
     args = parser.parse_args()
+    if "classical-best" in args.parts and args.classical_best is None:
+        parser.error(
+            "--parts classical-best needs --classical-best PATH (a model file made by "
+            "ferengine train benchmarks/models/classical-best-calibrated.toml)"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.classical.parent.mkdir(parents=True, exist_ok=True)
     begin = time.perf_counter()
     with runtime.options(threads=args.threads):
-        crafted = hand_crafted(args.classical, args.train, retrain=False)
-        cnn = ferengine.load("default")
         test = ferengine.load_dataset("fer2013", path=str(fer2013_csv()), usage=("PublicTest",))
         faces = test.images[: args.faces]
         labels = list(test.label_names[: args.faces])
         print(f"{platform.node()}: {len(faces)} PublicTest faces, {args.steps} steps, "
               f"{args.seeds} random seeds, randomisation on {args.sanity_faces} faces, "
               f"threads {args.threads}")  # fmt: skip
-        rows = evaluate("default CNN", cnn, CNN_METHODS, faces, labels, args)
-        rows += evaluate("hog → logistic", crafted, {"occlusion": {"patch": 8, "stride": 4}},
-                         faces, labels, args)  # fmt: skip
+        rows = []
+        if "cnn" in args.parts:
+            rows += evaluate("default CNN", ferengine.load("default"), CNN_METHODS, faces,
+                             labels, args)  # fmt: skip
+        if "hog" in args.parts:
+            crafted = hand_crafted(args.classical, args.train, retrain=False)
+            rows += evaluate("hog → logistic", crafted, HOG_METHODS, faces, labels, args)
+        if "classical-best" in args.parts:
+            n = args.classical_best_faces
+            rows += evaluate("classical-best (calibrated)", ferengine.load(args.classical_best),
+                             OCCLUSION, faces[:n], labels[:n], args)  # fmt: skip
     total = time.perf_counter() - begin
     print()
     print(table(rows))
-    cnn_rows = sorted((r for r in rows if r["model"] == "default CNN"),
-                      key=lambda r: r["faithfulness"]["deletion"]["auc"])  # fmt: skip
-    print("\nranking on the CNN by deletion AUC (best first): "
-          + " < ".join(f"{r['method']} {r['faithfulness']['deletion']['auc']:.3f}"
-                       for r in cnn_rows))  # fmt: skip
-    gradcam = next(r for r in rows if r["method"] == "gradcam")
-    cascade = ", ".join(f"{s['randomized'][-1]} {_num(s['spearman']['mean'])}"
-                        for s in gradcam["sanity"]["stages"])  # fmt: skip
-    print(f"Grad-CAM cascade (rank correlation as layers are randomised from the top): {cascade}")
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_model.setdefault(row["model"], []).append(row)
+    for model, found in by_model.items():
+        ranked = sorted(found, key=lambda r: r["faithfulness"]["deletion"]["auc"])
+        print(f"ranking on {model} by deletion AUC (best first): "
+              + " < ".join(f"{r['method']} {r['faithfulness']['deletion']['auc']:.3f}"
+                           for r in ranked))  # fmt: skip
+    gradcam = next((r for r in rows if r["method"] == "gradcam"), None)
+    if gradcam is not None:
+        cascade = ", ".join(f"{s['randomized'][-1]} {_num(s['spearman']['mean'])}"
+                            for s in gradcam["sanity"]["stages"])  # fmt: skip
+        print(f"Grad-CAM cascade (rank correlation as layers are randomised from the top): "
+              f"{cascade}")  # fmt: skip
     print(f"total {total:.0f} s ({total / 60:.1f} min)")
     args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                     "seconds": round(total, 1), "rows": rows},
