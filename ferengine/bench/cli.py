@@ -55,27 +55,44 @@ from ferengine.errors import FerengineError
     metavar="KEY=PATH",
     help="Path of the suite's dataset KEY, overriding the spec (repeatable).",
 )
+@click.option(
+    "--explain-top",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Explain the top N pipelines of each leaderboard in the report (per-class saliency "
+    "and a misclassification gallery; 0: none) [default: the suite's [report.explain]].",
+)
 def bench_cmd(
     args: tuple[str, ...], out: Path | None, jobs: int, backend: str, scheduler: str | None,
     resume: bool, wait: bool, limit: int | None, cache: Path | None, data: tuple[str, ...],
+    explain_top: int | None,
 ) -> None:  # fmt: skip
     """Run a benchmark suite and write results.csv, results.json and report.md.
 
     \b
     ferengine bench [SPEC]          SPEC: a suite TOML file or a built-in name (default: quick)
     ferengine bench report DIR      regenerate DIR/report.md from DIR's stored results
+    ferengine bench report DIR --explain-top N
+                                    explain DIR's top N pipelines first (needs its data)
     """  # noqa: D301 (click's no-rewrap marker is the backspace character "\b")
     from ferengine.bench import RunOptions, load_suite, run_suite, write_report
+    from ferengine.bench.explanations import explain_run
     from ferengine.bench.lock import folder_lock
     from ferengine.bench.record import refresh_report
     from ferengine.bench.report import leaderboards
     from ferengine.bench.runner import line_printer
 
     console = Console(width=None if sys.stdout.isatty() else 140)
+    overrides = dict(_key_value(item) for item in data)
     try:
         if args and args[0] == "report":
             if len(args) != 2:
                 raise click.UsageError("usage: ferengine bench report DIR")
+            if explain_top is not None:
+                stored = RunOptions(Path(args[1]), data=overrides, wait=wait,
+                                    explain_top=explain_top)  # fmt: skip
+                explain_run(stored, line_printer(console))
             path = write_report(args[1])
             console.print(f"report written to {path}")
             return
@@ -83,8 +100,8 @@ def bench_cmd(
             raise click.UsageError(f"expected at most one SPEC, got {' '.join(args)}")
         suite = load_suite(args[0] if args else None).limit(limit)
         out = out or _default_out(suite.name, resume)
-        overrides = dict(_key_value(item) for item in data)
-        options = RunOptions(out, jobs, backend, scheduler, resume, cache, overrides, wait)
+        options = RunOptions(out, jobs, backend, scheduler, resume, cache, overrides, wait,
+                             explain_top)  # fmt: skip
         console.print(f"[bold]{suite.name}[/bold]: {len(suite.combinations)} pipelines → {out}")
         with folder_lock(out, wait, line_printer(console)):  # run and report
             summary = run_suite(suite, options, console)

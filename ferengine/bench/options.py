@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ferengine.bench.suite import DatasetRef, Suite, SuiteError
+from ferengine.bench.suite import DatasetRef, ExplainSettings, Suite, SuiteError
 
 #: joblib backends a run can use.
 BACKENDS = ("loky", "dask")
@@ -23,6 +23,7 @@ class RunOptions:
     cache: Path | None = None
     data: dict[str, str] = field(default_factory=dict)
     wait: bool = False  # another run holds ``out``: wait for it (True) or raise (False)
+    explain_top: int | None = None  # explain this many top pipelines (0: none; None: the suite's)
 
     def cache_root(self) -> str:
         """Return the feature cache folder: ``cache``, or ``OUT/cache``."""
@@ -46,4 +47,19 @@ class RunOptions:
             raise SuiteError(
                 f"--data names {sorted(unknown)}; the suite's datasets are {sorted(suite.datasets)}"
             )
+        if self.explain_top is not None and self.explain_top < 0:
+            raise SuiteError(f"--explain-top must be 0 or more, got {self.explain_top}")
         return {k: ref.resolved(self.data.get(k)) for k, ref in suite.datasets.items()}
+
+    def explain(self, suite: Suite) -> ExplainSettings | None:
+        """Return how the report explains the top pipelines, or None when it does not.
+
+        ``explain_top`` overrides the suite's ``[report.explain] top`` (0 turns it off);
+        given for a suite without that table, it explains with the defaults of
+        :class:`~ferengine.bench.suite.ExplainSettings`.
+        """
+        if self.explain_top is None:
+            return suite.explain
+        if self.explain_top == 0:
+            return None
+        return replace(suite.explain or ExplainSettings(), top=self.explain_top)

@@ -38,11 +38,12 @@ class RunSummary:
     seconds: float = 0.0
     failures: list[dict[str, Any]] = field(default_factory=list)
     suite_changed: bool = True
+    explanations_changed: int = 0  # datasets whose explanations (explain/*/index.json) changed
 
     @property
     def report_stale(self) -> bool:
         """Whether the stored report may differ from what the results now say."""
-        return self.ran > 0 or self.suite_changed
+        return self.ran > 0 or self.suite_changed or self.explanations_changed > 0
 
     @classmethod
     def of(

@@ -148,7 +148,8 @@ def _num(value: Any, fmt: str) -> str:
     return "–" if value is None else fmt.format(value)
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """Return ``text`` as a lower-case file-name part: ``"train→ck"`` -> ``"train-ck"``."""
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
 
@@ -216,9 +217,9 @@ def _history(out: Path) -> list[str]:
 
 
 def _board(dataset: str, rows: list[dict[str, Any]], suite: Suite, out: Path) -> list[str]:
-    from ferengine.bench import plots  # matplotlib only when a report is drawn
+    from ferengine.bench import explanations, plots  # matplotlib only when a report is drawn
 
-    slug, unit = _slug(dataset), rows[0]["sample"]  # "image", or "clip" for clip datasets
+    name, unit = slug(dataset), rows[0]["sample"]  # "image", or "clip" for clip datasets
     lines = [f"## {dataset}", "", f"Chance (the training set's majority class): "
              f"{rows[0]['chance']:.3f}; uniform guess: {1 / len(rows[0]['labels']):.3f}.", "",
              "| # | pipeline | accuracy | balanced acc. | macro-F1 | top-2 | fit s | "
@@ -271,18 +272,19 @@ def _board(dataset: str, rows: list[dict[str, Any]], suite: Suite, out: Path) ->
             row["true_labels"],
             names,
             f"#{row['rank']} {row['pipeline']}",
-            figures / f"{slug}-confusion-{row['rank']}.png",
+            figures / f"{name}-confusion-{row['rank']}.png",
         )
         lines.append(f"![confusion #{row['rank']}](plots/{path.name})")
     path = plots.accuracy_latency(
-        rows, f"{dataset}: accuracy vs latency", figures / f"{slug}-accuracy-latency.png"
+        rows, f"{dataset}: accuracy vs latency", figures / f"{name}-accuracy-latency.png"
     )
     lines.append(f"![accuracy vs latency](plots/{path.name})")
     path = plots.per_class_f1(
         rows[:TOP_F1],
         names,
         f"{dataset}: per-class F1, top pipelines",
-        figures / f"{slug}-per-class-f1.png",
+        figures / f"{name}-per-class-f1.png",
     )
     lines.append(f"![per-class F1](plots/{path.name})")
-    return [*lines, ""]
+    explained = explanations.section(out, dataset, rows)
+    return [*lines, "", *explained] if explained else [*lines, ""]

@@ -8,7 +8,8 @@ cache holds, and which are assembled from their members' cached features;
 classifier on them, in parallel through joblib (loky processes, or a Dask cluster);
 :mod:`~ferengine.bench.record` stores the suite, failures and the run history. Each
 finished task is stored in a file of its own, so an interrupted run resumes where it
-stopped.
+stopped. With ``[report.explain]`` (or ``--explain-top``), the top pipelines of each
+leaderboard are then explained (:mod:`~ferengine.bench.explanations`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ferengine.bench.execute import backend, classify_all, extract_features, progress_bars
+from ferengine.bench.explanations import explain_leaders
 from ferengine.bench.lock import folder_lock
 from ferengine.bench.options import RunOptions
 from ferengine.bench.plan import load_folds, make_plan
@@ -30,7 +32,10 @@ from ferengine.bench.suite import DatasetRef, Suite
 def run_suite(suite: Suite, options: RunOptions, console: Console | None = None) -> RunSummary:
     """Run every combination × fold of ``suite`` not already stored.
 
-    The results folder is locked for the whole run
+    Then, when ``options.explain(suite)`` asks for it (``[report.explain]``,
+    ``--explain-top``), explain the top pipelines of each leaderboard
+    (:func:`~ferengine.bench.explanations.explain_leaders`). The results folder is
+    locked for the whole run
     (:func:`~ferengine.bench.lock.folder_lock`); write the report afterwards with
     :func:`~ferengine.bench.report.write_report`.
 
@@ -66,7 +71,11 @@ def _run_locked(
         broken = extract_features(plan, options, progress)
         failures = record_broken(store, plan.jobs, broken)
         failures += classify_all(plan.runnable(broken), plan.cache_root, options, progress, console)
+    settings = options.explain(suite)
+    explained = 0 if settings is None else explain_leaders(suite, folds, out, settings,
+                                                           line_printer(console))  # fmt: skip
     summary = RunSummary.of(plan, failures, suite_changed, time.perf_counter() - start)
+    summary.explanations_changed = explained
     log_run(out, options, summary)
     return summary
 

@@ -39,6 +39,13 @@ Example (``ferengine/bench/suites/quick.toml`` is the complete built-in one)::
     accuracy = 0.6348
     source = "Ionescu et al. 2013"
 
+    [report.explain]                # optional: explain each dataset's top pipelines
+    top = 3                         # leaderboard rows explained
+    method = "occlusion"            # an explainer plugin
+    params = { patch = 8 }          # its parameters
+    faces = 200                     # test faces of the first fold, a seeded sample
+    pairs = 6                       # confusions in the misclassification gallery
+
 Steps are written in the step grammar (:mod:`ferengine.steps`), the same form as model
 specs. The file is checked against its declared schema (:class:`SuiteFile`) and the
 registry before any work starts: every problem at once, each with its TOML path.
@@ -67,6 +74,7 @@ from ferengine.schemas import (
     Step,
     Table,
     grid_checked,
+    plugin_issues,
     raise_issues,
     validate,
 )
@@ -160,6 +168,31 @@ class Reference(Table):
     source: str | None = None
 
 
+class ExplainTable(Table):
+    """``[report.explain]``: explain the top pipelines of every leaderboard in the report."""
+
+    top: int = Field(3, ge=1)
+    method: str = "occlusion"
+    params: dict[str, Any] = Field(default_factory=dict)
+    faces: int = Field(200, ge=1)
+    pairs: int = Field(6, ge=1)
+
+    @model_validator(mode="after")
+    def _known_method(self, info: ValidationInfo) -> ExplainTable:
+        registry = (info.context or {}).get("registry")
+        if registry is not None:
+            issues = plugin_issues("explainer", self.method, self.params, registry)
+            issues = [(("method",) if loc == ("name",) else loc, msg) for loc, msg in issues]
+            raise_issues("explain", issues)
+        return self
+
+
+class ReportTable(Table):
+    """``[report]``: what the report adds to the leaderboards."""
+
+    explain: ExplainTable | None = None
+
+
 class SuiteFile(Table):
     """The declared schema of a benchmark suite file."""
 
@@ -175,6 +208,7 @@ class SuiteFile(Table):
     )
     pipelines: list[PipelineTable] = Field(default_factory=list)
     references: list[Reference] = Field(default_factory=list)
+    report: ReportTable = ReportTable()
 
     @model_validator(mode="after")
     def _consistent(self) -> SuiteFile:
@@ -255,6 +289,23 @@ class Protocol:
 
 
 @dataclass(frozen=True)
+class ExplainSettings:
+    """Which pipelines the report explains, and how (``[report.explain]``).
+
+    Per tested dataset, the ``top`` rows of the leaderboard get a per-class mean
+    saliency picture and a misclassification gallery of explainer ``method`` (with
+    ``params``), made on a seeded sample of ``faces`` test faces of the first fold, with
+    the ``pairs`` most frequent confusions (:mod:`ferengine.bench.explanations`).
+    """
+
+    top: int = 3
+    method: str = "occlusion"
+    params: dict[str, Any] = field(default_factory=dict)
+    faces: int = 200
+    pairs: int = 6
+
+
+@dataclass(frozen=True)
 class Combination:
     """One pipeline of the grid on one dataset.
 
@@ -288,6 +339,7 @@ class Suite:
     seed: int = 0
     references: list[dict[str, Any]] = field(default_factory=list)
     text: str = ""
+    explain: ExplainSettings | None = None  # [report.explain]: explain the top pipelines
 
     def limit(self, n: int | None) -> Suite:
         """Return the suite restricted to its first ``n`` combinations."""
@@ -385,7 +437,12 @@ def parse_suite(
         seed=suite.seed,
         references=[ref.model_dump(exclude_none=True) for ref in suite.references],
         text=text,
+        explain=_explain(suite.report.explain),
     )
+
+
+def _explain(table: ExplainTable | None) -> ExplainSettings | None:
+    return None if table is None else ExplainSettings(**table.model_dump())
 
 
 def _tested_datasets(protocol: Protocol, datasets: dict[str, DatasetRef]) -> list[str]:
