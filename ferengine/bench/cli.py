@@ -14,12 +14,13 @@ from ferengine.errors import FerengineError
 
 
 @click.command("bench")
-@click.argument("args", nargs=-1, metavar="[SPEC] | report DIR")
+@click.argument("args", nargs=-1, metavar="[SPEC] | report DIR | compare RUN_A RUN_B")
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
     default=None,
-    help="Results folder [default: bench-results/<suite name>].",
+    help="Results folder [default: bench-results/<suite name>]; with compare, a Markdown file "
+    "to write the comparison to.",
 )
 @click.option("--jobs", "-j", default=1, show_default=True, help="Parallel workers.")
 @click.option(
@@ -75,6 +76,8 @@ def bench_cmd(
     ferengine bench report DIR      regenerate DIR/report.md from DIR's stored results
     ferengine bench report DIR --explain-top N
                                     explain DIR's top N pipelines first (needs its data)
+    ferengine bench compare RUN_A RUN_B
+                                    the pipelines of two runs side by side, with McNemar tests
     """  # noqa: D301 (click's no-rewrap marker is the backspace character "\b")
     from ferengine.bench import RunOptions, load_suite, run_suite, write_report
     from ferengine.bench.explanations import explain_run
@@ -95,6 +98,11 @@ def bench_cmd(
                 explain_run(stored, line_printer(console))
             path = write_report(args[1])
             console.print(f"report written to {path}")
+            return
+        if args and args[0] == "compare":
+            if len(args) != 3:
+                raise click.UsageError("usage: ferengine bench compare RUN_A RUN_B")
+            _compare(args[1], args[2], out, console)
             return
         if len(args) > 1:
             raise click.UsageError(f"expected at most one SPEC, got {' '.join(args)}")
@@ -133,6 +141,32 @@ def bench_cmd(
     console.print(f"report: {report}")
     if summary.failed:
         sys.exit(1)
+
+
+def _compare(a: str, b: str, out: Path | None, console: Console) -> None:
+    """Print (and with ``out``, write as Markdown) the comparison of two runs."""
+    from ferengine.bench.compare import compare_runs, significant_note
+
+    found = compare_runs(a, b)
+    table = Table(title=f"A: {a}   B: {b}")
+    for col in ("dataset", "pipeline", "accuracy A", "accuracy B", "B − A", "b / c", "p"):
+        table.add_column(col, justify="left" if col in ("dataset", "pipeline") else "right")
+    for row in found.rows:
+        test = row["mcnemar"]
+        p = "folds differ" if test is None else f"{test['p']:.3g}"
+        style = "bold" if test is not None and test["p"] < 0.05 else None
+        table.add_row(row["dataset"], row["pipeline"], f"{row['accuracy_a']:.4f}",
+                      f"{row['accuracy_b']:.4f}", f"{row['delta']:+.4f}",
+                      "—" if test is None else f"{test['b']} / {test['c']}", p,
+                      style=style)  # fmt: skip
+    console.print(table)
+    console.print(f"b: test samples only A got right; c: only B. {significant_note()}")
+    for label, missing in (("A", found.only_a), ("B", found.only_b)):
+        if missing:
+            console.print(f"only in {label}: " + "; ".join(f"{d}: {p}" for d, p in missing))
+    if out is not None:
+        out.write_text(found.markdown())
+        console.print(f"comparison written to {out}")
 
 
 def _records(out: Path) -> list[dict]:
