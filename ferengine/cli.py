@@ -242,12 +242,12 @@ def datasets_group() -> None:
     """Inspect dataset plugins and the data they load."""
 
 
-def _parse_params(items: tuple[str, ...]) -> dict[str, object]:
+def _parse_params(items: tuple[str, ...], option: str = "--param") -> dict[str, object]:
     params: dict[str, object] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--param")
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=option)
         try:
             params[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -266,6 +266,36 @@ param_option = click.option(
     metavar="KEY=VALUE",
     help="Further loader parameter (JSON value or string); repeatable.",
 )
+
+
+def load_dataset_arg(
+    name: str,
+    data_path: str | None,
+    params: tuple[str, ...],
+    path_option: str = "--path",
+    param_option: str = "--param",
+) -> Any:
+    """Load dataset NAME from a command's ``--path`` and ``--param KEY=VALUE`` options.
+
+    ``path_option`` and ``param_option`` are how the command spells them, for the errors.
+
+    Raises
+    ------
+    click.UsageError
+        A required loader parameter is missing (naming the option that gives it).
+    click.ClickException
+        The loader refused the data (unknown dataset, missing file, bad row...).
+    """
+    import ferengine
+
+    kwargs = _parse_params(params, param_option)
+    if data_path is not None:
+        kwargs["path"] = data_path
+    missing_parameters("dataset", name, kwargs, {"path": path_option}, f"{param_option} {{}}=VALUE")
+    try:
+        return ferengine.load_dataset(name, **kwargs)
+    except (FerengineError, ValueError, TypeError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @datasets_group.command("show")
@@ -287,17 +317,9 @@ def datasets_show(
     Also writes NAME-contact-sheet.png with sample images of every class (clip
     datasets: counts of clips, their lengths, and a few clips per class as frame strips).
     """
-    import ferengine
     from ferengine.inspect_data import contact_sheet, summary
 
-    kwargs = _parse_params(params)
-    if data_path is not None:
-        kwargs["path"] = data_path
-    missing_parameters("dataset", name, kwargs, DATASET_OPTIONS, "--param {}=VALUE")
-    try:
-        ds = ferengine.load_dataset(name, **kwargs)
-    except (FerengineError, ValueError, TypeError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    ds = load_dataset_arg(name, data_path, params)
     info = summary(ds)
     sheet = contact_sheet(ds, (out or Path(".")) / f"{name}-contact-sheet.png")
     info["contact_sheet"] = str(sheet)
@@ -474,12 +496,14 @@ def models_show(name: str, as_json: bool) -> None:
 
 
 def _add_commands() -> None:
+    from ferengine.audit.cli import audit_cmd
     from ferengine.bench.cli import bench_cmd
     from ferengine.explain.cli import explain_cmd
     from ferengine.explain.visualize import visualize_cmd
     from ferengine.prediction.cli import predict_cmd
     from ferengine.scaffold.cli import new_plugin_cmd
 
+    datasets_group.add_command(audit_cmd)
     main.add_command(bench_cmd)
     main.add_command(predict_cmd)
     main.add_command(explain_cmd)

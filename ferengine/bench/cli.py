@@ -83,7 +83,7 @@ def bench_cmd(
     from ferengine.bench.explanations import explain_run
     from ferengine.bench.lock import folder_lock
     from ferengine.bench.record import refresh_report
-    from ferengine.bench.report import leaderboards
+    from ferengine.bench.report import leaderboards, overlap_note, with_interval
     from ferengine.bench.runner import line_printer
 
     console = Console(width=None if sys.stdout.isatty() else 140)
@@ -98,6 +98,7 @@ def bench_cmd(
                 explain_run(stored, line_printer(console))
             path = write_report(args[1])
             console.print(f"report written to {path}")
+            _print_page(console, path)
             return
         if args and args[0] == "compare":
             if len(args) != 3:
@@ -131,14 +132,20 @@ def bench_cmd(
     for dataset, rows in leaderboards(load_suite(out / "suite.toml"), _records(out)).items():
         table = Table(title=f"{suite.name} — {dataset}")
         unit = rows[0]["sample"] if rows else "image"
-        for col in ("#", "pipeline", "accuracy", "macro-F1", "fit s", f"ms/{unit}"):
+        for col in ("#", "pipeline", "accuracy [95 % CI]", "macro-F1 [95 % CI]", "ECE", "fit s",
+                    f"ms/{unit}"):  # fmt: skip
             table.add_column(col, justify="left" if col == "pipeline" else "right")
         for row in rows[:15]:
-            table.add_row(str(row["rank"]), row["pipeline"], f"{row['accuracy']:.3f}",
-                          f"{row['macro_f1']:.3f}", f"{row['fit_seconds']:.2f}",
+            ece = "—" if row["ece"] is None else f"{row['ece']:.3f}"
+            table.add_row(str(row["rank"]), row["pipeline"], with_interval(row, "accuracy"),
+                          with_interval(row, "macro_f1"), ece, f"{row['fit_seconds']:.2f}",
                           f"{row['predict_ms_per_image']:.3f}")  # fmt: skip
         console.print(table)
+        note = overlap_note(rows)
+        if note:
+            console.print(note, soft_wrap=True, markup=False, highlight=False)
     console.print(f"report: {report}")
+    _print_page(console, report)
     if summary.failed:
         sys.exit(1)
 
@@ -167,6 +174,14 @@ def _compare(a: str, b: str, out: Path | None, console: Console) -> None:
     if out is not None:
         out.write_text(found.markdown())
         console.print(f"comparison written to {out}")
+
+
+def _print_page(console: Console, report: Path) -> None:
+    """Print the file:// address of report.html beside ``report`` (one click in a terminal)."""
+    from ferengine.bench.report_html import FILE
+
+    page = report.with_name(FILE).resolve()
+    console.print(f"browse: {page.as_uri()}", soft_wrap=True, markup=False, highlight=False)
 
 
 def _records(out: Path) -> list[dict]:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from ferengine.calibration import Reliability
 from ferengine.fileio import atomic_path
 
 
@@ -82,6 +83,34 @@ def per_class_f1(rows: list[dict[str, Any]], names: list[str], title: str, path:
     ax.set_ylim(0, 1)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, ncols=min(5, len(rows)))
+    return _save(fig, path)
+
+
+def reliability(bins: Reliability, title: str, path: Path) -> Path:
+    """Draw a reliability diagram: accuracy per confidence bin against the diagonal.
+
+    Bars are each bin's accuracy (of the top class), red outlines its mean confidence
+    (the gap to the bar is the bin's miscalibration); below, how many test samples
+    fall in each bin.
+    """
+    fig = Figure(figsize=(4.8, 5.2))
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    left, width = bins.edges[:-1], np.diff(bins.edges)
+    filled = bins.counts > 0
+    top.bar(left[filled], bins.accuracy[filled], width[filled], align="edge",
+            color="tab:blue", edgecolor="white", label="accuracy")  # fmt: skip
+    top.bar(left[filled], bins.confidence[filled], width[filled], align="edge", fill=False,
+            edgecolor="tab:red", linewidth=1.0, label="mean confidence")  # fmt: skip
+    top.plot([0, 1], [0, 1], "--", color="0.4", linewidth=1, label="calibrated")
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1)
+    top.set_ylabel("accuracy of the top class")
+    top.set_title(title, fontsize=9)
+    top.legend(fontsize=7, loc="upper left")
+    top.grid(alpha=0.3)
+    bottom.bar(left, bins.counts, width, align="edge", color="0.6", edgecolor="white")
+    bottom.set_xlabel("top-class confidence")
+    bottom.set_ylabel("samples")
     return _save(fig, path)
 
 

@@ -124,11 +124,12 @@ def log_run(out: Path, options: RunOptions, summary: RunSummary) -> None:
 
 
 def refresh_report(out: Path, summary: RunSummary) -> Path:
-    """Write ``out/report.md`` (and the results files) unless it is current; return its path.
+    """Write ``out/report.md`` (and report.html, the results files) unless current; return its path.
 
-    A resume that ran nothing on an unchanged suite keeps the stored report.
+    A resume that ran nothing on an unchanged suite keeps the stored report (unless a page
+    is missing: a run stored before report.html existed gets one).
     """
     report = out / "report.md"
-    if summary.report_stale or not report.is_file():
+    if summary.report_stale or not report.is_file() or not (out / "report.html").is_file():
         report = write_report(out)
     return report

@@ -18,12 +18,16 @@ import numpy as np
 
 from ferengine.bench.store import ResultStore, read_history
 from ferengine.bench.suite import Suite, SuiteError, parse_suite
+from ferengine.bench.uncertainty import N_RESAMPLES, Interval, bootstrap_intervals
+from ferengine.bench.votes import EPS
 from ferengine.fileio import write_atomic
 
 #: Scalar columns of results.csv, in order.
 CSV_COLUMNS = (
     "task", "dataset", "pipeline", "repeat", "fold", "status", "n_train", "n",
     "accuracy", "balanced_accuracy", "macro_f1", "top2_accuracy", "chance",
+    "ece", "nll", "brier",
+    "plurality_accuracy", "vote_cross_entropy", "vote_entropy", "votes_n",
     "fit_seconds", "feature_fit_seconds", "classifier_fit_seconds", "predict_ms_per_image",
     "latency_ms_batch1", "throughput_per_s", "peak_rss_mb", "model_bytes", "n_parameters",
     "cache", "error",
@@ -31,15 +35,18 @@ CSV_COLUMNS = (
 _MEANS = (
     "accuracy", "balanced_accuracy", "macro_f1", "top2_accuracy", "fit_seconds",
     "predict_ms_per_image", "latency_ms_batch1", "throughput_per_s", "peak_rss_mb",
-    "model_bytes", "n_parameters", "chance",
+    "model_bytes", "n_parameters", "chance", "plurality_accuracy", "vote_cross_entropy",
+    "ece", "nll", "brier",
 )  # fmt: skip
 #: Rows of the leaderboard whose confusion matrices are drawn / whose F1 bars are shown.
 TOP_CONFUSION, TOP_F1 = 3, 5
-_PER_RECORD = ("test_index", "y_true", "y_pred")
+#: Pipelines with probabilities whose reliability diagrams are drawn, per leaderboard.
+TOP_RELIABILITY = 3
+_PER_RECORD = ("test_index", "test_subjects", "y_true", "y_pred", "proba")
 
 
 def write_report(out: str | Path) -> Path:
-    """Write results.json, results.csv, report.md and plots/ for the run stored in ``out``.
+    """Write results.json, results.csv, report.md, report.html and plots/ for the run in ``out``.
 
     Raises
     ------
@@ -59,11 +66,21 @@ def write_report(out: str | Path) -> Path:
     boards = leaderboards(suite, records)
     report = _markdown(suite, boards, records, out)
     write_atomic(out / "report.md", report)
+    from ferengine.bench.report_html import write_html  # it imports this module
+
+    write_html(suite, boards, records, out)  # report.html, from the plots just drawn
     return out / "report.md"
 
 
 def leaderboards(suite: Suite, records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Per tested dataset, one row per pipeline: means and sd over folds, best first."""
+    """Per tested dataset, one row per pipeline: means and sd over folds, best first.
+
+    Each row also holds ``intervals`` (bootstrap 95 % intervals of accuracy and macro-F1,
+    :func:`~ferengine.bench.uncertainty.bootstrap_intervals`; empty when they cannot be
+    computed) and ``calibration_note`` (why it has no calibration figures, or ``None``);
+    every row after the first, ``mcnemar`` (against the first) and ``overlaps_best``
+    (whether its accuracy interval overlaps the first's; ``None`` without intervals).
+    """
     by_combo: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         if record.get("status") == "ok":
@@ -91,14 +108,44 @@ def leaderboards(suite: Suite, records: list[dict[str, Any]]) -> dict[str, list[
         }
         row["confusion"] = np.sum([r["confusion_matrix"] for r in runs], axis=0).tolist()
         row["runs"] = runs
+        row["intervals"] = bootstrap_intervals(runs) or {}
+        row["calibration_note"] = next(
+            (r["calibration_note"] for r in runs if r.get("calibration_note")), None
+        )
         boards[combo.dataset].append(row)
     for rows in boards.values():
         rows.sort(key=lambda r: -r["accuracy"])
         for rank, row in enumerate(rows, 1):
             row["rank"] = rank
+        best = rows[0]["intervals"].get("accuracy")
         for row in rows[1:]:
             row["mcnemar"] = mcnemar(rows[0]["runs"], row["runs"])
+            mine = row["intervals"].get("accuracy")
+            row["overlaps_best"] = None if best is None or mine is None else best.overlaps(mine)
     return boards
+
+
+def with_interval(row: dict[str, Any], key: str) -> str:
+    """Return a leaderboard row's figure with its 95 % interval: ``"0.612 [0.596, 0.628]"``."""
+    if row.get(key) is None:
+        return "–"
+    interval: Interval | None = row.get("intervals", {}).get(key)
+    return f"{row[key]:.3f}" if interval is None else f"{row[key]:.3f} {interval}"
+
+
+def overlap_note(rows: list[dict[str, Any]], code: str = "") -> str | None:
+    """Return the note naming the pipelines whose accuracy interval overlaps #1's, or ``None``.
+
+    ``code`` wraps each pipeline name (a backtick for Markdown).
+    """
+    close = [r for r in rows[1:] if r.get("overlaps_best")]
+    if not close:
+        return None
+    names = ", ".join(f"#{r['rank']} {code}{r['pipeline']}{code}" for r in close)
+    return (
+        f"Intervals overlap: not separable at 95 % — the accuracy interval of #1 "
+        f"{code}{rows[0]['pipeline']}{code} overlaps those of {names}."
+    )
 
 
 def mcnemar(best: list[dict[str, Any]], other: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -157,24 +204,13 @@ def _markdown(
     suite: Suite, boards: dict[str, list[dict[str, Any]]], records: list[dict[str, Any]],
     out: Path,
 ) -> str:  # fmt: skip
-    p = suite.protocol
     lines = [f"# Benchmark report — {suite.name}", ""]
     if suite.description:
         lines += [suite.description, ""]
-    proto = {
-        "split": f"train on {p.train_split}, test on {p.test_split}",
-        "holdout": f"stratified holdout, test size {p.test_size}",
-        "subject-holdout": f"subject-independent holdout, test size {p.test_size}",
-        "kfold": f"stratified {p.folds}-fold",
-        "subject-kfold": f"subject-independent {p.folds}-fold",
-        "loso": "leave one subject out",
-        "cross-dataset": f"train on {p.train} ({p.train_split or 'all'}), test on "
-        f"{p.test} ({p.test_split or 'all'}), classes the model lacks: {p.contempt}",
-    }[p.kind]
-    repeats = f", {p.repeats} repeats" if p.repeats > 1 else ""
     lines += [
-        f"Protocol: {proto}{repeats}; seed {suite.seed}. Figures are mean ± sd over "
-        "folds (and repeats).",
+        f"Protocol: {protocol_text(suite)}. Figures are means over folds (and "
+        "repeats): accuracy and macro-F1 with their bootstrap 95 % confidence interval "
+        "[low, high], the others ± sd over folds.",
         "",
     ]
     lines += _history(out)
@@ -196,6 +232,23 @@ def _markdown(
                 "",
             ]
     return "\n".join(lines) + "\n"
+
+
+def protocol_text(suite: Suite) -> str:
+    """Return how a suite picks train and test images: ``"subject-independent 3-fold; seed 0"``."""
+    p = suite.protocol
+    proto = {
+        "split": f"train on {p.train_split}, test on {p.test_split}",
+        "holdout": f"stratified holdout, test size {p.test_size}",
+        "subject-holdout": f"subject-independent holdout, test size {p.test_size}",
+        "kfold": f"stratified {p.folds}-fold",
+        "subject-kfold": f"subject-independent {p.folds}-fold",
+        "loso": "leave one subject out",
+        "cross-dataset": f"train on {p.train} ({p.train_split or 'all'}), test on "
+        f"{p.test} ({p.test_split or 'all'}), classes the model lacks: {p.contempt}",
+    }[p.kind]
+    repeats = f", {p.repeats} repeats" if p.repeats > 1 else ""
+    return f"{proto}{repeats}; seed {suite.seed}"
 
 
 def _history(out: Path) -> list[str]:
@@ -222,22 +275,31 @@ def _board(dataset: str, rows: list[dict[str, Any]], suite: Suite, out: Path) ->
     name, unit = slug(dataset), rows[0]["sample"]  # "image", or "clip" for clip datasets
     lines = [f"## {dataset}", "", f"Chance (the training set's majority class): "
              f"{rows[0]['chance']:.3f}; uniform guess: {1 / len(rows[0]['labels']):.3f}.", "",
-             "| # | pipeline | accuracy | balanced acc. | macro-F1 | top-2 | fit s | "
-             f"ms/{unit} (batch) | ms/{unit} (1) | {unit}s/s | peak MB | size MB | parameters | "
-             "McNemar vs #1 |", "|" + "---|" * 14]  # fmt: skip
+             "| # | pipeline | accuracy [95 % CI] | balanced acc. | macro-F1 [95 % CI] | top-2 | "
+             f"ECE | NLL | Brier | fit s | ms/{unit} (batch) | ms/{unit} (1) | {unit}s/s | "
+             "peak MB | size MB | parameters | McNemar vs #1 |", "|" + "---|" * 17]  # fmt: skip
+    voted = any(row.get("plurality_accuracy") is not None for row in rows)
+    if voted:  # the test set carries annotators' votes (FER+): two more columns
+        lines[-2:] = [lines[-2] + " plurality acc. | CE to votes |", lines[-1] + "---|---|"]
     for row in rows:
         test = row.get("mcnemar")
         versus = "–" if test is None else f"p={test['p']:.3g} (b={test['b']}, c={test['c']})"
         size = None if row["model_bytes"] is None else row["model_bytes"] / 2**20
         lines.append(
-            f"| {row['rank']} | `{row['pipeline']}` | {_pm(row, 'accuracy')} | "
-            f"{_pm(row, 'balanced_accuracy')} | {_pm(row, 'macro_f1')} | "
-            f"{_num(row['top2_accuracy'], '{:.3f}')} | {_num(row['fit_seconds'], '{:.2f}')} | "
+            f"| {row['rank']} | `{row['pipeline']}` | {with_interval(row, 'accuracy')} | "
+            f"{_pm(row, 'balanced_accuracy')} | {with_interval(row, 'macro_f1')} | "
+            f"{_num(row['top2_accuracy'], '{:.3f}')} | {_calibration_cells(row)} | "
+            f"{_num(row['fit_seconds'], '{:.2f}')} | "
             f"{_num(row['predict_ms_per_image'], '{:.3f}')} | "
             f"{_num(row['latency_ms_batch1'], '{:.2f}')} | "
             f"{_num(row['throughput_per_s'], '{:,.0f}')} | {_num(row['peak_rss_mb'], '{:.0f}')} "
             f"| {_num(size, '{:.2f}')} | {_num(row['n_parameters'], '{:,.0f}')} | {versus} |"
         )
+        if voted:
+            lines[-1] += f" {_pm(row, 'plurality_accuracy')} | {_pm(row, 'vote_cross_entropy')} |"
+    if voted:
+        lines += ["", *_votes_key(rows)]
+    lines += ["", *_board_notes(rows)]
     refs = [r for r in suite.references if r.get("dataset") in (None, dataset)]
     if refs:
         lines += [
@@ -286,5 +348,108 @@ def _board(dataset: str, rows: list[dict[str, Any]], suite: Suite, out: Path) ->
         figures / f"{name}-per-class-f1.png",
     )
     lines.append(f"![per-class F1](plots/{path.name})")
+    lines += _reliability_section(rows, dataset, figures, name)
     explained = explanations.section(out, dataset, rows)
     return [*lines, "", *explained] if explained else [*lines, ""]
+
+
+def _votes_key(rows: list[dict[str, Any]]) -> list[str]:
+    """Return the note saying what a leaderboard's vote columns mean (:mod:`.votes`)."""
+    runs = [r for row in rows for r in row["runs"]]
+    scored = "/".join(f"{n:,}" for n in sorted({r.get("votes_n") for r in runs} - {None}))
+    floors = {round(r["vote_entropy"], 3) for r in runs if r.get("vote_entropy") is not None}
+    floor = "/".join(f"{h:.3f}" for h in sorted(floors))
+    floor = f"; the votes' own entropy, {floor}, is the lowest it can be" if floor else ""
+    eps = f"{EPS:.0e}".replace("e-0", "e-")  # 1e-7
+    return [
+        f"Annotators' votes ({scored} test {rows[0]['sample']}s with a vote for a class): "
+        "*accuracy* is against the dataset's labels (for FER+ the majority vote); "
+        "*plurality acc.* counts a prediction right when it is one of the classes with the "
+        "most votes (ties: any of them); *CE to votes* is the mean cross-entropy, in nats, "
+        "of the predicted probabilities to the votes normalised over the classes (unknown and "
+        f"not-a-face votes left out; probabilities clipped at {eps}), lower is better, – for "
+        f"classifiers without probabilities{floor}.",
+    ]
+
+
+def _calibration_cells(row: dict[str, Any]) -> str:
+    """Return the ECE, NLL and Brier cells of a row; "—" for each without probabilities."""
+    return " | ".join(
+        "—" if row.get(key) is None else _pm(row, key) for key in ("ece", "nll", "brier")
+    )
+
+
+def _board_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """Return the notes under a leaderboard: intervals, their overlaps, missing calibration."""
+    runs, samples = rows[0]["runs"], f"{rows[0]['sample']}s"
+    unit = "subjects" if all(r.get("test_subjects") is not None for r in runs) else samples
+    pooled = "" if len(runs) == 1 else ", pooled over folds, around the mean over folds"
+    lines = [
+        f"Intervals: bootstrap 95 % (percentile, {N_RESAMPLES:,} resamples of the test "
+        f"{unit}{pooled}); they cover which test {unit} were drawn, not training on other "
+        "data. ECE: expected calibration error, 15 equal-width bins of the top-class "
+        "confidence; NLL: mean negative log-likelihood of the true class (nats); Brier: "
+        f"mean over test {samples} of the sum over classes of the squared error to the "
+        "one-hot truth (0–2). Lower is better for all three.",
+        "",
+    ]
+    note = overlap_note(rows, code="`")
+    if note:
+        lines += [note, ""]
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        if row.get("ece") is None:
+            why = row.get("calibration_note") or (
+                "no class probabilities stored (recorded before calibration figures existed)"
+            )
+            reasons[why].append(f"#{row['rank']} `{row['pipeline']}`")
+    for why, names in reasons.items():
+        lines += [f"— {', '.join(names)}: {why}.", ""]
+    return lines[:-1]
+
+
+def _pooled_probabilities(runs: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return the test probabilities and true codes of every run, or ``None`` if one lacks them."""
+    if any(r.get("proba") is None for r in runs):
+        return None
+    proba = np.concatenate([np.asarray(r["proba"], dtype=np.float64) for r in runs])
+    y_true = np.concatenate([np.asarray(r["y_true"], dtype=np.int64) for r in runs])
+    known = y_true < proba.shape[1]
+    return proba[known], y_true[known]
+
+
+def _reliability_section(
+    rows: list[dict[str, Any]], dataset: str, figures: Path, name: str
+) -> list[str]:
+    """Draw the reliability diagrams of the top pipelines with probabilities; return the links."""
+    from ferengine.bench import plots
+    from ferengine.calibration import reliability
+
+    drawn = []
+    for row in rows:
+        if len(drawn) == TOP_RELIABILITY:
+            break
+        try:
+            pooled = _pooled_probabilities(row["runs"])
+            bins = None if pooled is None else reliability(*pooled)
+        except ValueError:  # stored probabilities edited by hand: no diagram for this row
+            bins = None
+        if bins is None:
+            continue
+        pooled_note = "" if len(row["runs"]) == 1 else ", folds pooled"
+        path = plots.reliability(
+            bins,
+            f"#{row['rank']} {row['pipeline']}\n{dataset}: ECE {bins.ece:.3f}{pooled_note}",
+            figures / f"{name}-reliability-{row['rank']}.png",
+        )
+        drawn.append(f"![reliability #{row['rank']} {row['pipeline']}](plots/{path.name})")
+    if not drawn:
+        return []
+    return [
+        "",
+        f"Reliability diagrams of the top {len(drawn)} pipelines with class probabilities "
+        "(accuracy against mean top-class confidence in 15 equal-width bins; on the "
+        "diagonal a pipeline is calibrated; bars below it: over-confident):",
+        "",
+        *drawn,
+    ]

@@ -7,7 +7,7 @@ Example (``ferengine/bench/suites/quick.toml`` is the complete built-in one)::
 
     [datasets.synthetic]            # key used in the report
     name = "synthetic"              # dataset plugin
-    params = { seed = 0 }           # plugin parameters; "path" may use ${ENV}
+    params = { seed = 0 }           # plugin parameters; paths may use ${ENV}
     label_space = "valence3"        # optional: map labels before benchmarking
 
     [protocol]
@@ -246,8 +246,18 @@ class DatasetRef:
     base: str = "."  # folder that relative paths resolve against
 
     def resolved(self, path: str | None = None) -> DatasetRef:
-        """Return the reference with its path expanded (``path`` overrides the suite's)."""
+        """Return the reference with its path expanded (``path`` overrides the suite's).
+
+        Other string parameters holding ``${VAR}`` (a second file, such as fer2013's
+        ``ferplus`` votes) are expanded the same way.
+        """
         params = dict(self.params)
+        for name, value in self.params.items():
+            if name != "path" and isinstance(value, str) and "${" in value:
+                try:
+                    params[name] = expand_path(value, Path(self.base))
+                except FerengineError as exc:
+                    raise SuiteError(f"datasets.{self.key}.params.{name}: {exc}") from exc
         if path is not None:
             params["path"] = str(Path(path).resolve())
         elif isinstance(params.get("path"), str):

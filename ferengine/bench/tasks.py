@@ -25,14 +25,18 @@ from ferengine.bench.costs import PeakMemory, count_parameters, latency_ms, save
 from ferengine.bench.folds import Fold
 from ferengine.bench.shared_front import shared_rows, shared_steps
 from ferengine.bench.store import ResultStore
+from ferengine.bench.votes import vote_scores
+from ferengine.calibration import calibration_metrics
 from ferengine.evaluation import metrics
 from ferengine.extractor import AssembledFeature
 from ferengine.sequences import ClipDataset
-from ferengine.step_checks import describe
+from ferengine.step_checks import describe, probabilities_problem
 from ferengine.steps import build_step
 
 #: Single images timed for the batch-size-1 latency.
 LATENCY_SAMPLES = 20
+#: Significant digits of the test probabilities stored in a record (``proba``).
+PROBA_DIGITS = 4
 
 
 @dataclass
@@ -211,7 +215,7 @@ def _score(job: ClassifyJob, cache: FeatureCache) -> dict[str, Any]:
             classifier.fit(entry.train, y_train)
         with stopwatch() as predict_time:
             predicted = np.asarray(classifier.predict(entry.test)).astype(int)
-        scores, top2_note = _scores(classifier, entry.test)
+        scores, method, top2_note = _scores(classifier, entry.test)
         latency = latency_ms(classifier.predict, entry.test, LATENCY_SAMPLES)
     names = train_ds.label_space.names
     out = metrics(y_test, predicted, names, test_ds.label_space.names)
@@ -238,20 +242,27 @@ def _score(job: ClassifyJob, cache: FeatureCache) -> dict[str, Any]:
         feature_shape=front["shape"],
         sample="clip" if isinstance(test_ds, ClipDataset) else "image",
         test_index=fold.test,
+        test_subjects=_subjects(test_ds, fold.test),
         y_true=y_test,
         y_pred=predicted,
     )
     if top2_note is not None:
         out["top2_note"] = top2_note
+    out.update(_calibration(classifier, scores if method == "predict_proba" else None,
+                            y_test, len(names)))  # fmt: skip
+    out.update(vote_scores(scores if method == "predict_proba" else None,
+                           getattr(classifier, "classes_", None), predicted, names,
+                           test_ds.meta, fold.test))  # fmt: skip
     return out
 
 
-def _scores(classifier: Any, X: np.ndarray) -> tuple[np.ndarray | None, str | None]:
-    """Return the per-class scores top-2 accuracy ranks, or ``None`` and why it is skipped.
+def _scores(classifier: Any, X: np.ndarray) -> tuple[np.ndarray | None, str | None, str | None]:
+    """Return the scores top-2 accuracy ranks, the method that gave them, and a note.
 
-    Probabilities where the classifier has them, else decision values (which rank the
-    classes as well); a classifier with neither skips the metric with a note instead of
-    failing the combination.
+    Probabilities where the classifier has them (``method`` ``"predict_proba"``: the
+    calibration figures use them too), else decision values (which rank the classes as
+    well); a classifier with neither skips the metric with a note instead of failing
+    the combination.
     """
     for method in ("predict_proba", "decision_function"):
         if hasattr(classifier, method):
@@ -260,15 +271,62 @@ def _scores(classifier: Any, X: np.ndarray) -> tuple[np.ndarray | None, str | No
             except (AttributeError, NotImplementedError):  # e.g. uncalibrated probabilities
                 continue
             if scores.ndim == 2:
-                return scores, None
-            return None, (
+                return scores, method, None
+            note = (
                 f"top-2 accuracy skipped: {describe(classifier)} gives {method} "
                 f"of shape {scores.shape}, not one score per class"
             )
-    return None, (
+            return None, None, note
+    note = (
         f"top-2 accuracy skipped: {describe(classifier)} has neither predict_proba nor "
         "decision_function"
     )
+    return None, None, note
+
+
+def _subjects(dataset: Any, rows: np.ndarray) -> list[str] | None:
+    """Return the subject of each test sample (the bootstrap's unit), or ``None`` if unknown."""
+    subjects = getattr(dataset, "subjects", None)
+    return None if subjects is None else np.asarray(subjects)[rows].astype(str).tolist()
+
+
+def _calibration(
+    classifier: Any, proba: np.ndarray | None, y_true: np.ndarray, n_classes: int
+) -> dict[str, Any]:
+    """Return ECE, NLL, Brier and the rounded test probabilities, or why there are none.
+
+    ``proba`` (columns in ``classifier.classes_`` order) is spread over the model's
+    ``n_classes`` label codes, classes the classifier never saw getting 0. The figures
+    (:mod:`ferengine.calibration`) come from the full-precision probabilities; the record
+    keeps them rounded to :data:`PROBA_DIGITS` significant digits, for the report's
+    reliability diagrams.
+    """
+    if proba is None:
+        problem = probabilities_problem(classifier) or (
+            f"{describe(classifier)} gives no usable predict_proba"
+        )
+        return {"calibration_note": f"no class probabilities: {problem}"}
+    full = np.zeros((len(proba), n_classes))
+    full[:, np.asarray(classifier.classes_, dtype=int)] = proba
+    try:
+        figures = calibration_metrics(full, y_true)
+    except ValueError as exc:  # negative or all-zero rows: noted, the combination still counts
+        return {"calibration_note": f"no calibration figures: {describe(classifier)}'s "
+                                    f"predict_proba: {exc}"}  # fmt: skip
+    return {**figures, "proba": significant(full, PROBA_DIGITS)}
+
+
+def significant(values: np.ndarray, digits: int) -> np.ndarray:
+    """Round non-negative ``values`` to ``digits`` significant digits (0 stays 0).
+
+    Rounded as an integer over a power of ten, so each value prints in JSON as its
+    short decimal (``0.123``, ``4.56e-05``); small probabilities keep their relative
+    precision (rounding to fixed decimals would make them 0, and the NLL infinite).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    exponent = np.floor(np.log10(np.where(values > 0, values, 1.0)))
+    scale = 10.0 ** np.clip(digits - 1 - exponent, 0, 300)
+    return np.round(values * scale) / scale
 
 
 def _top2(scores: np.ndarray | None, classes: Any, y_true: np.ndarray) -> float | None:

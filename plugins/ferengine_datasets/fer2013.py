@@ -21,6 +21,8 @@ from ferengine.plugin import DatasetPlugin
 
 USAGES = ("Training", "PublicTest", "PrivateTest")
 FERPLUS_EMOTIONS = FERPLUS8.names  # vote columns 2..9 of fer2013new.csv, in this order
+#: The ten vote columns of fer2013new.csv, in file order (``meta["vote_names"]``).
+FERPLUS_VOTE_NAMES = (*FERPLUS_EMOTIONS, "unknown", "NF")
 
 
 def _read_text(path: Path) -> bytes:
@@ -76,7 +78,10 @@ class FER2013(DatasetPlugin):
     ferplus : str or Path, optional
         Microsoft's ``fer2013new.csv``: replaces the labels by the majority of the 10
         annotator votes in the 8-class FER+ space (``ferplus8``, with contempt).
-        Rows are matched to the CSV in order within each Usage.
+        Rows are matched to the CSV in order within each Usage. The votes themselves
+        are kept: ``meta["votes"]`` (per image, N×10, in the file's column order) and
+        ``meta["vote_names"]`` (the ten column names: the eight emotions, ``unknown``,
+        ``NF``), which the benchmark scores against.
     ferplus_unknown : {"drop", "keep"}
         Rows whose top vote is ``unknown``: drop them, or keep their best emotion.
         Rows whose top vote is ``NF`` (not a face) or with no image name are always dropped.
@@ -230,11 +235,13 @@ class FER2013(DatasetPlugin):
                     f"{count}; FER+ labels must come from the matching fer2013new.csv"
                 )
         codes = np.full(len(ds), -1, dtype=np.int64)
+        kept_votes = np.zeros((len(ds), len(FERPLUS_VOTE_NAMES)))
         dropped = {"not_face": 0, "unknown": 0, "tie": 0}
         for k, lineno in enumerate(rows):
             usage, pos = csv_pos[lineno]
             j = ferplus_by_usage[usage][pos]
             v = votes[j][1]
+            kept_votes[k] = v
             emo = v[:8]
             top = emo.max()
             if not names[j] or v[9] >= max(top, v[8]) or v.sum() == 0:
@@ -255,8 +262,14 @@ class FER2013(DatasetPlugin):
             raise DatasetError(f"{source}: the FER+ votes drop every row ({counts})")
         with_votes = replace(
             ds,
-            meta={**ds.meta, "ferplus_dropped": dropped, "fer2013_labels": ds.labels},
-            per_sample=ds.per_sample | {"fer2013_labels"},
+            meta={
+                **ds.meta,
+                "ferplus_dropped": dropped,
+                "fer2013_labels": ds.labels,
+                "votes": kept_votes,
+                "vote_names": list(FERPLUS_VOTE_NAMES),
+            },
+            per_sample=ds.per_sample | {"fer2013_labels", "votes"},
         )
         return replace(
             with_votes.subset(keep), labels=codes[keep], label_space=FERPLUS8, source=source

@@ -1,4 +1,4 @@
-"""Entry point of the built-in meta-classifiers (test-time augmentation, fusion, class tree)."""
+"""Entry point of the built-in meta-classifiers (TTA, fusion, class tree, temperature)."""
 
 from ferengine import hookimpl
 
@@ -8,7 +8,8 @@ def ferengine_register_classifiers():
     """Register the classifiers built from other steps."""
     from ferengine_ensembles.clip_fusion import ClipFrames, ClipFusion
     from ferengine_ensembles.fusion import Fusion
+    from ferengine_ensembles.temperature import Temperature
     from ferengine_ensembles.tree import ClassifierTree
     from ferengine_ensembles.tta import TTA
 
-    return [ClassifierTree, TTA, Fusion, ClipFrames, ClipFusion]
+    return [ClassifierTree, TTA, Fusion, ClipFrames, ClipFusion, Temperature]

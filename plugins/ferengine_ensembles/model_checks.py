@@ -34,6 +34,24 @@ def check_clip_frames(est: Any) -> None:
         _same_classes(est, est.estimator_, "estimator_.classes_")
 
 
+@register_check(f"{_PACKAGE}.temperature.Temperature")
+def check_temperature(est: Any) -> None:
+    """Check the temperature is a positive number and the classifier's classes are the model's.
+
+    The classifier, fitted on part of the training samples, may lack a class of
+    ``classes_`` (its column is then 0), never have one more.
+    """
+    if not hasattr(est, "estimator_"):
+        return
+    labels = _sorted_classes(est)
+    temperature = getattr(est, "temperature_", None)
+    if not isinstance(temperature, float) or not np.isfinite(temperature) or temperature <= 0:
+        raise FieldError("temperature_", f"= {temperature!r} is not a positive finite float")
+    inner = check_array(np.asarray(est.estimator_.classes_), "estimator_.classes_", ndim=1)
+    if not np.isin(inner, labels).all() or len(np.unique(inner)) != len(inner):
+        raise FieldError("estimator_.classes_", "are not distinct classes of classes_")
+
+
 @register_check(f"{_PACKAGE}.fusion.Fusion")
 def check_fusion(est: Any) -> None:
     """Check the members predict the model's classes and the weights or meta-learner fit them.
