@@ -3,6 +3,7 @@
 from ferengine import hookimpl
 from ferengine_classic.classifiers.boosting import XGBoost
 from ferengine_classic.classifiers.kernel_svm import SVMKernel
+from ferengine_classic.classifiers.local import LocalSVM
 from ferengine_classic.classifiers.logistic import Logistic
 from ferengine_classic.classifiers.mlp import MLP
 from ferengine_classic.classifiers.neighbors import KNN
@@ -29,5 +30,5 @@ def ferengine_register_classifiers():
     """Register the built-in classifiers."""
     return [
         Logistic, SVMLinear, SVMRBF, SVMKernel, DecisionTree, RandomForest, ExtraTrees,
-        XGBoost, KNN, MLP,
+        XGBoost, KNN, MLP, LocalSVM,
     ]  # fmt: skip
