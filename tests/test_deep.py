@@ -44,7 +44,8 @@ def fitted(faces):
 
 # --- zoo ---------------------------------------------------------------------------------
 ZOO = {"compact": 48, "lenet": 48, "vgg": 48, "vgg1024": 48, "small32": 32, "bkstart": 48,
-       "bkvgg12": 42, "resnet18": 48, "densenet": 48}  # fmt: skip
+       "bkvgg12": 42, "resnet18": 48, "densenet": 48, "mobilenet-v2": 48, "mini-xception": 48,
+       "xception": 48}  # fmt: skip
 
 
 def test_the_zoo_is_registered_with_native_sizes():
@@ -63,6 +64,13 @@ def test_every_architecture_maps_faces_to_class_scores(arch):
         x = torch.randint(0, 256, (2, 1, size, size), dtype=torch.uint8)
         assert net(x).shape == (2, 7)
         assert net.embed(x).shape == (2, net.embedding_size)
+
+
+def test_mini_xception_is_about_as_small_as_the_papers():
+    net = network(registry.create("architecture", "mini-xception"), 7, 1, 48)
+    assert 45_000 < sum(p.numel() for p in net.parameters()) < 65_000  # paper: 60k (Keras)
+    separable = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1]
+    assert len(separable) == 8  # two depthwise convs in each of the four modules
 
 
 def test_small32_has_about_367k_parameters():

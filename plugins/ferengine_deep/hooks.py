@@ -45,8 +45,10 @@ def ferengine_register_architectures():
         ResNet18,
         Small32,
     )
+    from ferengine_deep.zoo_separable import MiniXception, MobileNetV2, Xception
 
-    return [Compact, LeNet, VGG, VGG1024, Small32, BKStart, BKVGG12, ResNet18, DenseNet]
+    return [Compact, LeNet, VGG, VGG1024, Small32, BKStart, BKVGG12, ResNet18, DenseNet,
+            MobileNetV2, MiniXception, Xception]  # fmt: skip
 
 
 @hookimpl

@@ -96,10 +96,11 @@ def network(architecture: Architecture, n_classes: int, channels: int, size: int
     return FERNet(Normalize(normalize, channels, size), features, head)
 
 
-def conv_bn(cin: int, cout: int, kernel: int = 3) -> list[nn.Module]:
-    """Convolution ('same' padding, no bias) → batch norm → ReLU."""
+def conv_bn(cin: int, cout: int, kernel: int = 3,
+            act: type[nn.Module] = nn.ReLU) -> list[nn.Module]:  # fmt: skip
+    """Convolution ('same' padding, no bias) → batch norm → ``act`` (ReLU)."""
     return [nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False),
-            nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]  # fmt: skip
+            nn.BatchNorm2d(cout), act(inplace=True)]  # fmt: skip
 
 
 def vgg_blocks(channels: int, plan: list[list[int]], dropout: float = 0.0) -> list[nn.Module]:
@@ -164,3 +165,63 @@ class DenseLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Input and new features, side by side."""
         return torch.cat([x, self.body(x)], dim=1)
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block: 1×1 expansion, 3×3 depthwise, 1×1 linear projection, residual.
+
+    The residual is added when the block keeps the shape (stride 1, same channels).
+    """
+
+    def __init__(self, cin: int, cout: int, stride: int, expansion: int) -> None:
+        super().__init__()
+        hidden = cin * expansion
+        expand = [] if expansion == 1 else conv_bn(cin, hidden, 1, nn.ReLU6)
+        self.body = nn.Sequential(
+            *expand,
+            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),
+            nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout),
+        )  # fmt: skip
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the block's output, plus its input when shapes match."""
+        out = self.body(x)
+        return x + out if self.residual else out
+
+
+class SeparableConv(nn.Sequential):
+    """Depthwise 3×3 then pointwise 1×1 convolution, batch norm (Xception's separable conv)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(
+            nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False),
+            nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout),
+        )  # fmt: skip
+
+
+class XceptionModule(nn.Module):
+    """Xception residual module: ReLU → separable conv, ``repeats`` times, then a 3×3/2 pool.
+
+    The shortcut is a stride-2 1×1 convolution with batch norm (``downsample``), or the
+    identity (or a 1×1 convolution when the width changes) without downsampling.
+    """
+
+    def __init__(self, cin: int, cout: int, repeats: int = 2, downsample: bool = True) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(repeats):
+            layers += [nn.ReLU(), SeparableConv(cin if i == 0 else cout, cout)]
+        if downsample:
+            layers.append(nn.MaxPool2d(3, 2, padding=1))
+        self.body = nn.Sequential(*layers)
+        stride = 2 if downsample else 1
+        self.skip = (
+            nn.Identity() if stride == 1 and cin == cout
+            else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the module's output plus its shortcut."""
+        return self.body(x) + self.skip(x)
