@@ -445,6 +445,90 @@ def evaluate_cmd(
     _print_metrics(result, f"{model} on {dataset_name}" + (f" / {split}" if split else ""))
 
 
+@main.command("export")
+@click.argument("model")
+@click.option("--format", "fmt", default="onnx", show_default=True, help="Form to export to.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Model file to write.")
+@click.option("--quantize", default=None, help="Quantise the exported network (int8).")
+@click.option(
+    "--calibration-images",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Training images that calibrate --quantize.",
+)
+@click.option(
+    "--dataset",
+    "dataset_name",
+    default="fer2013",
+    show_default=True,
+    help="Dataset plugin of the calibration images.",
+)
+@click.option("--data", "data_path", default=None, help="Where the calibration dataset lies.")
+@click.option(
+    "--split", default="Training", show_default=True, help="Split the calibration images come from."
+)
+@param_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def export_cmd(
+    ctx: click.Context,
+    model: str,
+    fmt: str,
+    out: Path,
+    quantize: str | None,
+    calibration_images: int,
+    dataset_name: str,
+    data_path: str | None,
+    split: str,
+    params: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Export saved MODEL's network to another runtime and save it as a model file.
+
+    MODEL is a model file or a registered model's name ("default") whose final step is
+    a torch image classifier (cnn). --format onnx writes a model whose network runs on
+    onnxruntime (the onnx extra); ferengine predict --model OUT and ferengine.load use
+    it as any model. --quantize int8 also quantises it, calibrated on
+    --calibration-images images of --split of --dataset (read from --data).
+    """
+    from ferengine.export import calibration_images as pick_images
+    from ferengine.export import export_model
+    from ferengine.persistence import save
+
+    calibration = None
+    given = click.core.ParameterSource.COMMANDLINE
+    if (
+        quantize is not None
+        and data_path is None
+        and ctx.get_parameter_source("dataset_name") != given
+    ):
+        raise click.UsageError(
+            f"--quantize {quantize} needs calibration images: give --data PATH (and "
+            "--dataset NAME unless it is fer2013)"
+        )
+    try:
+        if quantize is not None:
+            ds = load_dataset_arg(dataset_name, data_path, params, path_option="--data")
+            calibration = pick_images(ds, calibration_images, split)
+        exported = export_model(model, fmt, quantize=quantize, calibration=calibration)
+    except (FerengineError, ValueError, TypeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    info = {"export": {"source": str(model), "format": fmt, "quantize": quantize}}
+    if calibration is not None:
+        info["export"]["calibration"] = {
+            "dataset": dataset_name,
+            "split": split,
+            "images": len(calibration),
+        }
+    save(exported, out, info=info)
+    if as_json:
+        click.echo(json.dumps({**info["export"], "model": str(out)}, indent=2))
+        return
+    console.print(f"exported {model} to {fmt}" + (f" ({quantize})" if quantize else "")
+                  + f"; saved {out}")  # fmt: skip
+
+
 @main.group("models", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context

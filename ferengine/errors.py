@@ -45,7 +45,7 @@ class MissingProbabilitiesError(FerengineError, ValueError):
 
 
 class UnsupportedModelError(FerengineError, ValueError):
-    """An explainer cannot explain this model; the message names the method, the model and why."""
+    """An explainer or an export cannot handle this model; the message says which, and why."""
 
 
 class FerengineWarning(UserWarning):

@@ -17,7 +17,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,7 +99,9 @@ def atomic_dir(folder: str | Path) -> Iterator[Path]:
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    # not mkdtemp: its folders are private (0700); this one gets the umask's permissions
+    tmp = folder.with_name(f".{folder.name}.{secrets.token_hex(6)}.tmp")
+    tmp.mkdir()
     try:
         yield tmp
         for item in tmp.rglob("*"):

@@ -12,6 +12,7 @@ pytest.importorskip("skorch")
 
 from ferengine_deep import augment as aug  # noqa: E402
 from ferengine_deep.layers import Normalize, network  # noqa: E402
+from sklearn.base import clone  # noqa: E402
 
 import ferengine  # noqa: E402
 from ferengine import registry, runtime, splits  # noqa: E402
@@ -502,3 +503,17 @@ def test_softmax_head_learns_and_round_trips(tmp_path):
     assert head.score(X[200:], y[200:]) > 0.6
     again = ferengine.load(ferengine.save(head, tmp_path / "head.fer"))
     assert np.allclose(again.predict_proba(X[200:]), head.predict_proba(X[200:]))
+
+
+def test_a_model_saved_before_a_parameter_existed_takes_its_default(fitted, tmp_path):
+    """The shipped model predates the recipe options (mixup, ema…): it loads, clones and saves."""
+    old = dict(fitted.__getstate__())
+    for name in ("mixup", "cutmix", "ema"):
+        old.pop(name)  # as a file written before these parameters existed
+    restored = type(fitted).__new__(type(fitted))
+    restored.__setstate__(old)
+    params = restored.get_params()
+    assert params["mixup"] == 0 and params["cutmix"] == 0 and params["ema"] is None
+    clone(restored)
+    ferengine.save(restored, tmp_path / "old.fer")
+    assert ferengine.load(tmp_path / "old.fer").get_params()["ema"] is None

@@ -269,9 +269,12 @@ def test_a_run_on_voted_data_records_and_reports_the_vote_metrics(tmp_path):
     assert {r["votes_n"] for r in table} == {"2"}
     report = (out / "report.md").read_text()
     header = next(line for line in report.splitlines() if line.startswith("| # | pipeline"))
-    assert header.endswith("| plurality acc. | CE to votes |")
+    assert "| Brier | plurality acc. | CE to votes |" in header  # report.html's order
+    heads = [c.strip() for c in header.strip("|").split("|")]
     svm_line = next(line for line in report.splitlines() if "→ svm-linear`" in line)
-    assert svm_line.endswith(f" {svm['plurality_accuracy']:.3f} | – |")
+    cells = [c.strip() for c in svm_line.strip("|").split("|")]
+    assert cells[heads.index("plurality acc.")] == f"{svm['plurality_accuracy']:.3f}"
+    assert cells[heads.index("CE to votes")] == "–"
     assert "Annotators' votes (2 test images with a vote for a class)" in report
     assert f"the votes' own entropy, {logistic['vote_entropy']:.3f}, is the lowest" in report
 

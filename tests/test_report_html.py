@@ -16,8 +16,9 @@ from click.testing import CliRunner
 from matplotlib.figure import Figure
 
 from ferengine.bench import RunOptions, parse_suite, run_suite, write_report
+from ferengine.bench.columns import COLUMNS
 from ferengine.bench.report import leaderboards
-from ferengine.bench.report_html import COLUMNS, write_html
+from ferengine.bench.report_html import write_html
 from ferengine.bench.store import ResultStore
 from ferengine.bench.suite import load_suite
 from ferengine.bench.uncertainty import Interval
@@ -101,13 +102,14 @@ def hand_made(tmp_path):
     """A results folder with a suite, a plot, and hand-made leaderboards and records."""
     suite = parse_suite(SUITE, "tiny.toml", tmp_path, check_plugins=False)
     rows = [
-        _row(1, "pixels → logistic", 0.9, accuracy_dedup=0.85, accuracy_dedup_sd=0.02),
+        _row(1, "pixels → logistic", 0.9, novel_score=0.85, novel_score_sd=0.02),
         _row(2, HOSTILE, 0.8),
         _row(3, "pixels → knn", 0.7, ece=0.05),
     ]
     records = [
         {"dataset": "synthetic", "status": "ok", "repeat": 0, "fold": 0,
-         "duplicates": {"exact": 3, "near": 5}},
+         "n": 30, "dup_exact": 3, "dup_near": 5, "n_dedup": 22, "dedupe": "none",
+         "dedupe_dropped": 0},
         {"dataset": "synthetic", "status": "failed", "pipeline": "broken", "repeat": 0,
          "fold": 1, "error": "ValueError: n_neighbors <= n_samples_fit",
          "traceback": "Traceback (most recent call last):\n  <b>boom</b>"},
@@ -155,12 +157,12 @@ def test_report_html_holds_every_row_and_the_figures_that_exist(hand_made):
     suite, boards, records, out = hand_made
     text = write_html(suite, boards, records, out).read_text(encoding="utf-8")
     assert Page(text).leaderboard_rows == [r["pipeline"] for r in boards["synthetic"]]
-    assert "accuracy_dedup" in text  # a new averaged figure gets a column before a name
+    assert "novel_score" in text  # a new averaged figure gets a column before a name
     assert "0.850" in text and "[0.800, 1.000]" in text  # figure, interval
     shown = {c.header for c in COLUMNS if c.header in text}
     assert "plurality acc." not in shown and "ECE" in shown  # no row has vote figures
     assert "kNN shows 0" in text and "McNemar" in text and "b counts" in text  # the key
-    assert "duplicates.exact" in text and "duplicates.near" in text  # counts the records carry
+    assert "exact copies" in text and '<td class="num">22</td>' in text  # counts per fold
     assert "<details><summary><code>broken</code>" in text  # failures folded
     assert "pooled over folds" in text  # the confusion counts say how they were summed
     assert "name = &quot;tiny&quot;" in text  # the suite as run, escaped

@@ -83,7 +83,7 @@ def bench_cmd(
     from ferengine.bench.explanations import explain_run
     from ferengine.bench.lock import folder_lock
     from ferengine.bench.record import refresh_report
-    from ferengine.bench.report import leaderboards, overlap_note, with_interval
+    from ferengine.bench.report import leaderboards, overlap_note
     from ferengine.bench.runner import line_printer
 
     console = Console(width=None if sys.stdout.isatty() else 140)
@@ -130,17 +130,7 @@ def bench_cmd(
     )
 
     for dataset, rows in leaderboards(load_suite(out / "suite.toml"), _records(out)).items():
-        table = Table(title=f"{suite.name} — {dataset}")
-        unit = rows[0]["sample"] if rows else "image"
-        for col in ("#", "pipeline", "accuracy [95 % CI]", "macro-F1 [95 % CI]", "ECE", "fit s",
-                    f"ms/{unit}"):  # fmt: skip
-            table.add_column(col, justify="left" if col == "pipeline" else "right")
-        for row in rows[:15]:
-            ece = "—" if row["ece"] is None else f"{row['ece']:.3f}"
-            table.add_row(str(row["rank"]), row["pipeline"], with_interval(row, "accuracy"),
-                          with_interval(row, "macro_f1"), ece, f"{row['fit_seconds']:.2f}",
-                          f"{row['predict_ms_per_image']:.3f}")  # fmt: skip
-        console.print(table)
+        _print_leaderboard(console, f"{suite.name} — {dataset}", rows)
         note = overlap_note(rows)
         if note:
             console.print(note, soft_wrap=True, markup=False, highlight=False)
@@ -148,6 +138,45 @@ def bench_cmd(
     _print_page(console, report)
     if summary.failed:
         sys.exit(1)
+
+
+#: Rows of a leaderboard printed in the terminal (report.md and report.html show all).
+TERMINAL_ROWS = 15
+#: Figures of the terminal leaderboard (headers and formats from report.md's columns).
+_TERMINAL_FIGURES = ("accuracy", "macro_f1", "ece", "fit_seconds", "predict_ms_per_image")
+
+
+def _print_leaderboard(console: Console, title: str, rows: list[dict]) -> None:
+    """Print the top :data:`TERMINAL_ROWS` of a leaderboard; say so when some are left out."""
+    from dataclasses import replace
+
+    from ferengine.bench.columns import COLUMNS, PIPELINE, RANK
+    from ferengine.bench.report import cell
+
+    unit = rows[0]["sample"] if rows else "image"
+    # no "± sd" here: the terminal is narrow, report.md has it
+    columns = [replace(c, sd=False) for key in _TERMINAL_FIGURES for c in COLUMNS if c.key == key]
+    shown = rows[:TERMINAL_ROWS]
+    caption = None
+    if len(shown) < len(rows):
+        caption = f"{len(shown)} of {len(rows)} pipelines shown; all in report.md and report.html"
+    body = [[str(row["rank"]), row["pipeline"], *(cell(c, row) for c in columns)] for row in shown]
+    heads = [RANK[0], PIPELINE[0], *(c.header.format(unit=unit) for c in columns)]
+    natural = [max([len(head)] + [len(r[i]) for r in body]) for i, head in enumerate(heads)]
+    narrow = console.width < sum(n + 3 for n in natural) + 1  # cells, padding and rules
+    table = Table(title=title, caption=caption)
+    for i, head in enumerate(heads):
+        if i == 1:  # whole names, folded where they must be, never cut short
+            table.add_column(head, overflow="fold")
+            continue
+        # narrow: a figure column no wider than its value or a header word (rich would give
+        # spare room to the widest headers); intervals wrap at their spaces
+        width = max([len(r[i]) for r in body] + [len(w) for w in head.split()])
+        capped = narrow and " [" not in head
+        table.add_column(head, justify="right", max_width=width if capped else None)
+    for cells in body:
+        table.add_row(*cells)
+    console.print(table)
 
 
 def _compare(a: str, b: str, out: Path | None, console: Console) -> None:

@@ -1,4 +1,9 @@
-"""Datasets of a suite, loaded once per process, and the folds of its protocol."""
+"""Datasets of a suite, loaded once per process, and the folds of its protocol.
+
+Each fold also carries its :class:`~ferengine.bench.leaks.Leaks`: which test images a
+training image of the fold copies, after the training copies ``[protocol] dedupe`` names
+were dropped (done here, so the feature cache keys follow the training rows kept).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import numpy as np
 
 import ferengine
 from ferengine import splits
+from ferengine.bench.leaks import SETTINGS, Fingerprints, Leaks, fingerprints, fold_leaks, match
 from ferengine.bench.store import set_aside
 from ferengine.bench.suite import DatasetRef, Protocol, SuiteError
 from ferengine.dataset import FaceDataset
@@ -37,6 +43,10 @@ class Side:
         """Load the dataset this side reads, once per process (workers reuse it)."""
         return _load(_ByContent(self))
 
+    def fingerprints(self) -> Fingerprints | None:
+        """Hash this side's images, once per process; ``None`` for clip datasets."""
+        return _fingerprints(_ByContent(self))
+
 
 @dataclass
 class Fold:
@@ -48,6 +58,7 @@ class Fold:
     test_side: Side
     train: np.ndarray
     test: np.ndarray
+    leaks: Leaks | None = None  # copies of test images in training; None for clip datasets
 
 
 class _ByContent:
@@ -66,6 +77,12 @@ class _ByContent:
 @functools.lru_cache(maxsize=4)
 def _load(side: _ByContent) -> FaceDataset:
     return _read(side.side)
+
+
+@functools.lru_cache(maxsize=4)
+def _fingerprints(side: _ByContent) -> Fingerprints | None:
+    ds = side.side.load()
+    return fingerprints(ds.images) if isinstance(ds, FaceDataset) else None
 
 
 def _read(side: Side) -> FaceDataset:
@@ -96,7 +113,7 @@ def make_folds(
         test_ds = test_side.load()
         train = _rows(train_ds, protocol.train_split, "train_split")
         test = _rows(test_ds, protocol.test_split, "test_split")
-        return [Fold(0, 0, train_side, test_side, train, test)]
+        return with_leaks([Fold(0, 0, train_side, test_side, train, test)], protocol.dedupe)
     side = Side(datasets[key])
     ds = side.load()
     folds = []
@@ -106,7 +123,32 @@ def make_folds(
         folds += [Fold(repeat, i, side, side, tr, te) for i, (tr, te) in enumerate(pairs)]
         if protocol.kind in ("split", "loso"):
             break  # deterministic protocols: repeats would repeat the same numbers
-    return folds
+    return with_leaks(folds, protocol.dedupe)
+
+
+def with_leaks(folds: list[Fold], dedupe: str) -> list[Fold]:
+    """Return ``folds`` (of one pair of sides) with their leaks, training copies dropped.
+
+    Raises
+    ------
+    SuiteError
+        ``dedupe`` asks to drop copies from a clip dataset, which is not hashed.
+    """
+    first = folds[0]
+    same = first.test_side == first.train_side
+    train = first.train_side.fingerprints()
+    test = None if same else first.test_side.fingerprints()
+    if train is None or (test is None and not same):
+        if dedupe != "none":
+            raise SuiteError(f"protocol.dedupe = {dedupe!r}: clip datasets are not hashed, so "
+                             "their copies cannot be dropped; use dedupe = \"none\"")  # fmt: skip
+        return folds
+    matches = match(train, test)
+    out = []
+    for fold in folds:
+        rows, leaks = fold_leaks(matches, fold.train, fold.test, dedupe)
+        out.append(replace(fold, train=rows, leaks=leaks))
+    return out
 
 
 def cached_folds(
@@ -118,7 +160,7 @@ def cached_folds(
     workers load the data only for tasks that still have to run.
     """
     ident = joblib.hash([key, {k: r.describe() for k, r in datasets.items()},
-                         repr(protocol), seed])  # fmt: skip
+                         repr(protocol), seed, SETTINGS])  # fmt: skip
     path = Path(root) / f"{ident}.npz"
     if path.is_file():
         try:
@@ -133,10 +175,12 @@ def cached_folds(
         "test": first.test_side.ref.key,
         "space": None if space is None else [space.name, list(space.names)],
         "folds": [[f.repeat, f.index] for f in folds],
+        "leaks": [None if f.leaks is None else [f.leaks.dropped, f.leaks.dedupe] for f in folds],
     }
     arrays = {
         f"{side}{i}": getattr(f, side) for i, f in enumerate(folds) for side in ("train", "test")
     }
+    arrays.update({f"copies{i}": f.leaks.copies for i, f in enumerate(folds) if f.leaks})
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez(tmp, meta=json.dumps(meta), **arrays)
     return folds
@@ -156,8 +200,10 @@ def _read_folds(path: Path, datasets: dict[str, DatasetRef], protocol: Protocol)
                                 table=tuple(sorted(protocol.mapping.items())))  # fmt: skip
             if space is None:
                 test_side = train_side
+            found = meta["leaks"][i]
+            leaks = None if found is None else Leaks(stored[f"copies{i}"], *found)
             folds.append(Fold(repeat, index, train_side, test_side,
-                              stored[f"train{i}"], stored[f"test{i}"]))  # fmt: skip
+                              stored[f"train{i}"], stored[f"test{i}"], leaks))  # fmt: skip
     return folds
 
 

@@ -16,6 +16,16 @@ from typing import Any
 
 import numpy as np
 
+from ferengine.bench.columns import (
+    DASH,
+    MCNEMAR,
+    PIPELINE,
+    RANK,
+    Column,
+    key_items,
+    number,
+    shown_columns,
+)
 from ferengine.bench.store import ResultStore, read_history
 from ferengine.bench.suite import Suite, SuiteError, parse_suite
 from ferengine.bench.uncertainty import N_RESAMPLES, Interval, bootstrap_intervals
@@ -26,7 +36,8 @@ from ferengine.fileio import write_atomic
 CSV_COLUMNS = (
     "task", "dataset", "pipeline", "repeat", "fold", "status", "n_train", "n",
     "accuracy", "balanced_accuracy", "macro_f1", "top2_accuracy", "chance",
-    "ece", "nll", "brier",
+    "dup_exact", "dup_near", "n_dedup", "accuracy_dedup", "macro_f1_dedup", "dedupe",
+    "dedupe_dropped", "ece", "nll", "brier",
     "plurality_accuracy", "vote_cross_entropy", "vote_entropy", "votes_n",
     "fit_seconds", "feature_fit_seconds", "classifier_fit_seconds", "predict_ms_per_image",
     "latency_ms_batch1", "throughput_per_s", "peak_rss_mb", "model_bytes", "n_parameters",
@@ -36,10 +47,12 @@ _MEANS = (
     "accuracy", "balanced_accuracy", "macro_f1", "top2_accuracy", "fit_seconds",
     "predict_ms_per_image", "latency_ms_batch1", "throughput_per_s", "peak_rss_mb",
     "model_bytes", "n_parameters", "chance", "plurality_accuracy", "vote_cross_entropy",
-    "ece", "nll", "brier",
+    "ece", "nll", "brier", "accuracy_dedup", "macro_f1_dedup",
 )  # fmt: skip
 #: Rows of the leaderboard whose confusion matrices are drawn / whose F1 bars are shown.
 TOP_CONFUSION, TOP_F1 = 3, 5
+#: Rows of the leaderboard in report.md's per-class F1 table (report.html shows all).
+TOP_PER_CLASS = 10
 #: Pipelines with probabilities whose reliability diagrams are drawn, per leaderboard.
 TOP_RELIABILITY = 3
 _PER_RECORD = ("test_index", "test_subjects", "y_true", "y_pred", "proba")
@@ -125,14 +138,6 @@ def leaderboards(suite: Suite, records: list[dict[str, Any]]) -> dict[str, list[
     return boards
 
 
-def with_interval(row: dict[str, Any], key: str) -> str:
-    """Return a leaderboard row's figure with its 95 % interval: ``"0.612 [0.596, 0.628]"``."""
-    if row.get(key) is None:
-        return "–"
-    interval: Interval | None = row.get("intervals", {}).get(key)
-    return f"{row[key]:.3f}" if interval is None else f"{row[key]:.3f} {interval}"
-
-
 def overlap_note(rows: list[dict[str, Any]], code: str = "") -> str | None:
     """Return the note naming the pipelines whose accuracy interval overlaps #1's, or ``None``.
 
@@ -195,6 +200,22 @@ def _num(value: Any, fmt: str) -> str:
     return "–" if value is None else fmt.format(value)
 
 
+def cell(column: Column, row: dict[str, Any]) -> str:
+    """Return a leaderboard cell: the mean with its interval, or ± sd over folds, or "–"."""
+    value = number(row.get(column.key))
+    if value is None:
+        return "–"
+    text = column.fmt.format(value * column.scale)
+    interval: Interval | None = (row.get("intervals") or {}).get(column.key)
+    if interval is not None:
+        low, high = (column.fmt.format(v * column.scale) for v in (interval.low, interval.high))
+        return f"{text} [{low}, {high}]"
+    sd = number(row.get(f"{column.key}_sd"))
+    if column.sd and row.get("folds", 1) > 1 and sd is not None:
+        return f"{text} ± {column.fmt.format(sd * column.scale)}"
+    return text
+
+
 def slug(text: str) -> str:
     """Return ``text`` as a lower-case file-name part: ``"train→ck"`` -> ``"train-ck"``."""
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
@@ -212,6 +233,7 @@ def _markdown(
         "repeats): accuracy and macro-F1 with their bootstrap 95 % confidence interval "
         "[low, high], the others ± sd over folds.",
         "",
+        *key_markdown(boards),
     ]
     lines += _history(out)
     for dataset, rows in boards.items():
@@ -234,6 +256,42 @@ def _markdown(
     return "\n".join(lines) + "\n"
 
 
+def confusion_pooling(row: dict[str, Any], unit: str, repeats: int = 1, short: bool = False) -> str:
+    """Return how a leaderboard row's confusion counts were pooled over its folds.
+
+    ``short``: a few words for a picture's title ("counts summed over 3 folds").
+    """
+    n = row["folds"]
+    if short:
+        return "counts of the one test set" if n == 1 else f"counts summed over {n} folds"
+    if n == 1:
+        return f"the counts are those of the one test set (each test {unit} once)"
+    if repeats == 1:
+        return (f"the counts are pooled over folds: summed over the {n} folds' test sets, "
+                f"each test {unit} counted once")  # fmt: skip
+    return (f"the counts are pooled over folds: summed over the {n} test sets of {repeats} "
+            f"repeats, each test {unit} counted once per repeat")  # fmt: skip
+
+
+def key_markdown(boards: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Return the key to the leaderboards' columns as Markdown lines (the one report.html shows).
+
+    Empty when no leaderboard has a row.
+    """
+    units = sorted({rows[0]["sample"] for rows in boards.values() if rows})
+    if not units:
+        return []
+    items = key_items(boards, "/".join(units))
+    return [
+        "## Key to the columns",
+        "",
+        *(f"- **{term}**: {text}." for term, text in items),
+        "",
+        DASH,
+        "",
+    ]
+
+
 def protocol_text(suite: Suite) -> str:
     """Return how a suite picks train and test images: ``"subject-independent 3-fold; seed 0"``."""
     p = suite.protocol
@@ -248,7 +306,8 @@ def protocol_text(suite: Suite) -> str:
         f"{p.test} ({p.test_split or 'all'}), classes the model lacks: {p.contempt}",
     }[p.kind]
     repeats = f", {p.repeats} repeats" if p.repeats > 1 else ""
-    return f"{proto}{repeats}; seed {suite.seed}"
+    dedupe = "" if p.dedupe == "none" else f"; training copies of test images dropped ({p.dedupe})"
+    return f"{proto}{repeats}{dedupe}; seed {suite.seed}"
 
 
 def _history(out: Path) -> list[str]:
@@ -274,32 +333,20 @@ def _board(dataset: str, rows: list[dict[str, Any]], suite: Suite, out: Path) ->
 
     name, unit = slug(dataset), rows[0]["sample"]  # "image", or "clip" for clip datasets
     lines = [f"## {dataset}", "", f"Chance (the training set's majority class): "
-             f"{rows[0]['chance']:.3f}; uniform guess: {1 / len(rows[0]['labels']):.3f}.", "",
-             "| # | pipeline | accuracy [95 % CI] | balanced acc. | macro-F1 [95 % CI] | top-2 | "
-             f"ECE | NLL | Brier | fit s | ms/{unit} (batch) | ms/{unit} (1) | {unit}s/s | "
-             "peak MB | size MB | parameters | McNemar vs #1 |", "|" + "---|" * 17]  # fmt: skip
-    voted = any(row.get("plurality_accuracy") is not None for row in rows)
-    if voted:  # the test set carries annotators' votes (FER+): two more columns
-        lines[-2:] = [lines[-2] + " plurality acc. | CE to votes |", lines[-1] + "---|---|"]
+             f"{rows[0]['chance']:.3f}; uniform guess: {1 / len(rows[0]['labels']):.3f}.",
+             ""]  # fmt: skip
+    columns = shown_columns(rows)  # those of report.html, described in the key at the top
+    heads = [RANK[0], PIPELINE[0], *(c.header.format(unit=unit) for c in columns), MCNEMAR[0]]
+    lines += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for row in rows:
         test = row.get("mcnemar")
         versus = "–" if test is None else f"p={test['p']:.3g} (b={test['b']}, c={test['c']})"
-        size = None if row["model_bytes"] is None else row["model_bytes"] / 2**20
-        lines.append(
-            f"| {row['rank']} | `{row['pipeline']}` | {with_interval(row, 'accuracy')} | "
-            f"{_pm(row, 'balanced_accuracy')} | {with_interval(row, 'macro_f1')} | "
-            f"{_num(row['top2_accuracy'], '{:.3f}')} | {_calibration_cells(row)} | "
-            f"{_num(row['fit_seconds'], '{:.2f}')} | "
-            f"{_num(row['predict_ms_per_image'], '{:.3f}')} | "
-            f"{_num(row['latency_ms_batch1'], '{:.2f}')} | "
-            f"{_num(row['throughput_per_s'], '{:,.0f}')} | {_num(row['peak_rss_mb'], '{:.0f}')} "
-            f"| {_num(size, '{:.2f}')} | {_num(row['n_parameters'], '{:,.0f}')} | {versus} |"
-        )
-        if voted:
-            lines[-1] += f" {_pm(row, 'plurality_accuracy')} | {_pm(row, 'vote_cross_entropy')} |"
-    if voted:
+        cells = [str(row["rank"]), f"`{row['pipeline']}`", *(cell(c, row) for c in columns)]
+        lines.append("| " + " | ".join([*cells, versus]) + " |")
+    if any(row.get("plurality_accuracy") is not None for row in rows):  # FER+ votes
         lines += ["", *_votes_key(rows)]
     lines += ["", *_board_notes(rows)]
+    lines += _leaks_section(rows)
     refs = [r for r in suite.references if r.get("dataset") in (None, dataset)]
     if refs:
         lines += [
@@ -315,25 +362,33 @@ def _board(dataset: str, rows: list[dict[str, Any]], suite: Suite, out: Path) ->
             for r in refs
         ]
     names = rows[0]["labels"]
+    shown = (f"top {TOP_PER_CLASS} of {len(rows)} pipelines; all in report.html"
+             if len(rows) > TOP_PER_CLASS else f"all {len(rows)} pipelines")  # fmt: skip
     lines += [
         "",
-        "### Per-class F1 (mean over folds)",
+        f"### Per-class F1 (mean over folds; {shown})",
         "",
-        "| # | " + " | ".join(names) + " |",
-        "|---|" + "---|" * len(names),
+        "| # | pipeline | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(names),
     ]
     lines += [
-        f"| {row['rank']} | " + " | ".join(f"{row['per_class_f1'][n]:.3f}" for n in names) + " |"
-        for row in rows[:10]
+        f"| {row['rank']} | `{row['pipeline']}` | "
+        + " | ".join(f"{row['per_class_f1'][n]:.3f}" for n in names)
+        + " |"
+        for row in rows[:TOP_PER_CLASS]
     ]
-    lines += ["", "### Plots", ""]
+    pooled = confusion_pooling(rows[0], unit, suite.protocol.repeats)
+    lines += ["", "### Plots", "",
+              f"Confusion matrices of the top {min(TOP_CONFUSION, len(rows))} (rows: true class, "
+              f"columns: predicted; each cell the share of its true class and the count): "
+              f"{pooled}.", ""]  # fmt: skip
     figures = out / "plots"
     for row in rows[:TOP_CONFUSION]:
         path = plots.confusion(
             np.asarray(row["confusion"]),
             row["true_labels"],
             names,
-            f"#{row['rank']} {row['pipeline']}",
+            f"#{row['rank']} {row['pipeline']}\n{confusion_pooling(row, unit, short=True)}",
             figures / f"{name}-confusion-{row['rank']}.png",
         )
         lines.append(f"![confusion #{row['rank']}](plots/{path.name})")
@@ -372,11 +427,80 @@ def _votes_key(rows: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _calibration_cells(row: dict[str, Any]) -> str:
-    """Return the ECE, NLL and Brier cells of a row; "—" for each without probabilities."""
-    return " | ".join(
-        "—" if row.get(key) is None else _pm(row, key) for key in ("ece", "nll", "brier")
+def fold_duplicates(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the duplicate counts of each fold the ``runs`` (records) cover, once per fold.
+
+    Each item: ``repeat``, ``fold``, ``n`` (test images) and the records' ``dup_exact``,
+    ``dup_near``, ``n_dedup``, ``dedupe`` and ``dedupe_dropped``
+    (:mod:`~ferengine.bench.leaks`); folds whose records carry no counts are left out.
+    """
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+    for r in runs:
+        where = (r.get("repeat", 0), r.get("fold", 0))
+        if r.get("dup_exact") is None or where in found:
+            continue
+        found[where] = {"repeat": where[0], "fold": where[1], "n": r.get("n"),
+                        **{k: r.get(k) for k in ("dup_exact", "dup_near", "n_dedup", "dedupe",
+                                                 "dedupe_dropped")}}  # fmt: skip
+    return [found[k] for k in sorted(found)]
+
+
+def duplicates_key(counts: list[dict[str, Any]], unit: str = "image", code: str = "") -> str:
+    """Return what the duplicate counts and the de-duplicated figures mean, in one paragraph.
+
+    ``code`` wraps the suite option's text (a backtick for Markdown).
+    """
+    from ferengine.audit import NEAR_THRESHOLD
+
+    dedupe = sorted({c["dedupe"] for c in counts if c.get("dedupe")} - {"none"})
+    dropped = ""
+    if dedupe:
+        which = "byte-identical" if dedupe[0] == "exact" else "byte-identical or near"
+        dropped = (
+            f' Before fitting, {code}dedupe = "{dedupe[0]}"{code} dropped the training {unit}s '
+            f"that copy a test {unit} of their fold ({which} ones); the counts are against "
+            "the training rows kept."
+        )
+    return (
+        f"Test {unit}s with a copy among the training {unit}s of their fold: *exact*, a "
+        f"byte-identical one; *near*, none byte-identical but one within {NEAR_THRESHOLD} of "
+        "256 bits of perceptual hash (blank images left out). *De-dup.* figures are the same "
+        f"scores on the test {unit}s with neither: a pipeline that gains more on the copies "
+        f"than the others partly remembers training {unit}s.{dropped}"
     )
+
+
+def _leaks_section(rows: list[dict[str, Any]]) -> list[str]:
+    """Return the duplicate counts per fold and every pipeline's figures with and without them."""
+    runs = [r for row in rows for r in row["runs"]]
+    counts = fold_duplicates(runs)
+    unit = rows[0]["sample"]
+    if not counts:
+        note = next((r["dup_note"] for r in runs if r.get("dup_note")), None)
+        return ["", f"{note[0].upper()}{note[1:]}."] if note else []
+    lines = ["", "### Duplicates between test and training images", "",
+             duplicates_key(counts, unit, code="`"), "",
+             f"| repeat | fold | test {unit}s | exact copies | near copies | de-duplicated | "
+             "training rows dropped |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    shown = counts if len(counts) <= 10 else []
+    total = {k: sum(c[k] or 0 for c in counts) for k in ("n", "dup_exact", "dup_near", "n_dedup",
+                                                         "dedupe_dropped")}  # fmt: skip
+    if len(counts) > 1:
+        shown = [*shown, {"repeat": "all", "fold": f"{len(counts)} folds", **total}]
+    for c in shown:
+        lines.append(f"| {c['repeat']} | {c['fold']} | {_num(c['n'], '{:,}')} | "
+                     f"{c['dup_exact']:,} | {c['dup_near']:,} | {c['n_dedup']:,} | "
+                     f"{c['dedupe_dropped']:,} |")  # fmt: skip
+    lines += ["", "| # | pipeline | accuracy | accuracy de-dup. | difference | macro-F1 | "
+              "macro-F1 de-dup. |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in rows:
+        gap = None if row.get("accuracy_dedup") is None else row["accuracy"] - row["accuracy_dedup"]
+        lines.append(
+            f"| {row['rank']} | `{row['pipeline']}` | {_pm(row, 'accuracy')} | "
+            f"{_pm(row, 'accuracy_dedup')} | {_num(gap, '{:+.3f}')} | {_pm(row, 'macro_f1')} | "
+            f"{_pm(row, 'macro_f1_dedup')} |"
+        )
+    return lines
 
 
 def _board_notes(rows: list[dict[str, Any]]) -> list[str]:
@@ -387,10 +511,7 @@ def _board_notes(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         f"Intervals: bootstrap 95 % (percentile, {N_RESAMPLES:,} resamples of the test "
         f"{unit}{pooled}); they cover which test {unit} were drawn, not training on other "
-        "data. ECE: expected calibration error, 15 equal-width bins of the top-class "
-        "confidence; NLL: mean negative log-likelihood of the true class (nats); Brier: "
-        f"mean over test {samples} of the sum over classes of the squared error to the "
-        "one-hot truth (0–2). Lower is better for all three.",
+        "data.",
         "",
     ]
     note = overlap_note(rows, code="`")
@@ -404,7 +525,7 @@ def _board_notes(rows: list[dict[str, Any]]) -> list[str]:
             )
             reasons[why].append(f"#{row['rank']} `{row['pipeline']}`")
     for why, names in reasons.items():
-        lines += [f"— {', '.join(names)}: {why}.", ""]
+        lines += [f"No ECE, NLL or Brier for {', '.join(names)}: {why}.", ""]
     return lines[:-1]
 
 

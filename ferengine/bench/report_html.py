@@ -14,11 +14,8 @@ Content-Security-Policy forbids the browser every other source, so it opens the 
 from an archive, a mail attachment or a machine without network. Every text that comes
 from results (pipeline names, errors, tracebacks, the suite) is escaped.
 
-**Columns.** A leaderboard column is a :class:`Column` in :data:`COLUMNS`, which also
-holds its meaning for the key; a column no pipeline has a figure for is left out. A
-figure the leaderboard averages over folds (a row key ``K`` with a ``K_sd`` beside it)
-that no column names is shown all the same, headed by its key, so a new metric appears
-before anyone describes it here.
+**Columns.** Headers, formats and meanings come from :mod:`ferengine.bench.columns`,
+the source report.md's key shares.
 """
 
 from __future__ import annotations
@@ -26,12 +23,29 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ferengine.bench.report import TOP_CONFUSION, TOP_RELIABILITY, overlap_note, protocol_text, slug
+from ferengine.bench.columns import (
+    DASH,
+    MCNEMAR,
+    PIPELINE,
+    RANK,
+    Column,
+    key_items,
+    number,
+    shown_columns,
+)
+from ferengine.bench.report import (
+    TOP_CONFUSION,
+    TOP_RELIABILITY,
+    confusion_pooling,
+    duplicates_key,
+    fold_duplicates,
+    overlap_note,
+    protocol_text,
+    slug,
+)
 from ferengine.bench.store import read_history
 from ferengine.bench.suite import Suite
 from ferengine.fileio import write_atomic
@@ -39,97 +53,6 @@ from ferengine.fileio import write_atomic
 #: The page's file name, beside ``report.md``.
 FILE = "report.html"
 
-
-@dataclass(frozen=True)
-class Column:
-    """One leaderboard column: the row figure it shows, its header, format and meaning.
-
-    Attributes
-    ----------
-    key : str
-        The leaderboard row's key (:func:`~ferengine.bench.report.leaderboards`).
-    header : str
-        The column's header; ``{unit}`` becomes the dataset's sample ("image" or "clip").
-    meaning : str
-        What the figure is, for the report's key and the header's tooltip (``{unit}``
-        is replaced as in ``header``).
-    fmt : str
-        Format of the value (after ``scale``).
-    better : str
-        ``"high"`` or ``"low"``: which end a first click on the header puts on top.
-    sd : bool
-        Whether ``± sd`` over folds follows the mean (when the row has no interval of it).
-    scale : float
-        Factor applied before formatting (bytes to MB).
-    """
-
-    key: str
-    header: str
-    meaning: str
-    fmt: str = "{:.3f}"
-    better: str = "high"
-    sd: bool = True
-    scale: float = 1.0
-
-
-_INTERVAL = "with its bootstrap 95 % confidence interval [low, high]"
-#: The leaderboard's figure columns, in order (rank, pipeline and McNemar come around them).
-COLUMNS = (
-    Column("accuracy", "accuracy [95 % CI]",
-           f"share of test {{unit}}s classified right, mean over folds, {_INTERVAL}"),
-    Column("balanced_accuracy", "balanced acc.",
-           "mean of the per-class recalls: every class counts the same, however many test "
-           "{unit}s it has"),
-    Column("macro_f1", "macro-F1 [95 % CI]", f"mean of the per-class F1 scores, {_INTERVAL}"),
-    Column("top2_accuracy", "top-2",
-           "share of test {unit}s whose true class is one of the two the pipeline scores "
-           "highest", sd=False),
-    Column("ece", "ECE",
-           "expected calibration error: the gap between top-class confidence and accuracy, "
-           "over 15 equal-width confidence bins", better="low"),
-    Column("nll", "NLL", "mean negative log-likelihood of the true class, in nats",
-           better="low"),
-    Column("brier", "Brier",
-           "mean over test {unit}s of the summed squared error of the class probabilities to "
-           "the one-hot truth (0 to 2)", better="low"),
-    Column("plurality_accuracy", "plurality acc.",
-           "against annotators' votes (FER+): a prediction is right when it is one of the "
-           "classes with the most votes"),
-    Column("vote_cross_entropy", "CE to votes",
-           "cross-entropy in nats of the predicted probabilities to the annotators' vote "
-           "distribution (FER+)", better="low"),
-    Column("fit_seconds", "fit s",
-           "seconds to fit the front (preprocessing and feature, timed when the feature cache "
-           "was filled) plus the classifier", "{:.2f}", "low", sd=False),
-    Column("predict_ms_per_image", "ms/{unit} (batch)",
-           "milliseconds per {unit} when the whole test set is transformed and classified at "
-           "once: the cost in bulk", "{:.3f}", "low", sd=False),
-    Column("latency_ms_batch1", "ms/{unit} (1)",
-           "median milliseconds for one {unit} at a time (batch size 1, 20 calls): what a "
-           "live caller waits", "{:.2f}", "low", sd=False),
-    Column("throughput_per_s", "{unit}s/s", "test {unit}s per second, batched", "{:,.0f}",
-           sd=False),
-    Column("peak_rss_mb", "peak MB",
-           "the worker's peak resident memory while fitting feature and classifier, in MB "
-           "(1 MB = 2^20 bytes); it includes Python and the loaded dataset: compare within a "
-           "run",
-           "{:.0f}", "low", sd=False),
-    Column("model_bytes", "size MB",
-           "the fitted pipeline saved with ferengine.save, in MB (2^20 bytes)", "{:.2f}", "low",
-           sd=False, scale=2.0**-20),
-    Column("n_parameters", "parameters",
-           "learned numbers: sizes of fitted arrays, tree nodes, torch weights. kNN shows 0: "
-           "it learns no weights but keeps the training set itself, which shows in its size "
-           "MB instead", "{:,.0f}", "low", sd=False),
-)  # fmt: skip
-#: Row figures averaged over folds that are shown elsewhere than in a column.
-SHOWN_ELSEWHERE = frozenset({"chance"})
-_MCNEMAR = (
-    "exact McNemar test of this pipeline against #1 on the test {unit}s both predicted "
-    "(first repeat): b counts the {unit}s only #1 got right, c those only this pipeline got "
-    "right; p is the two-sided binomial test of b against b + c at one half, so a small p "
-    "means the difference is unlikely to be chance"
-)
 
 #: Content-Security-Policy: inline style and script, data: pictures, nothing else.
 _CSP = (
@@ -261,13 +184,6 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _number(value: Any) -> float | None:
-    """Return ``value`` as a finite float, or ``None`` (missing, not a number, NaN)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
 def _interval(row: dict[str, Any], key: str) -> tuple[float, float] | None:
     """Return the row's confidence interval of ``key`` (``intervals`` or ``KEY_ci``)."""
     found = (row.get("intervals") or {}).get(key, row.get(f"{key}_ci"))
@@ -276,40 +192,19 @@ def _interval(row: dict[str, Any], key: str) -> tuple[float, float] | None:
     if hasattr(found, "low"):
         found = (found.low, found.high)
     try:
-        low, high = (_number(v) for v in found)
+        low, high = (number(v) for v in found)
     except (TypeError, ValueError):
         return None
     return None if low is None or high is None else (low, high)
 
 
-def _columns(rows: list[dict[str, Any]]) -> list[Column]:
-    """Return the figure columns of a leaderboard: the known ones with a figure, then extras."""
-    shown = [c for c in COLUMNS if any(_number(r.get(c.key)) is not None for r in rows)]
-    known = {c.key for c in COLUMNS} | SHOWN_ELSEWHERE
-    extra: list[str] = []
-    for row in rows:
-        for key in row:
-            averaged = f"{key}_sd" in row and key not in known and key not in extra
-            if averaged and any(_number(r.get(key)) is not None for r in rows):
-                extra.append(key)
-    meaning = "a figure this run recorded, mean over folds (not yet described in this key)"
-    return shown + [Column(key, key, meaning) for key in extra]
-
-
 def _key(boards: dict[str, list[dict[str, Any]]], unit: str) -> str:
     """Return the key to the leaderboards' columns (those shown in any of them)."""
-    seen: dict[str, Column] = {}
-    for rows in boards.values():
-        for column in _columns(rows):
-            seen.setdefault(column.key, column)
-    items = [("#", "rank by mean accuracy"), ("pipeline", "preprocessing, feature, classifier")]
-    items += [(c.header.format(unit=unit), c.meaning.format(unit=unit)) for c in seen.values()]
-    items.append(("McNemar vs #1", _MCNEMAR.format(unit=unit)))
+    items = key_items(boards, unit)
     body = "".join(f"<dt>{_e(term)}</dt><dd>{_e(text)}</dd>" for term, text in items)
     return (
         '<h2 id="key">Key to the columns</h2><p class="note">Click a leaderboard column\'s '
-        "header to sort by it (best first); click again to reverse. A dash: no figure (a "
-        "classifier without class probabilities has no ECE, NLL or Brier).</p>"
+        f"header to sort by it (best first); click again to reverse. {_e(DASH)}</p>"
         f'<dl class="key">{body}</dl>'
     )
 
@@ -343,7 +238,7 @@ def _plain_table(head: list[str], body: list[list[Any]], caption: str = "") -> s
     """Return a table of escaped text (numbers right-aligned)."""
 
     def cell(tag: str, value: Any) -> str:
-        css = ' class="num"' if _number(value) is not None else ""
+        css = ' class="num"' if number(value) is not None else ""
         return f"<{tag}{css}>{_e(value)}</{tag}>"
 
     cap = f"<caption>{_e(caption)}</caption>" if caption else ""
@@ -373,7 +268,7 @@ def _dataset(
 ) -> str:  # fmt: skip
     """Return one tested dataset's section."""
     name, unit = slug(dataset), rows[0]["sample"]
-    chance = _number(rows[0].get("chance"))
+    chance = number(rows[0].get("chance"))
     parts = [
         f'<section id="ds-{_e(name)}"><h2>{_e(dataset)}</h2>',
         f"<p>{len(rows)} pipelines scored"
@@ -407,10 +302,10 @@ def _dataset(
 
 def _leaderboard(rows: list[dict[str, Any]], unit: str, name: str) -> str:
     """Return the sortable leaderboard of a dataset."""
-    columns = _columns(rows)
+    columns = shown_columns(rows)
     heads = [
-        _sort_head("#", "num", "ascending", "rank by mean accuracy", "num", current=True),
-        _sort_head("pipeline", "text", "ascending"),
+        _sort_head(RANK[0], "num", "ascending", RANK[1], "num", current=True),
+        _sort_head(PIPELINE[0], "text", "ascending", PIPELINE[1]),
         *(
             _sort_head(
                 c.header.format(unit=unit),
@@ -421,7 +316,7 @@ def _leaderboard(rows: list[dict[str, Any]], unit: str, name: str) -> str:
             )
             for c in columns
         ),
-        _sort_head("McNemar vs #1", "num", "ascending", _MCNEMAR.format(unit=unit), "num"),
+        _sort_head(MCNEMAR[0], "num", "ascending", MCNEMAR[1].format(unit=unit), "num"),
     ]
     body = []
     for i, row in enumerate(rows):
@@ -446,12 +341,12 @@ def _leaderboard(rows: list[dict[str, Any]], unit: str, name: str) -> str:
 
 def _cell(column: Column, row: dict[str, Any]) -> str:
     """Return a leaderboard cell: the figure, its interval (or ± sd), its sort value."""
-    value = _number(row.get(column.key))
+    value = number(row.get(column.key))
     if value is None:
         return '<td class="num">–</td>'
     text = _e(column.fmt.format(value * column.scale))
     interval = _interval(row, column.key)
-    sd = _number(row.get(f"{column.key}_sd"))
+    sd = number(row.get(f"{column.key}_sd"))
     if interval is not None:
         low, high = (column.fmt.format(v * column.scale) for v in interval)
         text += f' <span class="ci">[{_e(low)}, {_e(high)}]</span>'
@@ -502,7 +397,7 @@ def _per_class(rows: list[dict[str, Any]]) -> str:
             f'<td data-v="{_e(row["pipeline"])}">{_pipeline(row["pipeline"])}</td>',
         ]
         cells += [
-            '<td class="num">–</td>' if _number(f1.get(n)) is None
+            '<td class="num">–</td>' if number(f1.get(n)) is None
             else f'<td class="num" data-v="{f1[n]!r}">{f1[n]:.3f}</td>'
             for n in names
         ]  # fmt: skip
@@ -514,21 +409,9 @@ def _per_class(rows: list[dict[str, Any]]) -> str:
     )
 
 
-def _pooled(row: dict[str, Any], unit: str, repeats: int) -> str:
-    """Return how a row's confusion counts were pooled over its folds."""
-    n = row["folds"]
-    if n == 1:
-        return f"the counts are those of the one test set (each test {unit} once)"
-    if repeats == 1:
-        return (f"the counts are pooled over folds: summed over the {n} folds' test sets, "
-                f"each test {unit} counted once")  # fmt: skip
-    return (f"the counts are pooled over folds: summed over the {n} test sets of {repeats} "
-            f"repeats, each test {unit} counted once per repeat")  # fmt: skip
-
-
 def _confusions(rows: list[dict[str, Any]], unit: str, repeats: int, plots: Path, name: str) -> str:
     """Return the confusion pictures of the top pipelines, every pipeline's counts folded."""
-    pooled = _pooled(rows[0], unit, repeats)
+    pooled = confusion_pooling(rows[0], unit, repeats)
     parts = ["<h3>Confusion matrices</h3>",
              f'<p class="note">Rows: true class, columns: predicted; {_e(pooled)}. Pictures of '
              f"the top {min(TOP_CONFUSION, len(rows))}: shares of each true class, with the "
@@ -569,30 +452,19 @@ def _reliability(rows: list[dict[str, Any]], plots: Path, name: str) -> str:
 
 
 def _duplicates(dataset: str, records: list[dict[str, Any]]) -> str:
-    """Return duplicate counts per fold from records that carry them (int keys naming "dup")."""
-    found: dict[tuple[Any, Any], dict[str, int]] = {}
-    for r in records:
-        if r.get("dataset") != dataset or (r.get("repeat"), r.get("fold")) in found:
-            continue
-        counts = {}
-        for key, value in r.items():
-            if "dup" not in key.lower():
-                continue
-            if isinstance(value, int) and not isinstance(value, bool):
-                counts[key] = value
-            elif isinstance(value, dict):
-                counts.update({f"{key}.{k}": v for k, v in value.items()
-                               if isinstance(v, int) and not isinstance(v, bool)})  # fmt: skip
-        if counts:
-            found[(r.get("repeat"), r.get("fold"))] = counts
-    if not found:
-        return ""
-    keys = list(dict.fromkeys(k for counts in found.values() for k in counts))
-    body = [[repeat, fold, *(counts.get(k, "–") for k in keys)]
-            for (repeat, fold), counts in sorted(found.items(), key=str)]  # fmt: skip
-    return "<h3>Duplicates between test and training images</h3>" + _plain_table(
-        ["repeat", "fold", *keys], body, "As recorded per fold by the run."
-    )
+    """Return the duplicate counts of each fold (:func:`.report.fold_duplicates`)."""
+    runs = [r for r in records if r.get("dataset") == dataset and r.get("status") == "ok"]
+    counts = fold_duplicates(runs)
+    head = "<h3>Duplicates between test and training images</h3>"
+    if not counts:
+        note = next((r["dup_note"] for r in runs if r.get("dup_note")), None)
+        return f'{head}<p class="note">{_e(note[0].upper() + note[1:])}.</p>' if note else ""
+    unit = next((r["sample"] for r in runs if r.get("sample")), "image")
+    body = [[c["repeat"], c["fold"], c["n"], c["dup_exact"], c["dup_near"], c["n_dedup"],
+             c["dedupe_dropped"]] for c in counts]  # fmt: skip
+    columns = ["repeat", "fold", f"test {unit}s", "exact copies", "near copies", "de-duplicated",
+               "training rows dropped"]  # fmt: skip
+    return head + _plain_table(columns, body, duplicates_key(counts, unit))
 
 
 def _explanations(out: Path, name: str, rows: list[dict[str, Any]]) -> str:

@@ -20,7 +20,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ferengine.bench.execute import backend, classify_all, extract_features, progress_bars
+from ferengine.bench.execute import (
+    BestMean,
+    backend,
+    classify_all,
+    extract_features,
+    progress_bars,
+)
 from ferengine.bench.explanations import explain_leaders
 from ferengine.bench.lock import folder_lock
 from ferengine.bench.options import RunOptions
@@ -67,10 +73,13 @@ def _run_locked(
         folds = load_folds(suite, datasets, out)
     suite_changed = store_suite(out, suite)
     plan = make_plan(suite, folds, store, options)
+    best = BestMean(suite, folds, store.records() if plan.resumed else ())
     with progress_bars(console) as progress, backend(options):
         broken = extract_features(plan, options, progress)
         failures = record_broken(store, plan.jobs, broken)
-        failures += classify_all(plan.runnable(broken), plan.cache_root, options, progress, console)
+        failures += classify_all(
+            plan.runnable(broken), plan.cache_root, options, progress, console, best
+        )
     settings = options.explain(suite)
     explained = 0 if settings is None else explain_leaders(suite, folds, out, settings,
                                                            line_printer(console))  # fmt: skip

@@ -15,6 +15,8 @@ Example (``ferengine/bench/suites/quick.toml`` is the complete built-in one)::
                                     # | loso | cross-dataset
     folds = 3
     repeats = 1
+    dedupe = "none"                 # drop training images that copy a test image of their
+                                    # fold before fitting: "exact" | "near" | "none"
 
     [preprocess]                    # named chains; every chain meets every feature
     none = []
@@ -85,6 +87,8 @@ ProtocolKind = Literal[
     "split", "holdout", "subject-holdout", "kfold", "subject-kfold", "loso", "cross-dataset"
 ]
 PROTOCOLS: tuple[str, ...] = get_args(ProtocolKind)
+#: ``[protocol] dedupe``: which training copies of a fold's test images are dropped.
+Dedupe = Literal["none", "exact", "near"]
 
 
 class SuiteError(FerengineError, ValueError):
@@ -123,6 +127,7 @@ class ProtocolTable(Table):
     contempt: str = "drop"
     mapping: dict[str, str] = Field(default_factory=dict)
     datasets: list[str] = Field(default_factory=list)
+    dedupe: Dedupe = "none"
 
     @model_validator(mode="after")
     def _needs(self) -> ProtocolTable:
@@ -296,6 +301,7 @@ class Protocol:
     contempt: str = "drop"  # cross-dataset policy for classes the model lacks
     mapping: dict[str, str] = field(default_factory=dict)
     datasets: tuple[str, ...] = ()
+    dedupe: str = "none"  # drop training copies of test images: "exact" | "near" | "none"
 
 
 @dataclass(frozen=True)

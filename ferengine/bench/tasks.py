@@ -23,6 +23,7 @@ import ferengine
 from ferengine.bench.cache import FeatureCache
 from ferengine.bench.costs import PeakMemory, count_parameters, latency_ms, saved_bytes, stopwatch
 from ferengine.bench.folds import Fold
+from ferengine.bench.leaks import scores as leak_scores
 from ferengine.bench.shared_front import shared_rows, shared_steps
 from ferengine.bench.store import ResultStore
 from ferengine.bench.votes import vote_scores
@@ -253,6 +254,7 @@ def _score(job: ClassifyJob, cache: FeatureCache) -> dict[str, Any]:
     out.update(vote_scores(scores if method == "predict_proba" else None,
                            getattr(classifier, "classes_", None), predicted, names,
                            test_ds.meta, fold.test))  # fmt: skip
+    out.update(leak_scores(fold.leaks, y_test, predicted, names, test_ds.label_space.names))
     return out
 
 

@@ -287,8 +287,92 @@ class RandomCrop(Augmenter):
         return out
 
 
+class RandomErasing(_Probability):
+    """Erase a random rectangle with random pixel values (Zhong et al., AAAI 2020).
+
+    With probability ``p`` an image gets one rectangle whose area is a random share of
+    the image in ``area`` and whose aspect ratio (height / width) is drawn log-uniformly
+    in ``aspect``; its pixels become uniform random values (the paper's RE-R) or a
+    constant ``value``. A draw that does not fit inside the image is retried, up to ten
+    times, then the image is left as it is (as torchvision does).
+
+    Parameters
+    ----------
+    p : float
+        Probability that an image gets a rectangle (the paper's 0.5).
+    area : [low, high]
+        Range of the rectangle's area as a share of the image (the paper's 0.02–0.4).
+    aspect : [low, high]
+        Range of the rectangle's height / width (the paper's 0.3–1/0.3).
+    value : int, optional
+        Fill value 0–255; ``None``: uniform random values per pixel.
+    """
+
+    name: ClassVar[str] = "random-erasing"
+
+    def __init__(self, p: float = 0.5, area: Any = (0.02, 0.4), aspect: Any = (0.3, 3.3),
+                 value: int | None = None) -> None:  # fmt: skip
+        self.p = p
+        self.area = area
+        self.aspect = aspect
+        self.value = value
+
+    def _ranges(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        area, aspect = (
+            _range(v, n, 0.0) for v, n in ((self.area, "area"), (self.aspect, "aspect"))
+        )
+        if not 0 < area[0] <= area[1] <= 1:
+            raise ValueError(
+                f"random-erasing: area must be [low, high] within (0, 1], got {self.area!r}"
+            )
+        if not 0 < aspect[0] <= aspect[1]:
+            raise ValueError(
+                f"random-erasing: aspect must be [low, high] with 0 < low, got {self.aspect!r}"
+            )
+        if self.value is not None and not (isinstance(self.value, int) and 0 <= self.value <= 255):
+            raise ValueError(
+                f"random-erasing: value must be an int in 0..255 or None, got {self.value!r}"
+            )
+        return area, aspect
+
+    def boxes(self, n: int, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw the rectangles of ``n`` images of h×w: rows (top, left, height, width).
+
+        A row of zeros leaves its image unchanged (not chosen, or no draw fitted).
+        """
+        area, aspect = self._ranges()
+        out = np.zeros((n, 4), dtype=np.int64)
+        todo = np.flatnonzero(self._chosen(n, rng))
+        for _ in range(10):
+            if not len(todo):
+                break
+            target = rng.uniform(*area, len(todo)) * h * w
+            ratio = np.exp(rng.uniform(np.log(aspect[0]), np.log(aspect[1]), len(todo)))
+            bh = np.round(np.sqrt(target * ratio)).astype(np.int64)
+            bw = np.round(np.sqrt(target / ratio)).astype(np.int64)
+            fits = (bh >= 1) & (bw >= 1) & (bh <= h) & (bw <= w)
+            tops = rng.integers(0, np.maximum(h - bh, 0) + 1)
+            lefts = rng.integers(0, np.maximum(w - bw, 0) + 1)
+            out[todo[fits]] = np.stack([tops, lefts, bh, bw], axis=1)[fits]
+            todo = todo[~fits]
+        return out
+
+    def augment(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return the batch with a random rectangle erased in the chosen images."""
+        out = images.copy()
+        h, w = images.shape[1:3]
+        for i, (top, left, bh, bw) in enumerate(self.boxes(len(images), h, w, rng)):
+            if bh:
+                patch = out[i, top : top + bh, left : left + bw]
+                if self.value is None:
+                    patch[...] = rng.integers(0, 256, patch.shape, dtype=np.uint8)
+                else:
+                    patch[...] = self.value
+        return out
+
+
 AUGMENTERS = [Flip, Affine, Rotate, Shift, Zoom, Shear, BrightnessContrast, Blur, SaltPepper,
-              RandomCrop]  # fmt: skip
+              RandomCrop, RandomErasing]  # fmt: skip
 
 
 def chain(spec: Any, registry: Registry | None = None) -> list[Augmenter]:

@@ -35,6 +35,10 @@ class LogitsClassifier(ProbaClassifier):
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
         weights = state.pop("module_state_", None)
+        # A model saved before a parameter existed was trained without that option, which
+        # is what the parameter's default means (new options are off by default): give it
+        # the default, so get_params, clone and save work on the loaded model.
+        self.__dict__.update({k: v for k, v in _defaults(type(self)).items() if k not in state})
         self.__dict__.update(state)
         if weights is not None:
             import torch
@@ -83,3 +87,14 @@ def _check_layout(owner: str, layout: dict[str, Any], weights: dict[str, Any]) -
                 f"{owner}: module_state_[{name!r}] has shape {shape}, but the network its "
                 f"parameters describe needs {tuple(tensor.shape)}"
             )
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    """Return the defaults of ``cls``'s named constructor parameters."""
+    import inspect
+
+    return {
+        name: p.default
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if p.default is not p.empty and p.kind is p.POSITIONAL_OR_KEYWORD
+    }

@@ -89,6 +89,12 @@ class CNN(TorchClassifier):
     trainable : {"all", "head"} or int
         With ``init``: train everything, only the new head (frozen backbone), or the
         head and the last ``k`` weight layers of the backbone.
+    mixup, cutmix, mix_prob, ema, swa, sam
+        Training recipes, all off by default: mixup / CutMix with soft targets (α of
+        each, the share of batches mixed), a weight average (``ema`` decay, or ``swa``
+        over the last epochs) that the fitted model keeps, and sharpness-aware
+        minimisation of radius ``sam``; see
+        :class:`~ferengine_deep.training.TorchClassifier`.
     **kwargs
         ``module__<p>``, ``optimizer__<p>``, ``criterion__<p>``: settings of the
         network, the optimiser and the loss, routed as in skorch.
@@ -146,6 +152,12 @@ class CNN(TorchClassifier):
         bf16: Any = "auto",
         init: str | None = None,
         trainable: Any = "all",
+        mixup: float = 0.0,
+        cutmix: float = 0.0,
+        mix_prob: float = 1.0,
+        ema: float | None = None,
+        swa: int | None = None,
+        sam: float | None = None,
         **kwargs: Any,
     ) -> None:
         self._store(locals())
@@ -178,10 +190,7 @@ class CNN(TorchClassifier):
             if size is None and h != w:
                 raise ValueError(f"cnn: images are {h}×{w}; give size= to resize them square")
             self.size_ = int(size or h)
-        if grey.shape[1:] != (self.size_, self.size_):
-            grey = np.stack([cv2.resize(im, (self.size_, self.size_),
-                                        interpolation=cv2.INTER_AREA) for im in grey])  # fmt: skip
-        return np.ascontiguousarray(grey[:, None])
+        return square_batch(grey, self.size_)
 
     # ---- fitting ------------------------------------------------------------------------
 
@@ -246,6 +255,41 @@ class CNN(TorchClassifier):
         import torch
 
         return self._build(len(self.classes_)).to(memory_format=torch.channels_last)
+
+    def export(self, format: str, *, quantize: str | None = None, calibration: Any = None) -> Any:
+        """Return this fitted network in another runtime's form (``ferengine export``).
+
+        Parameters
+        ----------
+        format : {"onnx"}
+            The form: an :class:`~ferengine_deep.onnx_export.OnnxClassifier` running
+            the network on onnxruntime (the ``onnx`` extra).
+        quantize : {None, "int8"}
+            Post-training static quantisation of weights and activations.
+        calibration : array-like, optional
+            Images (N×H×W or N×H×W×C) whose activations set the int8 ranges; needed
+            with ``quantize``.
+
+        Returns
+        -------
+        OnnxClassifier
+            A fitted classifier predicting as this one.
+        """
+        from ferengine_deep.onnx_export import export_cnn
+
+        return export_cnn(self, format, quantize=quantize, calibration=calibration)
+
+
+def square_batch(grey: np.ndarray, size: int) -> np.ndarray:
+    """Return uint8 grey images N×H×W as the N×1×size×size batch a ``cnn`` network takes.
+
+    Images of another size are resized with area interpolation. The exported form of a
+    ``cnn`` (:class:`ferengine_deep.onnx_export.OnnxClassifier`) prepares its inputs here too.
+    """
+    if grey.shape[1:] != (size, size):
+        grey = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA)
+                         for im in grey])  # fmt: skip
+    return np.ascontiguousarray(grey[:, None])
 
 
 def fitted_cnn(init: str | os.PathLike | None, owner: str) -> CNN | None:

@@ -62,3 +62,24 @@ def check_clip_net(est: Any) -> None:
         integer(est, "size_", 1, MAX_CNN_SIZE + 1)
         if est.frames is not None:
             integer(est, "frames", 1, MAX_CLIP_FRAMES + 1)
+
+
+@register_check(f"{_PACKAGE}.onnx_export.OnnxClassifier")
+def check_onnx(est: Any) -> None:
+    """Check the input side, the classes and the graph (see ``onnx_export.graph_problem``).
+
+    Without the ``onnx`` extra the graph is left unchecked here: it cannot run either,
+    and building its session checks it first.
+    """
+    if not hasattr(est, "onnx_model_"):
+        return
+    n_classes = len(classes(est))
+    size = integer(est, "size_", 1, MAX_CNN_SIZE + 1)
+    from ferengine_deep.onnx_export import graph_problem
+
+    try:
+        problem = graph_problem(est.onnx_model_, size, n_classes)
+    except ImportError:  # pragma: no cover - the onnx extra is not installed
+        return
+    if problem:
+        raise FieldError("onnx_model_", problem)

@@ -5,7 +5,9 @@ depend on what its network looks at: ``fit`` and ``predict`` themselves, the
 parameters (named, and routed by prefix as in skorch, :mod:`ferengine_deep.params`),
 label encoding, class weights, the loss, the optimiser, the learning-rate schedule,
 the validation split, early stopping, checkpoints and resuming, progress output, torch
-threads, seeding, and running the fitted network in batches. Training runs through
+threads, seeding, the training recipes a subclass takes (mixup / CutMix, weight
+averaging, sharpness-aware minimisation: :data:`RECIPES`), and running the fitted
+network in batches. Training runs through
 skorch (:class:`ferengine_deep.net.BF16Net`). A subclass checks and prepares its
 inputs (:meth:`TorchClassifier._prepare`, :meth:`TorchClassifier._inputs`), builds its
 network and runs it on a batch (:meth:`TorchClassifier._forward`).
@@ -36,6 +38,10 @@ from ferengine_deep.base import LogitsClassifier
 from ferengine_deep.params import CRITERIA, OPTIMIZERS, PrefixedParams, component
 
 SCHEDULES = ("plateau", "cosine", "onecycle")
+#: Training recipes, off by these values. A subclass takes them by naming them in its
+#: constructor (``cnn`` does); one that does not trains without them.
+RECIPES: dict[str, Any] = {"mixup": 0.0, "cutmix": 0.0, "mix_prob": 1.0, "ema": None,
+                           "swa": None, "sam": None}  # fmt: skip
 #: A validation split needs this many training samples; below it, all of them train.
 MIN_VALIDATION_SAMPLES = 20
 
@@ -92,7 +98,29 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
         Loss weight per class (see :func:`ferengine.balance.class_weights`); a dict maps
         class labels to weights (1 for a class it leaves out).
     seed : int
-        Seed of the weights, shuffling, the validation split (and augmentation).
+        Seed of the weights, shuffling, the validation split (and augmentation, mixing).
+
+    Training recipes (for subclasses that name them; all off by default)
+    --------------------------------------------------------------------
+    mixup, cutmix : float
+        α of the Beta(α, α) mixing weight of mixup / CutMix (0: off); with both on,
+        each mixed batch uses one of them. Targets become probability rows, so they
+        need the cross-entropy criterion (see :mod:`ferengine_deep.mixing` for how class
+        weights and ``criterion__label_smoothing`` combine with them).
+    mix_prob : float
+        Probability that a training batch is mixed.
+    ema : float, optional
+        Decay of an exponential moving average of the weights, updated after every
+        step (0.999 is usual; a run of few steps needs less). Validation and the fitted
+        model use the average.
+    swa : int, optional
+        Stochastic weight averaging: the equal average of the weights at the end of each
+        of the last ``swa`` epochs, with batch-norm statistics recomputed on the
+        training data at the end; validation (once averaging started) and the fitted
+        model use it. One of ``ema`` and ``swa``.
+    sam : float, optional
+        Radius ρ of sharpness-aware minimisation (0.05 is the paper's default): every
+        step takes two forward/backward passes (:mod:`ferengine_deep.sam`).
     """
 
     requires = ("torch", "skorch")  # the deep extra; imported on use
@@ -108,6 +136,12 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
         "patience": [None, Interval(Integral, 1, None, closed="left")],
         "class_weight": [None, StrOptions({"balanced", "max-ratio"}), dict],
         "seed": [Interval(Integral, 0, None, closed="left")],
+        "mixup": [Interval(Real, 0, None, closed="left")],
+        "cutmix": [Interval(Real, 0, None, closed="left")],
+        "mix_prob": [Interval(Real, 0, 1, closed="both")],
+        "ema": [None, Interval(Real, 0, 1, closed="neither")],
+        "swa": [None, Interval(Integral, 1, None, closed="left")],
+        "sam": [None, Interval(Real, 0, None, closed="neither")],
     }
     #: Optimiser settings this estimator gives beyond torch's and ferengine's defaults.
     _optimizer_defaults: ClassVar[dict[str, Any]] = {}
@@ -155,6 +189,7 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
 
         self._validate_params()
         self._check_prefixed()
+        self._check_recipe()
         data = self._prepare(X, y)
         valid = None
         if X_val is not None and y_val is not None:
@@ -164,7 +199,7 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
             module = data.build()
             net = self._net(module, data, valid, checkpoint_dir)
             self._train(net, data.inputs, data.codes, checkpoint_dir)
-        self.module_ = net.module_.eval()
+            self.module_ = net.fitted_module(data.inputs, data.codes).eval()
         # completed epochs only: an interrupted one (Ctrl-C) has no duration
         self.history_ = [{k: v for k, v in row.items() if k != "batches"}
                          for row in net.history if "dur" in row]  # fmt: skip
@@ -188,6 +223,50 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
         ``what`` names them in messages ("X", "X_val").
         """
         raise NotImplementedError
+
+    # ---- recipes ------------------------------------------------------------------------
+
+    def _recipe(self) -> dict[str, Any]:
+        """Return the training recipes' values: those this estimator names, the rest off."""
+        params = self.get_params(deep=False)
+        return {name: params.get(name, off) for name, off in RECIPES.items()}
+
+    def _check_recipe(self) -> None:
+        """Raise ValueError, naming the parameter, for recipes that cannot go together."""
+        recipe = self._recipe()
+        for name in ("mixup", "cutmix"):
+            if recipe[name] and self.criterion != "cross-entropy":
+                raise ValueError(
+                    f"{self.name}: {name}: mixed batches have soft targets, which "
+                    f"need criterion='cross-entropy', not {self.criterion!r}"
+                )
+        if recipe["ema"] is not None and recipe["swa"] is not None:
+            raise ValueError(
+                f"{self.name}: ema and swa: choose one weight average, got "
+                f"ema={recipe['ema']} and swa={recipe['swa']}"
+            )
+        if recipe["swa"] is not None and recipe["swa"] > self.max_epochs:
+            raise ValueError(
+                f"{self.name}: swa: averages the last swa epochs, so must be at "
+                f"most max_epochs={self.max_epochs}, got {recipe['swa']}"
+            )
+
+    def _average(self) -> tuple[str, float] | None:
+        """Return BF16Net's ``average``: ("ema", decay), ("swa", first epoch) or None."""
+        recipe = self._recipe()
+        if recipe["ema"] is not None:
+            return "ema", float(recipe["ema"])
+        if recipe["swa"] is not None:
+            return "swa", self.max_epochs - recipe["swa"] + 1
+        return None
+
+    def _checkpoint(self, checkpoint_dir: str | os.PathLike, **kwargs: Any) -> Any:
+        """Return the checkpoint callback of ``checkpoint_dir`` (saving any weight average)."""
+        from ferengine_deep.net import AVERAGE_FILE, AtomicCheckpoint
+
+        average = {"f_average": AVERAGE_FILE} if self._average() else {}
+        return AtomicCheckpoint(dirname=str(checkpoint_dir), f_criterion=None, f_pickle=None,
+                                **average, **kwargs)  # fmt: skip
 
     # ---- labels -------------------------------------------------------------------------
 
@@ -257,9 +336,10 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
         checkpoint_dir: str | os.PathLike | None,
     ) -> Any:
         """Return the skorch net: criterion, optimiser, split and callbacks from the parameters."""
-        from skorch.callbacks import EarlyStopping, ProgressBar
+        from skorch.callbacks import ProgressBar
 
-        from ferengine_deep.net import AtomicCheckpoint, BF16Net
+        from ferengine_deep.mixing import BatchMixer
+        from ferengine_deep.net import AveragedEarlyStopping, BF16Net
 
         split, n_train = self._split(len(data.inputs), valid)
         criterion, criterion_args = component("criterion", self.criterion)
@@ -269,14 +349,18 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
         optimizer_args.update(self.get_params_for("optimizer"))
         callbacks = self._schedule(split is not None, n_train)
         if self.patience and split is not None:
-            callbacks.append(EarlyStopping(monitor="valid_loss", patience=self.patience,
-                                           load_best=True))  # fmt: skip
+            callbacks.append(AveragedEarlyStopping(monitor="valid_loss", patience=self.patience,
+                                                   load_best=True))  # fmt: skip
         if checkpoint_dir:
-            callbacks.append(AtomicCheckpoint(monitor=None, dirname=str(checkpoint_dir),
-                                              f_criterion=None, f_pickle=None))  # fmt: skip
+            callbacks.append(self._checkpoint(checkpoint_dir, monitor=None))
         verbose = runtime.current().verbose or 0
         if verbose:
             callbacks.append(ProgressBar())
+        recipe = self._recipe()
+        mixer = None
+        if recipe["mixup"] or recipe["cutmix"]:
+            mixer = BatchMixer(len(self.classes_), recipe["mixup"], recipe["cutmix"],
+                               recipe["mix_prob"], self.seed)  # fmt: skip
         iterators = {}
         if data.collate is not None:
             iterators = {"iterator_train__collate_fn": data.collate[0],
@@ -300,6 +384,9 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
             device="cpu",
             verbose=verbose,
             bf16=data.bf16,
+            mixer=mixer,
+            sam=recipe["sam"],
+            average=self._average(),
         )
 
     def _schedule(self, validated: bool, n_train: int) -> list[Any]:
@@ -325,15 +412,21 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
         self, net: Any, X: np.ndarray, codes: np.ndarray, checkpoint_dir: str | os.PathLike | None
     ) -> None:
         """Fit, or resume from the checkpoint folder up to ``max_epochs`` in total."""
-        from ferengine_deep.net import AtomicCheckpoint
+        from ferengine_deep.net import AVERAGE_FILE
 
         saved = checkpoint_dir and os.path.isfile(os.path.join(checkpoint_dir, "params.pt"))
         if not saved:
             net.fit(X, codes)
             return
+        average = self._average()
+        if average and not os.path.isfile(os.path.join(checkpoint_dir, AVERAGE_FILE)):
+            raise ValueError(
+                f"{self.name}: {average[0]}: the checkpoint in {checkpoint_dir} holds no weight "
+                "average to continue; resume with the settings it was saved with, or use a "
+                "new checkpoint_dir"
+            )
         net.initialize()
-        net.load_params(checkpoint=AtomicCheckpoint(dirname=str(checkpoint_dir),
-                                                    f_criterion=None, f_pickle=None))  # fmt: skip
+        net.load_params(checkpoint=self._checkpoint(checkpoint_dir))
         remaining = self.max_epochs - len(net.history)
         if remaining > 0:
             net.partial_fit(X, codes, epochs=remaining)
