@@ -287,14 +287,15 @@ def test_ferengine_predict_refuses_a_model_without_probabilities_before_reading_
 def test_the_benchmark_skips_top2_with_a_note_for_a_classifier_without_scores(defects, small_ds):
     X = small_ds.images.reshape(len(small_ds), -1).astype(float)
     classifier = registry.create("classifier", "margin").fit(X, small_ds.labels)
-    scores, note = _scores(classifier, X)
-    assert scores is None
+    scores, method, note = _scores(classifier, X)
+    assert scores is None and method is None
     assert note == (
         f"top-2 accuracy skipped: classifier 'margin', package {PACKAGE} has neither "
         "predict_proba nor decision_function"
     )
     logistic = registry.create("classifier", "logistic").fit(X, small_ds.labels)
-    assert _scores(logistic, X)[0].shape == (168, 7) and _scores(logistic, X)[1] is None
+    scores, method, note = _scores(logistic, X)
+    assert scores.shape == (168, 7) and method == "predict_proba" and note is None
 
 
 # -- install hints -------------------------------------------------------------------------

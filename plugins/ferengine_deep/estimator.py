@@ -111,6 +111,7 @@ class CNN(TorchClassifier):
     step_params: ClassVar[dict[str, str]] = {"augment": "augmenters"}
     _parameter_constraints: ClassVar[dict] = {
         **TorchClassifier._parameter_constraints,
+        **TorchClassifier._recipe_constraints,
         "module": [str],
         "size": [None, Interval(Integral, 1, MAX_CNN_SIZE, closed="both")],
         "normalize": [StrOptions(set(NORMALIZATIONS))],

@@ -136,6 +136,9 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
         "patience": [None, Interval(Integral, 1, None, closed="left")],
         "class_weight": [None, StrOptions({"balanced", "max-ratio"}), dict],
         "seed": [Interval(Integral, 0, None, closed="left")],
+    }
+    #: Constraints of the training recipes (:data:`RECIPES`), for the subclasses that take them.
+    _recipe_constraints: ClassVar[dict] = {
         "mixup": [Interval(Real, 0, None, closed="left")],
         "cutmix": [Interval(Real, 0, None, closed="left")],
         "mix_prob": [Interval(Real, 0, 1, closed="both")],
