@@ -19,28 +19,28 @@ from ferengine.bench.plots import pareto_front
 from ferengine.bench.report import mcnemar
 from ferengine.evaluation import metrics
 
-TINY = """
+#: Name, seed, dataset and protocol of the tiny suites the benchmark tests run: two
+#: subject-independent folds of 8 synthetic subjects' 32×32 faces.
+TINY_HEAD = """
 name = "tiny"
 seed = 0
 [datasets.synthetic]
 name = "synthetic"
-params = {{ n_subjects = 8, per_expression = 2, size = 32 }}
+params = { n_subjects = 8, per_expression = 2, size = 32 }
 [protocol]
 kind = "subject-kfold"
 folds = 2
-[[features]]
-name = "pixels"
-grid = {{ size = [12, 16] }}
-[[classifiers]]
-name = "logistic"
-params = {{ C = 0.1 }}
-{extra}
 """
+PIXELS_12 = '[[features]]\nname = "pixels"\nparams = { size = 12 }\n'
+LOGISTIC = '[[classifiers]]\nname = "logistic"\nparams = { C = 0.1 }\n'
 KNN = '[[classifiers]]\nname = "knn"\nparams = { n_neighbors = 3 }\n'
+SVM_LINEAR = '[[classifiers]]\nname = "svm-linear"\n'
+#: Two pixel sizes × logistic: add classifiers after it.
+TINY = TINY_HEAD + '[[features]]\nname = "pixels"\ngrid = { size = [12, 16] }\n' + LOGISTIC
 
 
 def tiny(extra=""):
-    return parse_suite(TINY.format(extra=extra), "tiny.toml", Path("."))
+    return parse_suite(TINY + extra, "tiny.toml", Path("."))
 
 
 def scores(out):
@@ -172,7 +172,7 @@ def test_a_bad_suite_fails_before_running_a_single_task(tmp_path, monkeypatch, b
     monkeypatch.setattr(plan, "cached_folds", refuse)
     monkeypatch.setattr(execute, "run_tasks", refuse)
     spec = tmp_path / "bad.toml"
-    spec.write_text(TINY.format(extra="") + f"[[classifiers]]\n{bad}\n")
+    spec.write_text(TINY + f"[[classifiers]]\n{bad}\n")
     with pytest.raises(SuiteError, match=r"classifiers\[1\]\.(name|params\.kk)"):
         load_suite(spec)
     out = tmp_path / "out"
@@ -267,7 +267,7 @@ def test_dask_cluster_of_two_workers_gives_the_same_numbers(tmp_path):
 @pytest.mark.slow
 def test_a_killed_run_leaves_valid_files_and_resumes_without_redoing_work(tmp_path):
     spec = tmp_path / "tiny.toml"
-    spec.write_text(TINY.format(extra=KNN + '[[classifiers]]\nname = "random-forest"\n'
+    spec.write_text(TINY + (KNN + '[[classifiers]]\nname = "random-forest"\n'
                                 'params = { n_estimators = 300 }\n'))  # fmt: skip
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "ferengine.cli", "bench", str(spec), "--out", str(out)]

@@ -15,27 +15,18 @@ from ferengine.bench.uncertainty import bootstrap_intervals, point_estimates
 from ferengine.calibration import calibration_metrics
 from ferengine.cli import main
 
-SUITE = """
-name = "calibrated"
-seed = 0
-[datasets.synthetic]
-name = "synthetic"
-params = { n_subjects = 8, per_expression = 2, size = 32 }
-[protocol]
-kind = "subject-kfold"
-folds = 2
-[[features]]
-name = "pixels"
-params = { size = 12 }
-[[classifiers]]
-name = "logistic"
-params = { C = 0.1 }
-[[classifiers]]
-name = "svm-linear"
-[[classifiers]]
+from .test_bench import LOGISTIC, PIXELS_12, SVM_LINEAR, TINY_HEAD
+
+SUITE = (
+    TINY_HEAD
+    + PIXELS_12
+    + LOGISTIC
+    + SVM_LINEAR
+    + """[[classifiers]]
 name = "temperature"
 params = { estimator = { name = "logistic", params = { C = 0.1 } } }
 """
+)
 INTERVAL = r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]"
 
 

@@ -13,29 +13,10 @@ from ferengine.bench import explanations as bench_explanations
 from ferengine.cli import main
 
 from .conftest import BAR, MOUTH, write_image_folder
+from .test_bench import KNN, LOGISTIC, PIXELS_12, SVM_LINEAR, TINY_HEAD
 
 EXPLAIN = "[report.explain]\ntop = 3\nfaces = 24\npairs = 2\nparams = { patch = 8, stride = 8 }\n"
-SUITE = """
-name = "tiny"
-seed = 0
-[datasets.synthetic]
-name = "synthetic"
-params = { n_subjects = 8, per_expression = 2, size = 32 }
-[protocol]
-kind = "subject-kfold"
-folds = 2
-[[features]]
-name = "pixels"
-params = { size = 12 }
-[[classifiers]]
-name = "logistic"
-params = { C = 0.1 }
-[[classifiers]]
-name = "svm-linear"
-[[classifiers]]
-name = "knn"
-params = { n_neighbors = 3 }
-"""
+SUITE = TINY_HEAD + PIXELS_12 + LOGISTIC + SVM_LINEAR + KNN
 
 
 def index_of(out, dataset):

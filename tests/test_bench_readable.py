@@ -22,25 +22,9 @@ from ferengine.bench.report import leaderboards
 from ferengine.bench.store import ResultStore
 from ferengine.bench.suite import load_suite, parse_suite
 
-SUITE = """
-name = "tiny"
-seed = 0
-[datasets.synthetic]
-name = "synthetic"
-params = { n_subjects = 8, per_expression = 2, size = 32 }
-[protocol]
-kind = "subject-kfold"
-folds = 2
-[[features]]
-name = "pixels"
-grid = { size = [12, 16] }
-[[classifiers]]
-name = "logistic"
-params = { C = 0.1 }
-[[classifiers]]
-name = "knn"
-params = { n_neighbors = 3 }
-"""
+from .test_bench import KNN, TINY
+
+SUITE = TINY + KNN
 
 
 @pytest.fixture(scope="module")

@@ -23,26 +23,16 @@ from ferengine.bench.store import ResultStore
 from ferengine.bench.suite import load_suite
 from ferengine.bench.uncertainty import Interval
 
+from .test_bench import KNN, LOGISTIC, PIXELS_12, TINY_HEAD
+
 HOSTILE = "<script>alert(1)</script>"
 LABELS = ["angry", "happy", "neutral"]
-SUITE = f"""
-name = "tiny"
-seed = 0
-[datasets.synthetic]
-name = "synthetic"
-params = {{ n_subjects = 8, per_expression = 2, size = 32 }}
-[protocol]
-kind = "subject-kfold"
-folds = 2
-[[features]]
-name = "pixels"
-params = {{ size = 12 }}
-[[classifiers]]
-name = "logistic"
-params = {{ C = 0.1 }}
-[[classifiers]]
-name = "knn"
-params = {{ n_neighbors = 3 }}
+SUITE = (
+    TINY_HEAD
+    + PIXELS_12
+    + LOGISTIC
+    + KNN
+    + f"""
 [[pipelines]]
 name = "{HOSTILE}"
 steps = [{{ name = "pixels", params = {{ size = 16 }} }}, "logistic"]
@@ -51,6 +41,7 @@ name = "broken"
 steps = [{{ name = "pixels", params = {{ size = 16 }} }},
          {{ name = "knn", params = {{ n_neighbors = 500 }} }}]
 """
+)
 
 
 class Page(HTMLParser):
