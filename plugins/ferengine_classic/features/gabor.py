@@ -92,6 +92,11 @@ class Gabor(ImageFeature):
     def _shrink(self, wavelength: float) -> int:
         return max(1, int(wavelength // self.min_wavelength))
 
+    def _filtered_size(self, wavelength: float, h: int, w: int) -> tuple[int, int]:
+        """Return the (height, width) a wavelength's filters run at (shrunk by ``_shrink``)."""
+        factor = self._shrink(wavelength)
+        return (max(1, h // factor), max(1, w // factor)) if factor > 1 else (h, w)
+
     def kernels(self, wavelength: float) -> list[np.ndarray]:
         """Return the complex kernels of one scale, one per orientation."""
         b = 2.0**self.bandwidth
@@ -119,7 +124,8 @@ class Gabor(ImageFeature):
             factor = self._shrink(wavelength)
             images = centred
             if factor > 1:
-                size = (max(1, grey.shape[2] // factor), max(1, grey.shape[1] // factor))
+                sh, sw = self._filtered_size(wavelength, *grey.shape[1:])
+                size = (sw, sh)
                 images = np.stack(
                     [cv2.resize(im, size, interpolation=cv2.INTER_AREA) for im in centred]
                 )
@@ -155,8 +161,7 @@ class Gabor(ImageFeature):
         rows, cols = grid_shape(self.grid, "gabor")
         out = []
         for wavelength in self.wavelengths:
-            factor = self._shrink(wavelength)
-            sh, sw = (max(1, h // factor), max(1, w // factor)) if factor > 1 else (h, w)
+            sh, sw = self._filtered_size(wavelength, h, w)
             boxes = cell_boxes(sh, sw, rows, cols, edges="means").astype(np.float64)
             boxes *= [h / sh, h / sh, w / sw, w / sw]
             block = np.tile(np.round(boxes).astype(np.intp), (int(self.orientations), 1))
