@@ -372,6 +372,9 @@ def train_cmd(spec: Path, data: str | None, out: Path, as_json: bool) -> None:
     console.print(
         f"trained on {report['n_train']} images in {report['fit_seconds']:.1f} s; saved {out}"
     )
+    if "held_out" in report:
+        share = report["held_out"]
+        _print_metrics(share, f"held-out {share['fraction']:.0%} of the training split")
     if "validation" in report:
         _print_metrics(report["validation"], f"validation ({model_spec.validate_split})")
 

@@ -13,6 +13,8 @@ Example::
     split = "Training"        # which split trains
     validate = "PublicTest"   # optional: scored after training
     mirror = false            # optional: add every training image's horizontal mirror
+    hold_out = 0.1            # optional: fit without a stratified 10 % of the split,
+    hold_out_seed = 0         #   score that share after training (for model selection)
     # run-time options of the training, never stored in the model (all optional):
     threads = 2               # torch threads (``ferengine --threads`` overrides it)
     verbose = 1               # 1: an epoch table and a progress bar
@@ -36,6 +38,12 @@ The run-time options of ``[train]`` are not step parameters: ``threads`` and
 enclosing setting, such as ``ferengine --threads``, wins), and ``checkpoint_dir`` /
 ``curves_dir`` (relative to the working folder, as ``--out`` is) are passed as fit
 parameters to the one step whose ``fit`` takes them (``cnn``, ``softmax-head``).
+
+``hold_out`` keeps a stratified share of the training split out of the fit
+(:func:`ferengine.splits.held_out_share`) and scores the model on it: the figure to
+select settings by, never the test split. It is recorded in the model, and a
+``fusion(holdout=...)`` with the same share and seed learns its weights on rows its
+saved members never saw.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ from ferengine.labels import get_label_space
 from ferengine.pipeline import FERPipeline, pipeline
 from ferengine.registry import Registry, get_registry
 from ferengine.schemas import DatasetTable, Step, Table, problem, validate
+from ferengine.splits import held_out_share
 
 
 class SpecError(FerengineError, ValueError):
@@ -76,6 +85,8 @@ class TrainTable(Table):
     split: str | None = None
     validate_: str | None = Field(None, alias="validate")
     mirror: bool = False
+    hold_out: float | None = Field(None, gt=0, lt=1)
+    hold_out_seed: int = 0
     threads: int | None = Field(None, ge=1)
     verbose: int | None = Field(None, ge=0)
     checkpoint_dir: str | None = None
@@ -117,6 +128,8 @@ class ModelSpec:
     train_split: str | None = None
     validate_split: str | None = None
     mirror: bool = False
+    hold_out: float | None = None
+    hold_out_seed: int = 0
     description: str = ""
     label_space: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
@@ -226,6 +239,8 @@ def load_spec(path: str | Path, registry: Registry | None = None) -> ModelSpec:
         train_split=spec.train.split,
         validate_split=spec.train.validate_,
         mirror=spec.train.mirror,
+        hold_out=spec.train.hold_out,
+        hold_out_seed=spec.train.hold_out_seed,
         description=spec.description,
         label_space=spec.label_space,
         raw=raw,
@@ -255,6 +270,10 @@ def train(spec: ModelSpec, data: str | Path | None = None) -> tuple[FERPipeline,
     model = spec.pipeline()
     dataset = spec.load_data(data)
     train_set = dataset.where(split=spec.train_split) if spec.train_split else dataset
+    held_out = None
+    if spec.hold_out:
+        fit_idx, held_idx = held_out_share(train_set.labels, spec.hold_out, spec.hold_out_seed)
+        train_set, held_out = train_set.subset(fit_idx), train_set.subset(held_idx)
     if spec.mirror:
         train_set = train_set.with_mirrors()
     fit_params = spec.fit_params(model)
@@ -269,6 +288,11 @@ def train(spec: ModelSpec, data: str | Path | None = None) -> tuple[FERPipeline,
         "n_train": len(train_set),
         "fit_seconds": time.perf_counter() - start,
     }
+    if held_out is not None:
+        report["held_out"] = {
+            "fraction": spec.hold_out, "seed": spec.hold_out_seed, "n": len(held_out),
+            **evaluate(model, held_out),
+        }  # fmt: skip
     if spec.validate_split:
         report["validation"] = evaluate(model, dataset, spec.validate_split)
     return model, report

@@ -40,14 +40,32 @@ def by_split(ds: LabelledSamples, train: str | list[str], test: str | list[str])
     return [(sides[0], sides[1])]
 
 
+def held_out_share(labels: np.ndarray, fraction: float, seed: int = 0) -> Split:
+    """Split sample positions into a fitting part and a stratified held-out share.
+
+    The one definition of "a held-out share of the training data", shared by
+    ``[train] hold_out`` in model specs and ``fusion(holdout=...)``: the same labels
+    (class codes, as a pipeline passes them to its steps), fraction and seed select the
+    same rows.
+
+    Returns
+    -------
+    (fit_idx, held_idx) : tuple of ndarray
+        Sorted positions.
+    """
+    fit, held = train_test_split(
+        np.arange(len(labels)), test_size=fraction, random_state=seed, stratify=labels
+    )
+    return np.sort(fit), np.sort(held)
+
+
 def holdout(
     ds: LabelledSamples, test_size: float = 0.2, stratify: bool = True, seed: int = 0
 ) -> list[Split]:
     """Return one random (stratified) train/test split of the image indices."""
-    idx = np.arange(len(ds))
-    train, test = train_test_split(
-        idx, test_size=test_size, random_state=seed, stratify=ds.labels if stratify else None
-    )
+    if stratify:
+        return [held_out_share(ds.labels, test_size, seed)]
+    train, test = train_test_split(np.arange(len(ds)), test_size=test_size, random_state=seed)
     return [(np.sort(train), np.sort(test))]
 
 

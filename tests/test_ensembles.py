@@ -171,3 +171,66 @@ def test_fusion_keeps_a_saved_member_as_saved(faces, tmp_path):
     assert np.allclose(again.predict_proba(X_test), fused.predict_proba(X_test))
     with pytest.raises(ValueError, match="predicts the classes"):
         registry.create("classifier", "fusion", members=[str(path)]).fit(X[y < 3], y[y < 3])
+
+
+@pytest.mark.parametrize("method", ["weighted", "stacking"])
+def test_fusion_with_a_holdout_learns_on_the_share_its_members_never_saw(method, faces):
+    """Members fit once without the held-out share; the fusion learns on their share predictions."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, X_test, _ = faces
+    members = [[("hog", {"cell": 8}), "logistic"], [("lbp", {"grid": 4}), "logistic"]]
+    fused = registry.create(
+        "classifier", "fusion", members=members, method=method, holdout=0.25, random_state=1
+    ).fit(X, y)
+    fit, held = splits.held_out_share(y, 0.25, 1)
+    built = [ferengine.pipeline(*m).fit(X[fit], y[fit]) for m in members]
+    on_share = [m.predict_proba(X[held]) for m in built]
+    on_test = [m.predict_proba(X_test) for m in built]
+    if method == "weighted":
+        expected = [np.mean(p.argmax(1) == y[held]) for p in on_share]
+        assert np.allclose(fused.weights_, expected)
+        assert np.allclose(
+            fused.predict_proba(X_test), np.average(on_test, axis=0, weights=expected)
+        )
+    else:
+        meta = LogisticRegression(max_iter=1000).fit(np.hstack(on_share), y[held])
+        assert np.allclose(fused.predict_proba(X_test), meta.predict_proba(np.hstack(on_test)))
+    with pytest.raises(ValueError, match="learns neither"):
+        registry.create("classifier", "fusion", members=members, holdout=0.25).fit(X, y)
+
+
+@pytest.mark.slow
+def test_fusion_with_a_holdout_refuses_a_saved_member_that_saw_the_share(faces, tmp_path):
+    from ferengine.spec import load_spec, train
+
+    spec = tmp_path / "member.toml"
+    spec.write_text(
+        '[dataset]\nname = "synthetic"\nparams = { n_subjects = 8, per_expression = 2 }\n'
+        "[train]\nhold_out = 0.25\nhold_out_seed = 1\n"
+        '[[steps]]\nname = "hog"\nparams = { cell = 8 }\n[[steps]]\nname = "logistic"\n'
+    )
+    model_spec = load_spec(spec)
+    model, report = train(model_spec)
+    honest = ferengine.save(model, tmp_path / "honest.fer", info={"training": report})
+    everything = ferengine.save(model, tmp_path / "all.fer")
+    ds = model_spec.load_data()
+    other = [("lbp", {"grid": 4}), "logistic"]
+
+    def fuse(member, seed=1):
+        return registry.create(
+            "classifier", "fusion", members=[str(member), other], method="weighted",
+            holdout=0.25, random_state=seed,
+        ).fit(ds.images, ds.labels)  # fmt: skip
+
+    fused = fuse(honest)
+    assert fused.weights_[0] == pytest.approx(report["held_out"]["accuracy"])
+    with pytest.raises(ValueError, match="never saw the held-out share"):
+        fuse(everything)
+    with pytest.raises(ValueError, match="hold_out_seed = 2"):
+        fuse(honest, seed=2)
+    with pytest.raises(ValueError, match="not the same training split"):
+        registry.create(
+            "classifier", "fusion", members=[str(honest), other], method="weighted",
+            holdout=0.25, random_state=1,
+        ).fit(ds.images[:-14], ds.labels[:-14])  # fmt: skip

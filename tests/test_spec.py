@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -50,6 +51,31 @@ def test_mirror_doubles_the_training_set(spec_file):
     assert spec.mirror
     _, report = train(spec)
     assert report["n_train"] == 2 * 8 * 7 * 2
+
+
+def test_hold_out_leaves_a_stratified_share_out_of_the_fit_and_scores_it(spec_file, tmp_path):
+    spec_file.write_text(
+        spec_file.read_text().replace(
+            "[[steps]]", "[train]\nhold_out = 0.25\nhold_out_seed = 3\n\n[[steps]]", 1
+        )
+    )
+    spec = load_spec(spec_file)
+    model, report = train(spec)
+    held = report["held_out"]
+    assert (held["fraction"], held["seed"], held["n"]) == (0.25, 3, 28)
+    assert report["n_train"] == 112 - 28 and held["n"] == sum(map(sum, held["confusion_matrix"]))
+    # the share is the one splits.held_out_share names, and the fit never saw it
+    ds = spec.load_data()
+    fit, kept = ferengine.splits.held_out_share(ds.labels, 0.25, 3)
+    assert np.bincount(ds.labels[kept]).tolist() == [4] * 7  # stratified
+    again = ferengine.pipeline(("hog", {"cell": 8}), ("svm-linear", {"C": 1.0})).fit(ds.subset(fit))
+    assert np.array_equal(again.predict(ds.images[kept]), model.predict(ds.images[kept]))
+    assert held["accuracy"] == pytest.approx(
+        np.mean(model.predict(ds.images[kept]) == ds.labels[kept])
+    )
+    result = CliRunner().invoke(main, ["train", str(spec_file), "--out", str(tmp_path / "m.fer")])
+    assert result.exit_code == 0, result.output
+    assert "held-out 25% of the training split" in result.output
 
 
 @pytest.mark.slow
