@@ -63,6 +63,10 @@ class LabelledSamples:
         kept = self.subset(keep)  # type: ignore[attr-defined]
         return replace(kept, labels=codes[keep], label_space=mapping.target)
 
+    def vote_counts(self, class_names: Sequence[str]) -> np.ndarray:
+        """Return the annotators' votes per sample for the classes (:func:`vote_table`)."""
+        return vote_table(self.meta, class_names, self.source)
+
     def class_counts(self, split: str | None = None) -> dict[str, int]:
         """Return the number of samples per class name (of one split), in label-space order."""
         labels = self.labels
@@ -246,3 +250,31 @@ def _take(value: list | tuple | np.ndarray, rows: np.ndarray) -> list | tuple | 
         return value[rows]
     picked = [value[i] for i in rows.tolist()]
     return tuple(picked) if isinstance(value, tuple) else picked
+
+
+def vote_table(meta: dict[str, Any], class_names: Sequence[str], source: str = "") -> np.ndarray:
+    """Return the annotators' votes per sample for the given classes (N×K, K class names).
+
+    Reads the ``votes`` (per sample) and ``vote_names`` entries of a dataset's ``meta``
+    (FER2013 loaded with its FER+ votes); columns follow ``class_names``, so vote
+    columns naming no class (``unknown``, ``NF``) drop out.
+
+    Raises
+    ------
+    DatasetError
+        The dataset carries no votes, or a class has no vote column.
+    """
+    where = f"{source}: " if source else ""
+    if "votes" not in meta:
+        raise DatasetError(
+            f"{where}no annotator votes (meta['votes']); load FER2013 with its FER+ votes "
+            "(fer2013 ferplus=PATH)"
+        )
+    names = list(meta.get("vote_names", []))
+    missing = [c for c in class_names if c not in names]
+    if missing:
+        raise DatasetError(
+            f"{where}classes {missing} have no vote column (the votes are for {names})"
+        )
+    votes = np.asarray(meta["votes"], dtype=float)
+    return votes[:, [names.index(c) for c in class_names]]

@@ -16,7 +16,7 @@ from sklearn.utils.metadata_routing import process_routing
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ferengine.dataset import LabelledSamples
+from ferengine.dataset import FaceDataset, LabelledSamples
 from ferengine.errors import InvalidPluginError
 from ferengine.labels import LabelSpace, get_label_space
 from ferengine.memmap import MemmapImages
@@ -169,11 +169,32 @@ class FERPipeline(Pipeline):
             ]
 
     def fit(self, X: Any, y: Any = None, **params: Any) -> FERPipeline:
-        """Fit on images (or a FaceDataset) and labels (names or codes), checking each step."""
+        """Fit on images (or a FaceDataset) and labels (names or codes), checking each step.
+
+        A final step set to learn from annotators' votes (``targets="votes"``, as ``cnn``
+        takes) gets them from the dataset: ``votes``, one column per training class.
+        """
+        samples = X
         X, y = self._training(X, y)
+        params.update(self._vote_params(samples, y, params))
         with self._checked(final=False):
             super().fit(X, y, **params)
         return self
+
+    def _vote_params(self, samples: Any, y: Any, params: dict[str, Any]) -> dict[str, Any]:
+        """Return the fit parameter passing a dataset's votes to a final step that learns them."""
+        name, final = self.steps[-1]
+        key = f"{name}__votes"
+        if getattr(final, "targets", None) != "votes" or key in params:
+            return {}
+        if not isinstance(samples, FaceDataset):
+            raise ValueError(
+                f"step {name!r}: targets='votes' learns from annotators' votes: fit the "
+                "pipeline on a FaceDataset that carries them (fer2013 with ferplus=PATH), "
+                f"or pass {key}=..."
+            )
+        names = [self.label_space_.names[c] for c in np.unique(y)]  # the training classes
+        return {key: samples.vote_counts(names)}
 
     @available_if(_can_fit_transform)
     def fit_transform(self, X: Any, y: Any = None, **params: Any) -> Any:

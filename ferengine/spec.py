@@ -179,7 +179,10 @@ class ModelSpec:
     def load_data(self, data: str | Path | None = None) -> FaceDataset:
         """Load the spec's dataset; ``data`` overrides its ``path``."""
         registry = self.registry or get_registry()
-        params = dict(self.dataset_params)
+        try:
+            params = expand_files(self.dataset_params, Path(self.source).parent)
+        except SpecError as exc:
+            raise SpecError(f"{self.source}: dataset.params.{exc}") from exc
         if data is not None:
             params["path"] = str(data)
         elif isinstance(params.get("path"), str):
@@ -195,6 +198,28 @@ class ModelSpec:
                 "set dataset.params.path or pass --data"
             )
         return registry.create("dataset", self.dataset, **params).load()
+
+
+def expand_files(params: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Return dataset parameters with ``${VAR}`` expanded in the strings other than ``path``.
+
+    A second file beside the data, such as fer2013's ``ferplus`` votes, is written with
+    the same variables as ``path`` (which callers expand themselves, as ``--data`` may
+    replace it).
+
+    Raises
+    ------
+    SpecError
+        A variable is unset; the message starts with the parameter's name.
+    """
+    out = dict(params)
+    for name, value in params.items():
+        if name != "path" and isinstance(value, str) and "${" in value:
+            try:
+                out[name] = expand_path(value, base)
+            except SpecError as exc:
+                raise SpecError(f"{name}: {exc}") from exc
+    return out
 
 
 def expand_path(value: str, base: Path) -> str:

@@ -245,6 +245,63 @@ def test_the_recipes_are_off_by_default():
     assert {k: params[k] for k in off} == off
 
 
+# ---- training on annotators' votes -------------------------------------------------------
+
+
+def test_one_hot_votes_train_exactly_as_the_labels(bar_data, one_thread):
+    """Cross-entropy to a one-hot distribution is the cross-entropy to its class."""
+    X, y = bar_data.images, bar_data.labels
+    classes = np.unique(y)
+    onehot = (y[:, None] == classes[None]).astype(float) * 10  # ten unanimous votes
+    full_batch = get_registry().create
+    labels = full_batch("classifier", "cnn", **FULL_BATCH).fit(X, y)
+    votes = full_batch("classifier", "cnn", **FULL_BATCH, targets="votes").fit(X, y, votes=onehot)
+    assert max_difference(weights(labels.module_), weights(votes.module_)) < 1e-5
+
+
+def test_a_pipeline_passes_the_datasets_votes_and_the_network_learns_them(bar_data, one_thread):
+    """Votes that disagree with every label: the network follows the votes."""
+    import ferengine
+
+    space = bar_data.label_space
+    happy, sad = space.index("happy"), space.index("sad")
+    counts = np.zeros((len(bar_data), 4))  # vote columns: sad, happy, unknown, NF
+    counts[bar_data.labels == happy, 0] = 8  # the crowd says sad where the label says happy
+    counts[bar_data.labels == sad, 1] = 8
+    counts[:, 2] = 2
+    voted = ferengine.FaceDataset(
+        bar_data.images, bar_data.labels, space,
+        meta={"votes": counts, "vote_names": ["sad", "happy", "unknown", "NF"]},
+        per_sample=frozenset({"votes"}),
+    )  # fmt: skip
+    model = ferengine.pipeline(("cnn", {**TINY_CNN, "max_epochs": 15, "targets": "votes"}))
+    model.fit(voted)
+    flipped = np.where(bar_data.labels == happy, sad, happy)
+    assert np.mean(model.predict(bar_data.images) == flipped) > 0.9
+    with pytest.raises(ValueError, match="FaceDataset that carries them"):
+        ferengine.pipeline(("cnn", {**TINY_CNN, "targets": "votes"})).fit(
+            bar_data.images, bar_data.labels
+        )
+    with pytest.raises(ferengine.errors.DatasetError, match="no annotator votes"):
+        ferengine.pipeline(("cnn", {**TINY_CNN, "targets": "votes"})).fit(bar_data)
+
+
+@pytest.mark.parametrize(
+    ("params", "votes", "named"),
+    [
+        ({}, None, "needs the annotators' votes"),
+        ({"criterion": "hinge"}, np.ones((20, 2)), "cross-entropy"),
+        ({"validation_fraction": 0.2}, np.ones((20, 2)), "validation_fraction"),
+        ({}, np.ones((20, 3)), r"expected \(n_samples, 2\)"),
+        ({}, -np.ones((20, 2)), "non-negative"),
+    ],
+)
+def test_bad_vote_training_is_refused_naming_the_problem(params, votes, named, bar_data):
+    model = cnn(targets="votes", **params)
+    with pytest.raises(ValueError, match=named):
+        model.fit(bar_data.images[:20], bar_data.labels[:20], votes=votes)
+
+
 # ---- random erasing ----------------------------------------------------------------------
 
 

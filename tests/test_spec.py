@@ -211,3 +211,15 @@ def test_shipped_specs_parse():
     for path in specs:
         spec = load_spec(path)
         spec.pipeline()  # every step name and parameter is valid
+
+
+def test_dataset_files_beside_the_path_expand_variables(tmp_path, monkeypatch):
+    """fer2013's ferplus votes file is written with ${FERENGINE_DATA} like its path."""
+    from ferengine.spec import expand_files
+
+    monkeypatch.setenv("FERX", str(tmp_path))
+    params = {"path": "${FERX}/a.csv", "ferplus": "${FERX}/b.csv", "usage": ["Training"]}
+    assert expand_files(params, tmp_path) == {**params, "ferplus": f"{tmp_path}/b.csv"}
+    monkeypatch.delenv("FERX")
+    with pytest.raises(SpecError, match="ferplus: unset environment variable"):
+        expand_files(params, tmp_path)

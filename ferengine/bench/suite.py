@@ -80,7 +80,7 @@ from ferengine.schemas import (
     raise_issues,
     validate,
 )
-from ferengine.spec import expand_path
+from ferengine.spec import expand_files, expand_path
 from ferengine.steps import StepBuilder
 
 ProtocolKind = Literal[
@@ -256,13 +256,10 @@ class DatasetRef:
         Other string parameters holding ``${VAR}`` (a second file, such as fer2013's
         ``ferplus`` votes) are expanded the same way.
         """
-        params = dict(self.params)
-        for name, value in self.params.items():
-            if name != "path" and isinstance(value, str) and "${" in value:
-                try:
-                    params[name] = expand_path(value, Path(self.base))
-                except FerengineError as exc:
-                    raise SuiteError(f"datasets.{self.key}.params.{name}: {exc}") from exc
+        try:
+            params = expand_files(self.params, Path(self.base))
+        except FerengineError as exc:
+            raise SuiteError(f"datasets.{self.key}.params.{exc}") from exc
         if path is not None:
             params["path"] = str(Path(path).resolve())
         elif isinstance(params.get("path"), str):

@@ -28,6 +28,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ferengine.dataset import vote_table
+from ferengine.errors import DatasetError
+
 #: Probabilities are clipped to at least this before the logarithm (no renormalisation).
 EPS = 1e-7
 
@@ -166,13 +169,10 @@ def vote_scores(
     """
     if "votes" not in meta:
         return {}
-    names = list(meta.get("vote_names", []))
-    missing = [c for c in class_names if c not in names]
-    if missing:
-        return {"votes_note": f"vote metrics skipped: classes {missing} have no vote column "
-                              f"(the votes are for {names})"}  # fmt: skip
-    votes = np.asarray(meta["votes"], dtype=float)[np.asarray(test_index)]
-    votes = votes[:, [names.index(c) for c in class_names]]
+    try:
+        votes = vote_table(meta, class_names)[np.asarray(test_index)]
+    except DatasetError as exc:
+        return {"votes_note": f"vote metrics skipped: {exc}"}
     scored = votes.sum(axis=1) > 0
     out: dict[str, Any] = {
         "votes_n": int(scored.sum()),

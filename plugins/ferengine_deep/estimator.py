@@ -95,6 +95,11 @@ class CNN(TorchClassifier):
         over the last epochs) that the fitted model keeps, and sharpness-aware
         minimisation of radius ``sam``; see
         :class:`~ferengine_deep.training.TorchClassifier`.
+    targets : {"labels", "votes"}
+        Train towards the labels, or towards each image's distribution of annotators'
+        votes (the "probability" training of FER+, Barsoum et al. 2016): fit a pipeline
+        on a dataset carrying votes (``fer2013`` with ``ferplus=``), or pass
+        ``fit(..., votes=...)``. Needs the cross-entropy and ``validation_fraction=0``.
     **kwargs
         ``module__<p>``, ``optimizer__<p>``, ``criterion__<p>``: settings of the
         network, the optimiser and the loss, routed as in skorch.
@@ -159,6 +164,7 @@ class CNN(TorchClassifier):
         ema: float | None = None,
         swa: int | None = None,
         sam: float | None = None,
+        targets: str = "labels",
         **kwargs: Any,
     ) -> None:
         self._store(locals())

@@ -58,7 +58,10 @@ class BatchMixer:
         ValueError
             The inputs are not one tensor (mixup), or not N×C×H×W images (CutMix).
         """
-        targets = torch.nn.functional.one_hot(y.long(), self.n_classes).float()
+        if y.ndim == 2:  # already distributions (targets="votes")
+            targets = y.float()
+        else:
+            targets = torch.nn.functional.one_hot(y.long(), self.n_classes).float()
         if not self.methods or self.rng.random() >= self.prob:
             return x, targets
         name, alpha = self.methods[self.rng.integers(len(self.methods))]

@@ -220,7 +220,7 @@ class ResumableLRScheduler(LRScheduler):
 
 
 class Collate:
-    """Stack (image, label) samples into a channels-last uint8 batch.
+    """Stack (image, target) samples into a channels-last uint8 batch and its targets.
 
     With augmenters (training batches only), the batch is augmented first.
     """
@@ -230,12 +230,14 @@ class Collate:
         self.rng = rng
 
     def __call__(self, samples: list[tuple[np.ndarray, Any]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the (images, labels) tensors of a batch."""
+        """Return the (images, targets) tensors of a batch."""
         images = np.stack([s[0] for s in samples])  # N×1×S×S uint8
         if self.augmenters:
             images = aug.apply(self.augmenters, images[:, 0], self.rng)[:, None]
         x = torch.from_numpy(np.ascontiguousarray(images)).contiguous(
             memory_format=torch.channels_last
         )
-        y = torch.as_tensor(np.asarray([s[1] for s in samples]), dtype=torch.int64)
+        y = np.asarray([s[1] for s in samples])
+        # class codes, or one target distribution per sample (targets="votes")
+        y = torch.as_tensor(y, dtype=torch.float32 if y.ndim == 2 else torch.int64)
         return x, y

@@ -41,7 +41,8 @@ SCHEDULES = ("plateau", "cosine", "onecycle")
 #: Training recipes, off by these values. A subclass takes them by naming them in its
 #: constructor (``cnn`` does); one that does not trains without them.
 RECIPES: dict[str, Any] = {"mixup": 0.0, "cutmix": 0.0, "mix_prob": 1.0, "ema": None,
-                           "swa": None, "sam": None}  # fmt: skip
+                           "swa": None, "sam": None, "targets": "labels"}  # fmt: skip
+TARGETS = ("labels", "votes")
 #: A validation split needs this many training samples; below it, all of them train.
 MIN_VALIDATION_SAMPLES = 20
 
@@ -145,6 +146,7 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
         "ema": [None, Interval(Real, 0, 1, closed="neither")],
         "swa": [None, Interval(Integral, 1, None, closed="left")],
         "sam": [None, Interval(Real, 0, None, closed="neither")],
+        "targets": [StrOptions(set(TARGETS))],
     }
     #: Optimiser settings this estimator gives beyond torch's and ferengine's defaults.
     _optimizer_defaults: ClassVar[dict[str, Any]] = {}
@@ -162,6 +164,7 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
         *,
         checkpoint_dir: str | os.PathLike | None = None,
         curves_dir: str | os.PathLike | None = None,
+        votes: Any = None,
     ) -> Self:
         """Train the network on inputs and their labels.
 
@@ -183,6 +186,11 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
             with the same folder resumes from the last epoch saved, up to ``max_epochs``.
         curves_dir : path, optional
             Write ``curves.csv`` and ``curves.png`` (losses, accuracy, learning rate).
+        votes : array-like of shape (n_samples, n_classes), optional
+            With ``targets="votes"``: annotators' votes per sample, one column per class
+            of ``np.unique(y)`` in order (a pipeline fitted on a dataset carrying votes
+            passes them). Each row, normalised, is the sample's target distribution; a
+            row without votes falls back to its label.
 
         Returns
         -------
@@ -194,6 +202,7 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
         self._check_prefixed()
         self._check_recipe()
         data = self._prepare(X, y)
+        targets = self._targets(data.codes, votes)
         valid = None
         if X_val is not None and y_val is not None:
             valid = (self._inputs(X_val, "X_val"), self._codes(y_val, "y_val"))
@@ -201,7 +210,7 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
             torch.manual_seed(self.seed)
             module = data.build()
             net = self._net(module, data, valid, checkpoint_dir)
-            self._train(net, data.inputs, data.codes, checkpoint_dir)
+            self._train(net, data.inputs, targets, checkpoint_dir)
             self.module_ = net.fitted_module(data.inputs, data.codes).eval()
         # completed epochs only: an interrupted one (Ctrl-C) has no duration
         self.history_ = [{k: v for k, v in row.items() if k != "batches"}
@@ -243,6 +252,11 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
                     f"{self.name}: {name}: mixed batches have soft targets, which "
                     f"need criterion='cross-entropy', not {self.criterion!r}"
                 )
+        if recipe["targets"] == "votes" and self.criterion != "cross-entropy":
+            raise ValueError(
+                f"{self.name}: targets='votes': vote distributions are soft targets, which "
+                f"need criterion='cross-entropy', not {self.criterion!r}"
+            )
         if recipe["ema"] is not None and recipe["swa"] is not None:
             raise ValueError(
                 f"{self.name}: ema and swa: choose one weight average, got "
@@ -253,6 +267,40 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
                 f"{self.name}: swa: averages the last swa epochs, so must be at "
                 f"most max_epochs={self.max_epochs}, got {recipe['swa']}"
             )
+
+    def _targets(self, codes: np.ndarray, votes: Any) -> np.ndarray:
+        """Return what the network trains towards: the codes, or vote shares (N×K rows).
+
+        ``codes`` may hold the training samples several times over (``augment_copies``);
+        the votes, given once per sample, repeat with them.
+        """
+        if self._recipe()["targets"] == "labels":
+            return codes
+        if votes is None:
+            raise ValueError(
+                f"{self.name}: targets='votes' needs the annotators' votes: fit(..., votes=...) "
+                "or a pipeline fitted on a dataset that carries them (fer2013 ferplus=PATH)"
+            )
+        votes = np.asarray(votes, dtype=np.float64)
+        k = len(self.classes_)
+        if votes.ndim != 2 or votes.shape[1] != k or len(codes) % max(len(votes), 1):
+            raise ValueError(
+                f"{self.name}: votes have shape {votes.shape}, expected (n_samples, {k}): "
+                "one row per training sample, one column per class"
+            )
+        if (votes < 0).any() or not np.isfinite(votes).all():
+            raise ValueError(f"{self.name}: votes must be finite and non-negative")
+        if self.validation_fraction:
+            raise ValueError(
+                f"{self.name}: targets='votes' with validation_fraction="
+                f"{self.validation_fraction}: the stratified split needs labels; set "
+                "validation_fraction=0 (select on a held-out share: [train] hold_out)"
+            )
+        votes = np.tile(votes, (len(codes) // len(votes), 1))
+        total = votes.sum(axis=1, keepdims=True)
+        onehot = np.eye(k)[codes]
+        shares = np.where(total > 0, votes / np.where(total > 0, total, 1), onehot)
+        return shares.astype(np.float32)
 
     def _average(self) -> tuple[str, float] | None:
         """Return BF16Net's ``average``: ("ema", decay), ("swa", first epoch) or None."""
@@ -412,14 +460,17 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
         return []
 
     def _train(
-        self, net: Any, X: np.ndarray, codes: np.ndarray, checkpoint_dir: str | os.PathLike | None
+        self, net: Any, X: np.ndarray, targets: np.ndarray, checkpoint_dir: str | os.PathLike | None
     ) -> None:
-        """Fit, or resume from the checkpoint folder up to ``max_epochs`` in total."""
+        """Fit, or resume from the checkpoint folder up to ``max_epochs`` in total.
+
+        ``targets``: class codes, or one target distribution per sample (N×K).
+        """
         from ferengine_deep.net import AVERAGE_FILE
 
         saved = checkpoint_dir and os.path.isfile(os.path.join(checkpoint_dir, "params.pt"))
         if not saved:
-            net.fit(X, codes)
+            net.fit(X, targets)
             return
         average = self._average()
         if average and not os.path.isfile(os.path.join(checkpoint_dir, AVERAGE_FILE)):
@@ -432,7 +483,7 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
         net.load_params(checkpoint=self._checkpoint(checkpoint_dir))
         remaining = self.max_epochs - len(net.history)
         if remaining > 0:
-            net.partial_fit(X, codes, epochs=remaining)
+            net.partial_fit(X, targets, epochs=remaining)
 
     # ---- prediction ---------------------------------------------------------------------
 
