@@ -14,9 +14,9 @@ import pytest
 
 import ferengine
 from ferengine.bench import RunOptions, SuiteError, load_suite, parse_suite, run_suite, write_report
+from ferengine.bench.contrasts import mcnemar
 from ferengine.bench.costs import count_parameters
 from ferengine.bench.plots import pareto_front
-from ferengine.bench.report import mcnemar
 from ferengine.evaluation import metrics
 
 #: Name, seed, dataset and protocol of the tiny suites the benchmark tests run: two
@@ -336,6 +336,59 @@ def test_mcnemar_counts_discordant_images():
     result = mcnemar(run([0, 0, 0, 1, 1, 1]), run([1, 1, 0, 1, 1, 0]))
     assert (result["b"], result["c"], result["n"]) == (3, 0, 6)
     assert result["p"] == pytest.approx(0.25)  # exact two-sided binomial, 3 of 3
+
+
+def test_chi_square_matches_the_hand_computed_yates_statistic():
+    """A right on 30 of 40, B on 20 of 40: χ² = N(|ad − bc| − N/2)² / (row and column sums)."""
+    from scipy.stats import chi2
+
+    from ferengine.bench.contrasts import chi_square
+
+    def run(right):
+        return [{"repeat": 0, "fold": 0, "test_index": list(range(40)), "y_true": [1] * 40,
+                 "y_pred": [1] * right + [0] * (40 - right)}]  # fmt: skip
+
+    result = chi_square(run(30), run(20))
+    assert result["table"] == [[30, 10], [20, 20]]
+    expected = 80 * (abs(30 * 20 - 10 * 20) - 40) ** 2 / (40 * 40 * 50 * 30)
+    assert result["chi2"] == pytest.approx(expected) == pytest.approx(4.32)
+    assert result["p"] == pytest.approx(chi2.sf(4.32, 1))
+    assert chi_square(run(40), run(40)) == {"table": [[40, 0], [40, 0]], "chi2": 0.0, "p": 1.0}
+    assert chi_square(run(30), [{**run(20)[0], "fold": 1}]) is None  # no shared sample
+
+
+def test_preprocessing_chains_get_an_effect_table_with_both_tests(tmp_path):
+    """Each chain's pipeline is paired with the same pipeline without preprocessing."""
+    from ferengine.bench.contrasts import chi_square
+    from ferengine.bench.report import leaderboards
+    from ferengine.bench.store import ResultStore
+
+    chains = '[preprocess]\nnone = []\neq = [{ name = "histeq" }]\n'
+    suite = parse_suite(TINY_HEAD + chains + PIXELS_12 + LOGISTIC + KNN, "t.toml", Path("."))
+    out = tmp_path / "run"
+    text = _report_of(suite, out)
+    [rows] = leaderboards(suite, list(ResultStore(out).records())).values()
+    by_label = {r["pipeline"]: r for r in rows}
+    assert "### Preprocessing effect" in text
+    for clf in ("logistic(C=0.1)", "knn(n_neighbors=3)"):
+        plain, blurred = (
+            by_label[f"pixels(size=12) → {clf}"],
+            by_label[f"[eq] pixels(size=12) → {clf}"],
+        )
+        test = mcnemar(plain["runs"], blurred["runs"])
+        chi = chi_square(plain["runs"], blurred["runs"])
+        delta = blurred["accuracy"] - plain["accuracy"]
+        assert (
+            f"| `pixels(size=12) → {clf}` | `eq` | {plain['accuracy']:.3f} | "
+            f"{blurred['accuracy']:.3f} | {delta:+.3f} | "
+            f"{test['p']:.3g} ({test['b']}, {test['c']}) | {chi['chi2']:.2f} | {chi['p']:.3g} |"
+        ) in text
+    assert "### Preprocessing effect" not in _report_of(tiny(), tmp_path / "plain")
+
+
+def _report_of(suite, out):
+    run_suite(suite, RunOptions(out))
+    return write_report(out).read_text()
 
 
 def test_pareto_front_keeps_points_nothing_beats():

@@ -46,12 +46,19 @@ def test_compare_finds_a_pipeline_made_worse(run_a, tmp_path):
     assert worse["accuracy_b"] == 0 and worse["delta"] == -worse["accuracy_a"] < 0
     test = worse["mcnemar"]
     assert test["c"] == 0 and test["b"] >= 8 and test["p"] < 0.01
+    chi = worse["chi_square"]
+    assert chi["table"][1] == [0, test["n"]] and chi["table"][0][0] == test["b"]
+    assert chi["p"] < 0.05 and same_chi(by_name)["p"] == 1.0
     same = by_name["pixels(size=16) → knn(n_neighbors=3)"]
     assert same["delta"] == 0 and same["mcnemar"]["b"] == same["mcnemar"]["c"] == 0
     assert same["mcnemar"]["p"] == 1.0
     text = found.markdown()
     assert "| synthetic | pixels(size=12) → logistic(C=0.1) |" in text
-    assert f"**{test['p']:.3g}**" in text
+    assert f"**{test['p']:.3g}**" in text and "| χ² p |" in text
+
+
+def same_chi(rows):
+    return rows["pixels(size=16) → knn(n_neighbors=3)"]["chi_square"]
 
 
 def test_pipelines_in_one_run_only_are_listed(run_a, tmp_path):

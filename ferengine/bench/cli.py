@@ -185,7 +185,7 @@ def _compare(a: str, b: str, out: Path | None, console: Console) -> None:
 
     found = compare_runs(a, b)
     table = Table(title=f"A: {a}   B: {b}")
-    for col in ("dataset", "pipeline", "accuracy A", "accuracy B", "B − A", "b / c", "p"):
+    for col in ("dataset", "pipeline", "accuracy A", "accuracy B", "B − A", "b / c", "p", "χ² p"):
         table.add_column(col, justify="left" if col in ("dataset", "pipeline") else "right")
     for row in found.rows:
         test = row["mcnemar"]
@@ -194,6 +194,7 @@ def _compare(a: str, b: str, out: Path | None, console: Console) -> None:
         table.add_row(row["dataset"], row["pipeline"], f"{row['accuracy_a']:.4f}",
                       f"{row['accuracy_b']:.4f}", f"{row['delta']:+.4f}",
                       "—" if test is None else f"{test['b']} / {test['c']}", p,
+                      "—" if row["chi_square"] is None else f"{row['chi_square']['p']:.3g}",
                       style=style)  # fmt: skip
     console.print(table)
     console.print(f"b: test samples only A got right; c: only B. {significant_note()}")

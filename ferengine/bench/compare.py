@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ferengine.bench.report import leaderboards, mcnemar
+from ferengine.bench.contrasts import chi_square, mcnemar
+from ferengine.bench.report import leaderboards
 from ferengine.bench.store import ResultStore
 from ferengine.bench.suite import SuiteError, load_suite
 
@@ -35,9 +36,9 @@ class Comparison:
     rows : list of dict
         One per pipeline in both runs: ``dataset``, ``pipeline``, ``accuracy_a``,
         ``accuracy_b``, ``delta`` (B − A), ``macro_f1_a``, ``macro_f1_b``, ``folds_a``,
-        ``folds_b`` and ``mcnemar`` (``b``: samples only A got right, ``c``: only B, ``n``,
-        ``p``; None when the runs share no scored test sample), sorted by dataset and A's
-        accuracy.
+        ``folds_b``, ``mcnemar`` (``b``: samples only A got right, ``c``: only B, ``n``,
+        ``p``; None when the runs share no scored test sample) and ``chi_square``
+        (:func:`~ferengine.bench.contrasts.chi_square`), sorted by dataset and A's accuracy.
     only_a, only_b : list of (str, str)
         ``(dataset, pipeline)`` found in one run only.
     """
@@ -53,16 +54,17 @@ class Comparison:
         lines = [
             f"# {self.a} (A) vs {self.b} (B)",
             "",
-            "| dataset | pipeline | accuracy A | accuracy B | B − A | McNemar b / c | p |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            "| dataset | pipeline | accuracy A | accuracy B | B − A | McNemar b / c | p | χ² p |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for row in self.rows:
             test = row["mcnemar"]
             pair = "—" if test is None else f"{test['b']} / {test['c']}"
             p = "folds differ" if test is None else _p(test["p"])
+            chi = "—" if row["chi_square"] is None else _p(row["chi_square"]["p"])
             lines.append(
                 f"| {row['dataset']} | {row['pipeline']} | {row['accuracy_a']:.4f} | "
-                f"{row['accuracy_b']:.4f} | {row['delta']:+.4f} | {pair} | {p} |"
+                f"{row['accuracy_b']:.4f} | {row['delta']:+.4f} | {pair} | {p} | {chi} |"
             )
         lines += ["", f"b: test samples only A got right; c: only B. {significant_note()}"]
         for label, missing in (("A", self.only_a), ("B", self.only_b)):
@@ -74,7 +76,11 @@ class Comparison:
 
 def significant_note() -> str:
     """Return the sentence that says which p-values the table marks significant."""
-    return f"p in bold: below {ALPHA} (exact McNemar test on the shared test samples)."
+    return (
+        f"p in bold: below {ALPHA} (exact McNemar test on the shared test samples; χ²: "
+        "chi-square test of independence of run and right/wrong on the same samples, "
+        "unpaired, as the FER theses report it)."
+    )
 
 
 def _p(p: float) -> str:
@@ -126,6 +132,7 @@ def compare_runs(a: str | Path, b: str | Path) -> Comparison:
                 "macro_f1_a": row["macro_f1"], "macro_f1_b": other["macro_f1"],
                 "folds_a": row["folds"], "folds_b": other["folds"],
                 "mcnemar": mcnemar(row["runs"], other["runs"]),
+                "chi_square": chi_square(row["runs"], other["runs"]),
             })  # fmt: skip
         found.only_b += [(dataset, r["pipeline"]) for k, r in rows_b.items() if k not in rows_a]
     found.rows.sort(key=lambda r: (r["dataset"], -r["accuracy_a"]))

@@ -26,6 +26,7 @@ from ferengine.bench.columns import (
     number,
     shown_columns,
 )
+from ferengine.bench.contrasts import mcnemar, preprocessing_effects
 from ferengine.bench.store import ResultStore, read_history
 from ferengine.bench.suite import Suite, SuiteError, parse_suite
 from ferengine.bench.uncertainty import N_RESAMPLES, Interval, bootstrap_intervals
@@ -151,34 +152,6 @@ def overlap_note(rows: list[dict[str, Any]], code: str = "") -> str | None:
         f"Intervals overlap: not separable at 95 % — the accuracy interval of #1 "
         f"{code}{rows[0]['pipeline']}{code} overlaps those of {names}."
     )
-
-
-def mcnemar(best: list[dict[str, Any]], other: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Exact McNemar test on the test images both pipelines predicted (first repeat).
-
-    ``b`` counts images only ``best`` got right, ``c`` those only ``other`` got right;
-    the two-sided p-value is the binomial test of ``b`` against ``b + c`` at one half.
-    """
-
-    def correct(runs: list[dict[str, Any]]) -> dict[tuple[int, int], bool]:
-        out = {}
-        for r in runs:
-            if r["repeat"] == 0:
-                hits = np.asarray(r["y_true"]) == np.asarray(r["y_pred"])
-                out.update(((r["fold"], int(i)), bool(h))
-                           for i, h in zip(r["test_index"], hits, strict=True))  # fmt: skip
-        return out
-
-    from scipy.stats import binomtest  # imported on use: scipy.stats takes a second to load
-
-    a, o = correct(best), correct(other)
-    shared = a.keys() & o.keys()
-    if not shared:
-        return None
-    b = sum(a[k] and not o[k] for k in shared)
-    c = sum(o[k] and not a[k] for k in shared)
-    p = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
-    return {"b": b, "c": c, "n": len(shared), "p": p}
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
@@ -347,6 +320,7 @@ def _board(dataset: str, rows: list[dict[str, Any]], suite: Suite, out: Path) ->
         lines += ["", *_votes_key(rows)]
     lines += ["", *_board_notes(rows)]
     lines += _leaks_section(rows)
+    lines += _preprocessing_section(rows, suite)
     refs = [r for r in suite.references if r.get("dataset") in (None, dataset)]
     if refs:
         lines += [
@@ -500,6 +474,28 @@ def _leaks_section(rows: list[dict[str, Any]]) -> list[str]:
             f"{_pm(row, 'accuracy_dedup')} | {_num(gap, '{:+.3f}')} | {_pm(row, 'macro_f1')} | "
             f"{_pm(row, 'macro_f1_dedup')} |"
         )
+    return lines
+
+
+def _preprocessing_section(rows: list[dict[str, Any]], suite: Suite) -> list[str]:
+    """Return the table of each preprocessing chain's effect on the same pipeline, if any."""
+    effects = preprocessing_effects(rows, {c.key: c for c in suite.combinations})
+    if not effects:
+        return []
+    lines = ["", "### Preprocessing effect", "",
+             "Each `[preprocess]` chain against the same pipeline without preprocessing, on "
+             "the same test samples: McNemar's exact test (paired; b: right only without, "
+             "c: right only with the chain) and the chi-square test of independence of "
+             "chain and right/wrong (unpaired, Yates-corrected, as the FER theses report it).",
+             "", "| pipeline | chain | accuracy without | accuracy with | difference | "
+             "McNemar p (b, c) | χ² | χ² p |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for e in effects:
+        test, chi = e["mcnemar"], e["chi_square"]
+        paired = "–" if test is None else f"{test['p']:.3g} ({test['b']}, {test['c']})"
+        chi_cells = ["–", "–"] if chi is None else [f"{chi['chi2']:.2f}", f"{chi['p']:.3g}"]
+        lines.append(f"| `{e['pipeline']}` | `{e['chain']}` | {e['accuracy_none']:.3f} | "
+                     f"{e['accuracy_chain']:.3f} | {e['delta']:+.3f} | {paired} | "
+                     f"{' | '.join(chi_cells)} |")  # fmt: skip
     return lines
 
 

@@ -330,6 +330,20 @@ class Combination:
     label: str
     front: tuple[dict[str, Any], ...]
     classifier: dict[str, Any]
+    #: The ``[preprocess]`` chain the front starts with, and how many steps it has.
+    chain: str = "none"
+    chain_steps: int = 0
+
+    @property
+    def core(self) -> str:
+        """Content hash of the combination without its preprocessing chain.
+
+        Combinations that differ only by their ``[preprocess]`` chain share it: the
+        report's preprocessing-effect table pairs them.
+        """
+        from joblib import hash as jhash
+
+        return str(jhash([self.dataset, list(self.front[self.chain_steps :]), self.classifier]))
 
     @property
     def key(self) -> str:
@@ -434,7 +448,7 @@ def parse_suite(
             for feat, feat_name in features:
                 for clf, clf_name in classifiers:
                     label = _label(chain, [feat_name], clf_name)
-                    combos.append(Combination(key, label, (*steps, feat), clf))
+                    combos.append(Combination(key, label, (*steps, feat), clf, chain, len(steps)))
         combos += [_pipeline(pipe, chains, key) for pipe in suite.pipelines]
     labels = [(c.dataset, c.label) for c in combos]
     dupes = {lab for lab in labels if labels.count(lab) > 1}
@@ -481,7 +495,10 @@ def _pipeline(pipe: PipelineTable, chains: dict[str, list], dataset: str) -> Com
     steps = [step.to_dict() for step in pipe.steps]
     shown = [_display(step) for step in steps]
     label = pipe.name or _label(pipe.preprocess, shown[:-1], shown[-1])
-    return Combination(dataset, label, (*chains.get(pipe.preprocess, []), *steps[:-1]), steps[-1])
+    chain = chains.get(pipe.preprocess, [])
+    return Combination(
+        dataset, label, (*chain, *steps[:-1]), steps[-1], pipe.preprocess, len(chain)
+    )
 
 
 def _display(step: dict[str, Any]) -> str:
