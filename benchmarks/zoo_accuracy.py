@@ -43,10 +43,13 @@ def _cnn(arch: str, **params: object) -> CNN:
     return CNN(module=arch, size=size, **RECIPE, **params)
 
 
-def probe_rate(arch: str, X: np.ndarray, y: np.ndarray) -> float:
-    """Training images per second of ``arch`` (one epoch on ``PROBE`` images)."""
+def probe_rate(arch: str, X: np.ndarray, y: np.ndarray, **params: object) -> float:
+    """Training images per second of ``arch`` (one epoch on ``PROBE`` images).
+
+    ``params``: recipe options that change the cost of a step (``sam`` doubles it).
+    """
     rows, _ = train_test_split(np.arange(len(y)), train_size=PROBE, stratify=y, random_state=1)
-    cnn = _cnn(arch, max_epochs=1)
+    cnn = _cnn(arch, **{**params, "max_epochs": 1})
     cnn.fit(X[rows], y[rows])
     return PROBE / cnn.history_[0]["dur"]
 

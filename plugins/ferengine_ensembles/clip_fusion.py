@@ -214,6 +214,12 @@ class ClipFusion(Fusion):
         ("weighted" and "stacking"), at least 2. Clips of one subject may fall on both
         sides of a fold: with several clips per subject, the weights and the
         meta-learner see optimistic member probabilities.
+    holdout : float, optional
+        "weighted" and "stacking": fit the members once without a stratified held-out
+        share of the clips and learn the fusion on it (see
+        :class:`~ferengine_ensembles.fusion.Fusion`).
+    random_state : int
+        Seed of the held-out share.
 
     Attributes
     ----------
@@ -230,7 +236,9 @@ class ClipFusion(Fusion):
     _test_params: ClassVar[dict] = {
         "members": [[("clip-frames", {"estimator": [("pixels", {"size": 8}), "logistic"]})]] * 2
     }
-    _expected_failed_checks: ClassVar[dict[str, str]] = dict.fromkeys(_CLIP_CHECKS, _CLIPS_ONLY)
+    _expected_failed_checks: ClassVar[dict[str, str]] = dict.fromkeys(
+        (*_CLIP_CHECKS, "check_seed_determinism"), _CLIPS_ONLY
+    )
 
     def _training_inputs(self, X: Any, y: Any) -> tuple[Any, np.ndarray]:
         """Return the validated training clips and labels."""
