@@ -19,14 +19,12 @@ Usage: python benchmarks/cnn_recipes.py [--arch bkstart] [--minutes 10] [--varia
 
 import argparse
 import json
-import os
-import platform
 from pathlib import Path
 
 import numpy as np
 from datapaths import fer2013_csv
 from ferengine_deep.augment import PRESETS
-from zoo_accuracy import _cnn, plan, probe_rate
+from zoo_accuracy import _cnn, machine, plan, probe_rate
 
 import ferengine
 from ferengine import runtime
@@ -101,8 +99,7 @@ def main() -> None:
     data = {"fit": (train.images[fit], train.labels[fit]),
             "held": (train.images[held], train.labels[held])}  # fmt: skip
     print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"{args.threads} threads; {args.arch}, {args.minutes:g} min per variant; "
+        f"{machine(args.threads)}; {args.arch}, {args.minutes:g} min per variant; "
         f"{len(fit)} training, {len(held)} held-out Training images (PublicTest unused)"
     )
     print("| variant | images/s (probe) | epochs | training min | held-out accuracy |")

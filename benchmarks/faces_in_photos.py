@@ -72,6 +72,7 @@ from crop_sets import CropSet
 from datapaths import data_dir, fer2013_csv, wild_dir
 
 import ferengine
+from ferengine.labels import canonical
 from ferengine.prediction.inputs import read_image
 from ferengine.prediction.run import read_jsonl
 
@@ -301,7 +302,8 @@ def scores(answers: dict[str, str | None], labels: dict[str, str]) -> dict[str, 
     """Happy-vs-neutral accuracy over every labelled photo and over those with a face."""
     missing = [f for f in labels if f not in answers]
     truth = np.array([WILD_CLASSES[labels[f]] for f in labels])
-    top = np.array([answers.get(f) or "" for f in labels])
+    # any label space's spelling (FER+ says "happiness") counts as its canonical class
+    top = np.array([canonical(answers[f]) if answers.get(f) else "" for f in labels])
     found = top != ""
     right = top == truth
     other = found & ~np.isin(top, list(WILD_CLASSES.values()))

@@ -62,6 +62,12 @@ def plan(rate: float, n: int, minutes: float) -> dict:
     return {"epochs": 1, "n_train": max(int(budget), 100)}  # stratifying needs a few per class
 
 
+def machine(threads: int) -> str:
+    """The line naming the machine a table was measured on."""
+    return (f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"{threads} threads")  # fmt: skip
+
+
 def run(arch: str, data: dict, args: argparse.Namespace) -> dict:
     """Train and score one architecture, resuming from ``args.out``."""
     out = args.out / f"{arch}.json"
@@ -105,8 +111,7 @@ def main() -> None:
     ds = ferengine.load_dataset("fer2013", path=str(args.data), usage=["Training", "PublicTest"])
     train, test = ds.where(split="Training"), ds.where(split="PublicTest")
     data = {"train": (train.images, train.labels), "test": (test.images, test.labels)}
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{args.threads} threads; budget {args.minutes:g} min per architecture; "
+    print(f"{machine(args.threads)}; budget {args.minutes:g} min per architecture; "
           f"{len(train)} training, {len(test)} PublicTest images")  # fmt: skip
     print("| arch | images/s (probe) | epochs | training images | training min | accuracy |")
     print("| --- | --- | --- | --- | --- | --- |")
