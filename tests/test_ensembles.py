@@ -198,6 +198,9 @@ def test_fusion_with_a_holdout_learns_on_the_share_its_members_never_saw(method,
         assert np.allclose(fused.predict_proba(X_test), meta.predict_proba(np.hstack(on_test)))
     with pytest.raises(ValueError, match="learns neither"):
         registry.create("classifier", "fusion", members=members, holdout=0.25).fit(X, y)
+    # refitted without the share: the cross-fitted ensemble answers, not the old members
+    fused.set_params(holdout=None).fit(X, y)
+    assert not hasattr(fused, "members_") and hasattr(fused, "ensemble_")
 
 
 @pytest.mark.slow

@@ -117,6 +117,8 @@ class Fusion(ProbaClassifier):
                 f"{self.name}: holdout={self.holdout} learns weights or a stacking model; "
                 f"method {self.method!r} learns neither (use 'weighted' or 'stacking')"
             )
+        for stale in ("ensemble_", "members_", "stacker_", "weights_"):  # from an earlier fit
+            self.__dict__.pop(stale, None)
         X, y = self._training_inputs(X, y)
         self.classes_ = np.unique(y)
         rows = None if self.holdout is None else held_out_share(y, self.holdout, self.random_state)
