@@ -63,9 +63,12 @@ def test_same_seed_same_pictures_other_seed_other_pictures(pictures, cnn_model):
         alone = _activation_max(seed=5).visualize(cnn_model, classes="sad")
     assert all(np.array_equal(pictures[c], again[c]) for c in pictures)
     assert not np.array_equal(pictures["happy"], other["happy"])
-    # a class's start and transforms do not depend on the other classes asked for
+    # a class's start and transforms do not depend on the other classes asked for. Not
+    # bit for bit: a batch of one picture runs other CPU kernels than a batch of two, and
+    # 128 Adam steps amplify their rounding (up to 22 grey levels apart on one machine,
+    # correlation 0.986, where another seed's picture correlates at 0.08)
     assert list(alone) == ["sad"]
-    assert np.abs(alone["sad"].astype(int) - pictures["sad"]).max() <= 1
+    assert np.corrcoef(alone["sad"].ravel(), pictures["sad"].ravel())[0, 1] > 0.9
 
 
 @pytest.mark.parametrize("decorrelate", [True, False])
