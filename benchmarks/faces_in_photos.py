@@ -26,7 +26,8 @@ neutral when it is neutral; a photo without a face counts as wrong. Also printed
 accuracy among the photos where a face was found, and the share of those whose top class
 is another class. ferengine's rows come from ``--predictions`` (``predictions.jsonl``
 files or their folders, a row each), else from ``ferengine.predict`` run here with its
-defaults; the peer's from ``--peer`` (written by ``peer_fer.py``).
+defaults; the peer's from ``--peer`` (written by ``peer_fer.py``). Each system after the
+first is tested against it: McNemar's exact test, paired on the photos.
 
 Nothing here times ferengine against the peer: run the two commands side by side with an
 external timer, one after the other (never at the same time), on the same photos::
@@ -72,6 +73,7 @@ from crop_sets import CropSet
 from datapaths import data_dir, fer2013_csv, wild_dir
 
 import ferengine
+from ferengine.bench.contrasts import mcnemar
 from ferengine.labels import canonical
 from ferengine.prediction.inputs import read_image
 from ferengine.prediction.run import read_jsonl
@@ -298,12 +300,23 @@ def peer_answers(path: Path) -> dict[str, str | None]:
     return {Path(r["file"]).name: r["top"] for r in read_jsonl(path)}
 
 
+def answer_runs(answers: dict[str, str | None], labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The answers as one fold of a benchmark run (labelled photos in ``labels`` order).
+
+    A photo without an answer gets "" (wrong); any label space's spelling (FER+ says
+    "happiness") counts as its canonical class.
+    """
+    truth = np.array([WILD_CLASSES[labels[f]] for f in labels])
+    top = np.array([canonical(answers[f]) if answers.get(f) else "" for f in labels])
+    return [{"repeat": 0, "fold": 0, "test_index": np.arange(len(labels)),
+             "y_true": truth, "y_pred": top}]  # fmt: skip
+
+
 def scores(answers: dict[str, str | None], labels: dict[str, str]) -> dict[str, Any]:
     """Happy-vs-neutral accuracy over every labelled photo and over those with a face."""
     missing = [f for f in labels if f not in answers]
-    truth = np.array([WILD_CLASSES[labels[f]] for f in labels])
-    # any label space's spelling (FER+ says "happiness") counts as its canonical class
-    top = np.array([canonical(answers[f]) if answers.get(f) else "" for f in labels])
+    (run,) = answer_runs(answers, labels)
+    truth, top = run["y_true"], run["y_pred"]
     found = top != ""
     right = top == truth
     other = found & ~np.isin(top, list(WILD_CLASSES.values()))
@@ -325,15 +338,11 @@ def accuracy(args: argparse.Namespace) -> dict[str, Any]:
     unknown = sorted(set(labels.values()) - set(WILD_CLASSES))
     if unknown:
         raise ValueError(f"{wild_dir() / 'labels.csv'}: unexpected labels {unknown}")
-    runs = args.predictions or [None]
-    results = {
-        "ferengine" if path is None else f"ferengine ({path})": scores(
-            ferengine_answers(path), labels
-        )
-        for path in runs
-    }
+    answers = {"ferengine" if path is None else f"ferengine ({path})": ferengine_answers(path)
+               for path in args.predictions or [None]}  # fmt: skip
     if args.peer is not None:
-        results["fer 25.10.3"] = scores(peer_answers(args.peer), labels)
+        answers["fer 25.10.3"] = peer_answers(args.peer)
+    results = {name: scores(a, labels) for name, a in answers.items()}
     rows = [[name, r["photos"], f"{r['face_found']:.3f}", f"{r['accuracy']:.3f}",
              "—" if r["accuracy_face_found"] is None else f"{r['accuracy_face_found']:.3f}",
              f"{r['happy_recall']:.3f}", f"{r['neutral_recall']:.3f}", f"{r['other_classes']:.3f}"]
@@ -341,6 +350,15 @@ def accuracy(args: argparse.Namespace) -> dict[str, Any]:
     print(table(["system", "photos", "face found", "accuracy (all photos)",
                  "accuracy (face found)", "happy recall", "neutral recall",
                  "other classes (face found)"], rows))  # fmt: skip
+    # each system against the first, paired on the photos: the benchmark's exact McNemar test
+    first, *others = answers
+    for name in others:
+        test = mcnemar(answer_runs(answers[first], labels), answer_runs(answers[name], labels))
+        results[name]["mcnemar_vs_first"] = test
+        print(
+            f"McNemar, {first} vs {name}: b={test['b']} (only the first right), "
+            f"c={test['c']} (only the second), p={test['p']:.3g}"
+        )
     for name, r in results.items():
         if r["missing"]:
             print(f"warning: {name} has no row for {r['missing']} labelled photos (counted wrong)")

@@ -58,6 +58,15 @@ def test_builtin_quick_suite_is_the_default_and_expands_its_grid():
     assert len({c.key for c in suite.combinations}) == len(suite.combinations)
 
 
+def test_a_folder_named_like_a_builtin_suite_does_not_shadow_it(tmp_path, monkeypatch):
+    (tmp_path / "quick").mkdir()  # a run's output folder, say
+    monkeypatch.chdir(tmp_path)
+    assert load_suite("quick").name == "quick"
+    (tmp_path / "quick.toml").mkdir()
+    with pytest.raises(SuiteError, match="quick.toml does not exist"):
+        load_suite("quick.toml")
+
+
 def test_grid_settings_become_separate_pipelines():
     suite = tiny(KNN)
     assert [c.label for c in suite.combinations] == [

@@ -204,7 +204,7 @@ def test_ferplus_suite_parses_and_plans_on_generated_data(tmp_path, monkeypatch)
     suite = load_suite("ferplus")
     assert suite.protocol.kind == "split"
     assert (suite.protocol.train_split, suite.protocol.test_split) == ("Training", "PublicTest")
-    assert len(suite.combinations) == 4
+    assert len(suite.combinations) == 6  # 4 heads fitted here; the shipped ferplus CNN, its TTA
     params = suite.datasets["fer2013"].params
     assert params["ferplus"] == "${FERENGINE_DATA}/fer2013/fer2013new.csv.gz"
     (tmp_path / "fer2013").mkdir()
@@ -218,7 +218,7 @@ def test_ferplus_suite_parses_and_plans_on_generated_data(tmp_path, monkeypatch)
     test_ds = folds[0].test_side.load()
     assert test_ds.label_space == FERPLUS8 and test_ds.meta["votes"][folds[0].test].shape == (2, 10)
     plan = make_plan(suite, {"fer2013": folds}, ResultStore(tmp_path / "run"), options)
-    assert plan.tasks == 4 and len(plan.features) == 2  # hog, the CNN embedding
+    assert plan.tasks == 6 and len(plan.features) == 3  # hog, the CNN embedding, no front
 
 
 def test_unset_votes_variable_names_the_parameter(tmp_path, monkeypatch):

@@ -1,7 +1,9 @@
-"""The shipped ``default`` model: small, safe, loadable by name, and as accurate as documented."""
+"""The shipped models: small, safe, loadable by name, and as accurate as their cards say."""
 
 import json
+import os
 import re
+import shlex
 
 import numpy as np
 import pytest
@@ -10,43 +12,82 @@ from click.testing import CliRunner
 import ferengine
 from ferengine.cli import main
 from ferengine.persistence import model_path, read_manifest
+from ferengine.registry import get_registry
 
 from .conftest import ROOT, shared_data_dir
 
-pytest.importorskip("torch", reason="the default model ships with the deep extra")
+pytest.importorskip("torch", reason="the shipped models need the deep extra")
 
+# name → label space of the models that ship inside ferengine_deep
+SHIPPED = {"default": "fer7", "ferplus": "ferplus8"}
 DOCUMENTED = re.compile(r"PublicTest accuracy of the shipped model: \*\*(0\.\d+)\*\*")
+# a card's metric → the key of `ferengine evaluate --json` that holds it
+EVALUATE_KEYS = {"accuracy": "accuracy", "balanced accuracy": "balanced_accuracy",
+                 "macro-F1": "macro_f1"}  # fmt: skip
 
 
-def test_default_model_ships_small_with_the_seven_fer_classes():
-    path = model_path("default")
+def card(name):
+    return get_registry().get("model", name).card
+
+
+def publictest_commands(name):
+    """Each evaluate command of ``name``'s card on PublicTest → the figures it measured."""
+    commands = {}
+    for m in card(name).measurements:
+        if "PublicTest" in m.data and m.metric in EVALUATE_KEYS:
+            commands.setdefault(m.command, {})[EVALUATE_KEYS[m.metric]] = m.value
+    return commands
+
+
+def test_ferengine_deep_ships_exactly_the_listed_models():
+    records = get_registry().records("model")
+    shipped = {r.name for r in records if r.cls.__module__ == "ferengine_deep.cards"}
+    assert shipped == set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_is_small_with_its_label_space(name):
+    path = model_path(name)
     assert path.is_file() and path.stat().st_size <= 10 * 2**20
-    manifest = read_manifest("default")
-    assert manifest["label_space"]["name"] == "fer7"
-    assert manifest["label_space"]["names"] == list(ferengine.get_label_space("fer7").names)
+    manifest = read_manifest(name)
+    space = SHIPPED[name]
+    assert manifest["label_space"]["name"] == space == card(name).label_space
+    assert manifest["label_space"]["names"] == list(ferengine.get_label_space(space).names)
+    assert tuple(manifest["label_space"]["names"]) == card(name).classes
 
 
 @pytest.mark.slow
-def test_default_model_gives_probabilities_for_grey_and_colour_crops():
-    model = ferengine.load("default")
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_gives_probabilities_for_grey_and_colour_crops(name):
+    model = ferengine.load(name)
     rng = np.random.default_rng(0)
     grey = rng.integers(0, 256, (5, 48, 48), dtype=np.uint8)
     colour = np.repeat(grey[..., None], 3, axis=-1)
     proba = model.predict_proba(grey)
-    assert proba.shape == (5, 7)
+    assert proba.shape == (5, len(card(name).classes))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(model.predict_proba(colour), proba, atol=1e-5)
     np.testing.assert_array_equal(model.predict(grey), model.classes_[proba.argmax(axis=1)])
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(shared_data_dir() is None, reason="real data absent: set FERENGINE_DATA")
-def test_evaluate_reproduces_the_documented_publictest_accuracy():
+def test_docs_state_the_default_models_card_figure():
     documented = DOCUMENTED.search((ROOT / "docs" / "deep.md").read_text(encoding="utf-8"))
     assert documented, "docs/deep.md states the shipped model's PublicTest accuracy"
-    csv = shared_data_dir() / "fer2013" / "fer2013.csv.gz"
-    args = ["evaluate", "default", "--dataset", "fer2013", "--path", str(csv)]
-    result = CliRunner().invoke(main, [*args, "--split", "PublicTest", "--json"])
-    assert result.exit_code == 0, result.output
-    accuracy = json.loads(result.output)["accuracy"]
-    assert round(accuracy, 4) == float(documented.group(1))
+    accuracy = next(m.value for m in card("default").measurements if m.metric == "accuracy")
+    assert float(documented.group(1)) == accuracy
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shared_data_dir() is None, reason="real data absent: set FERENGINE_DATA")
+@pytest.mark.parametrize("name", SHIPPED)
+def test_card_commands_reproduce_the_recorded_publictest_figures(name, monkeypatch):
+    commands = publictest_commands(name)
+    assert commands, f"the card of {name} records its PublicTest accuracy"
+    monkeypatch.setenv("FERENGINE_DATA", str(shared_data_dir()))
+    for command, recorded in commands.items():
+        args = shlex.split(os.path.expandvars(command))
+        assert args[:3] == ["ferengine", "evaluate", name] and "--json" in args, command
+        result = CliRunner().invoke(main, args[1:])
+        assert result.exit_code == 0, result.output
+        measured = json.loads(result.output)
+        assert {key: round(measured[key], 4) for key in recorded} == recorded

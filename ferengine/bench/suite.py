@@ -401,7 +401,7 @@ def load_suite(spec: str | Path | None = None, registry: Registry | None = None)
         Every problem at once, one line each with its TOML path: unknown keys, missing
         sections, wrong types, unknown plugins or parameters, invalid parameter values.
     """
-    if spec is None or (str(spec) in builtin_suites() and not Path(spec).exists()):
+    if spec is None or (str(spec) in builtin_suites() and not Path(spec).is_file()):
         name = "quick" if spec is None else str(spec)
         text = (resources.files("ferengine.bench") / "suites" / f"{name}.toml").read_text()
         return parse_suite(text, f"<built-in {name}>", Path.cwd(), registry)

@@ -54,6 +54,6 @@ def ferengine_register_architectures():
 @hookimpl
 def ferengine_register_models():
     """Register the shipped pretrained models."""
-    from ferengine_deep.cards import Default
+    from ferengine_deep.cards import Default, FerPlus
 
-    return [Default]
+    return [Default, FerPlus]
