@@ -312,17 +312,18 @@ def answer_runs(answers: dict[str, str | None], labels: dict[str, str]) -> list[
              "y_true": truth, "y_pred": top}]  # fmt: skip
 
 
-def scores(answers: dict[str, str | None], labels: dict[str, str]) -> dict[str, Any]:
-    """Happy-vs-neutral accuracy over every labelled photo and over those with a face."""
-    missing = [f for f in labels if f not in answers]
-    (run,) = answer_runs(answers, labels)
+def scores(run: dict[str, Any], missing: int) -> dict[str, Any]:
+    """Happy-vs-neutral accuracy over every labelled photo and over those with a face.
+
+    ``run`` is :func:`answer_runs`' fold; ``missing`` counts the labelled photos without a row.
+    """
     truth, top = run["y_true"], run["y_pred"]
     found = top != ""
     right = top == truth
     other = found & ~np.isin(top, list(WILD_CLASSES.values()))
     return {
-        "photos": len(labels),
-        "missing": len(missing),
+        "photos": len(truth),
+        "missing": missing,
         "face_found": round(float(found.mean()), 4),
         "accuracy": round(float(right.mean()), 4),
         "accuracy_face_found": round(float(right[found].mean()), 4) if found.any() else None,
@@ -342,7 +343,9 @@ def accuracy(args: argparse.Namespace) -> dict[str, Any]:
                for path in args.predictions or [None]}  # fmt: skip
     if args.peer is not None:
         answers["fer 25.10.3"] = peer_answers(args.peer)
-    results = {name: scores(a, labels) for name, a in answers.items()}
+    runs = {name: answer_runs(a, labels) for name, a in answers.items()}
+    results = {name: scores(runs[name][0], sum(f not in answers[name] for f in labels))
+               for name in answers}  # fmt: skip
     rows = [[name, r["photos"], f"{r['face_found']:.3f}", f"{r['accuracy']:.3f}",
              "—" if r["accuracy_face_found"] is None else f"{r['accuracy_face_found']:.3f}",
              f"{r['happy_recall']:.3f}", f"{r['neutral_recall']:.3f}", f"{r['other_classes']:.3f}"]
@@ -353,7 +356,7 @@ def accuracy(args: argparse.Namespace) -> dict[str, Any]:
     # each system against the first, paired on the photos: the benchmark's exact McNemar test
     first, *others = answers
     for name in others:
-        test = mcnemar(answer_runs(answers[first], labels), answer_runs(answers[name], labels))
+        test = mcnemar(runs[first], runs[name])
         results[name]["mcnemar_vs_first"] = test
         print(
             f"McNemar, {first} vs {name}: b={test['b']} (only the first right), "
