@@ -42,7 +42,7 @@ def main() -> None:
     for item in args.param:
         key, _, value = item.partition("=")
         params[key] = json.loads(value)
-    model = ferengine.load("default")
+    model = ferengine.load("fer2013")
     test = ferengine.load_dataset("fer2013", path=str(fer2013_csv()), usage=("PublicTest",))
     default_threads = torch.get_num_threads()
     print(f"{platform.node()}: torch {torch.__version__}, default {default_threads} threads")

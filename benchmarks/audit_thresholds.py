@@ -5,7 +5,7 @@ subjects), where no two images are copies of each other: every pair within a thr
 a false positive. Planted copies: each image of the first set modified (Gaussian noise,
 a brightness shift, a JPEG round trip) and compared with its original: the share within a
 threshold is the recall. With --embeddings, the same for the cosine similarity of the
-default CNN's centred embeddings (the deep extra).
+fer2013 CNN's centred embeddings (the deep extra).
 
 Usage: python benchmarks/audit_thresholds.py [--sets 5] [--subjects 100] [--embeddings]
 """
@@ -91,7 +91,7 @@ def main() -> None:
     if args.embeddings:
         from ferengine.audit.embeddings import centred_embeddings
 
-        print("\nCentred CNN embeddings (default model): false pairs and recall\n")
+        print("\nCentred CNN embeddings (fer2013 model): false pairs and recall\n")
         cosine = []
         for ds in sets:
             _, sims = near.cosine_pairs(centred_embeddings([ds.images]), COSINE[0])

@@ -181,7 +181,7 @@ def main() -> None:
               f"threads {args.threads}")  # fmt: skip
         rows = []
         if "cnn" in args.parts:
-            rows += evaluate("default CNN", ferengine.load("default"), CNN_METHODS, faces,
+            rows += evaluate("fer2013 CNN", ferengine.load("fer2013"), CNN_METHODS, faces,
                              labels, args)  # fmt: skip
         if "hog" in args.parts:
             crafted = hand_crafted(args.classical, args.train, retrain=False)

@@ -70,7 +70,7 @@ def main() -> None:
         trees = args.model.with_name("hog-xgboost-4k.fer")
         if "importances" in args.methods:
             trees_model = hand_crafted(trees, args.train, args.retrain, "xgboost")
-        cnn = ferengine.load("default")
+        cnn = ferengine.load("fer2013")
         test = ferengine.load_dataset("fer2013", path=str(fer2013_csv()), usage=("PublicTest",))
         faces = test.images[: args.faces]
         print(f"{platform.node()}: {args.faces} PublicTest faces, {args.repeats} repeats each")
@@ -87,7 +87,7 @@ def main() -> None:
                     explainer.explain(model, face[None])
                     seconds.append(time.perf_counter() - start)
             p10, median, p90 = np.percentile(seconds, [10, 50, 90])
-            which = ("default CNN" if method in ON_CNN else f"hog → xgboost ({trees})"
+            which = ("fer2013 CNN" if method in ON_CNN else f"hog → xgboost ({trees})"
                      if method == "importances" else f"hog → logistic ({args.model})")  # fmt: skip
             print(f"{method} on {which}: median {median:.3f} s per face (p10 {p10:.3f}, "
                   f"p90 {p90:.3f}; first call {cold:.3f} s)")  # fmt: skip

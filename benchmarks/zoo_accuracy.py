@@ -1,7 +1,7 @@
 """FER2013 PublicTest accuracy of every zoo architecture at an equal CPU training budget.
 
-Each architecture is trained on FER2013 Training with the shipped default's recipe
-(``benchmarks/models/cnn-default.toml``: AdamW one-cycle, lr 3e-3, weight decay 5e-4,
+Each architecture is trained on FER2013 Training with the shipped fer2013 model's recipe
+(``benchmarks/models/cnn-fer2013.toml``: AdamW one-cycle, lr 3e-3, weight decay 5e-4,
 label smoothing 0.1, ``"fer"`` augmentation, batch 64, bf16 autocast) for as many
 epochs as fit in ``--minutes`` of training, then scored on PublicTest. The epoch count
 comes from a timed probe (one epoch on 1,024 training images); an architecture too slow

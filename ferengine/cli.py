@@ -424,7 +424,8 @@ def evaluate_cmd(
     """Score saved MODEL on a dataset: accuracy, macro-F1, per-class scores, confusion matrix.
 
     MODEL is a model file or a registered model's name (ferengine models); "default"
-    is the shipped CNN (the deep extra). Write ./NAME for a file that has a model's
+    is the shipped FER+ CNN, "fer2013" the one trained on FER2013's seven labels (the
+    deep extra). Write ./NAME for a file that has a model's
     name, model:NAME for the registered model.
     """
     import ferengine

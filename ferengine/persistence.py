@@ -316,7 +316,8 @@ def load(path: str | Path, registry: Registry | None = None, max_bytes: int | No
     ----------
     path : str or Path
         A model file, or the name of a registered model (``ferengine models``;
-        "default" is the recommended CNN of the ``deep`` extra). A string that is both
+        "default" is the recommended CNN of the ``deep`` extra, trained on the FER+
+        votes; "fer2013" is trained on FER2013's own labels). A string that is both
         a local file and a registered name is refused: write ``./NAME`` for the file or
         ``model:NAME`` for the registered model (see :func:`ferengine.models.locate`).
     registry : Registry, optional

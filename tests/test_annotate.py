@@ -24,6 +24,7 @@ from ferengine.prediction.annotate import (
 from ferengine.prediction.labels_layout import POSITIONS, candidates, inside, overlaps, place_labels
 
 FER7 = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+FERPLUS8 = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
 
 
 def face(box, label="happy", confidence=0.93, **extra):
@@ -234,6 +235,19 @@ def test_uncertain_faces_are_amber_and_classes_keep_their_colour():
     assert face_colour(face((0, 0, 9, 9), "uncertain", 0.3)) == AMBER
     assert face_colour(face((0, 0, 9, 9), "happy")) == PALETTE[FER7.index("happy")]
     assert AMBER not in PALETTE
+
+
+def test_an_expression_keeps_its_colour_across_label_spaces():
+    ferplus = face((0, 0, 9, 9), "happiness")
+    ferplus["probabilities"] = dict.fromkeys(FERPLUS8, 0.1)
+    assert face_colour(ferplus) == face_colour(face((0, 0, 9, 9), "happy"))
+    ferplus["label"] = "neutral"  # first in ferplus8, seventh in fer7: grey in both
+    assert face_colour(ferplus) == PALETTE[FER7.index("neutral")] == (200, 200, 200)
+    ferplus["label"] = "contempt"
+    assert face_colour(ferplus) not in {face_colour(face((0, 0, 9, 9), n)) for n in FER7}
+    odd = face((0, 0, 9, 9), "pain")  # no expression name: its place in the class list
+    odd["probabilities"] = {"calm": 0.5, "pain": 0.5}
+    assert face_colour(odd) == PALETTE[1]
     image = np.full((300, 400, 3), 128, np.uint8)
     faces = [face((40, 60, 100, 100), "uncertain", 0.3), face((240, 60, 100, 100), "sad")]
     out = annotate(image, faces)

@@ -284,13 +284,13 @@ def test_evaluate_takes_a_registered_model_name(fake, tmp_path):
 
 
 def test_the_shipped_model_has_a_card_with_its_measured_accuracy():
-    card = json.loads(CliRunner().invoke(main, ["models", "show", "default", "--json"]).output)
-    assert card["package"] == "ferengine_deep" and card["file"] == "models/default.fer"
+    card = json.loads(CliRunner().invoke(main, ["models", "show", "fer2013", "--json"]).output)
+    assert card["package"] == "ferengine_deep" and card["file"] == "models/fer2013.fer"
     assert card["input_size"] == [48, 48] and card["label_space"] == "fer7"
     assert card["classes"] == list(ferengine.get_label_space("fer7").names)
     (accuracy,) = [m for m in card["measurements"] if m["metric"] == "accuracy"]
     assert accuracy["value"] == 0.6835 and "--split PublicTest" in accuracy["command"]
-    manifest = ferengine.persistence.read_manifest("default")
+    manifest = ferengine.persistence.read_manifest("fer2013")
     assert manifest["label_space"]["names"] == card["classes"]
 
 

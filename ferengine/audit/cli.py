@@ -65,7 +65,7 @@ console = Console(width=None if sys.stdout.isatty() else 120, highlight=False)
 @click.option(
     "--embeddings",
     is_flag=True,
-    help="Also pair images by the default CNN's embeddings (the deep extra).",
+    help="Also pair images by the fer2013 CNN's embeddings (the deep extra).",
 )
 @click.option(
     "--embedding-threshold",

@@ -17,7 +17,7 @@ from ferengine import registry
 from ferengine.audit.hashes import BATCH
 
 
-def centred_embeddings(image_sets: Sequence[Any], model: str = "default") -> np.ndarray:
+def centred_embeddings(image_sets: Sequence[Any], model: str = "fer2013") -> np.ndarray:
     """Return the CNN embedding of every image, minus the mean of them all.
 
     Parameters
@@ -25,7 +25,8 @@ def centred_embeddings(image_sets: Sequence[Any], model: str = "default") -> np.
     image_sets : sequence of array-like of uint8, each of shape (N, H, W) or (N, H, W, 3)
         One or more image arrays (of different sizes, say), read ``BATCH`` images at a time.
     model : str
-        A saved model ending in a fitted ``cnn``: a file, or a registered model's name.
+        A saved model ending in a fitted ``cnn``: a file, or a registered model's name
+        (``fer2013``, whose embeddings ``EMBEDDING_THRESHOLD`` was chosen on).
 
     Returns
     -------

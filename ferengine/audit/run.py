@@ -161,7 +161,7 @@ def audit_dataset(
     blank_std: float = checks.BLANK_STD,
     embeddings: bool = False,
     embedding_threshold: float = EMBEDDING_THRESHOLD,
-    embedding_model: str = "default",
+    embedding_model: str = "fer2013",
     faces_sample: int = 0,
     detector: str = "auto",
     seed: int = 0,
@@ -187,7 +187,8 @@ def audit_dataset(
     embedding_threshold : float
         See ``embeddings``.
     embedding_model : str
-        A saved model ending in a fitted ``cnn`` (file or registered name).
+        A saved model ending in a fitted ``cnn`` (file or registered name); the threshold
+        was chosen on ``fer2013``'s embeddings.
     faces_sample : int
         Run ``detector`` on this many random images of each dataset (0: skip the check).
     detector : str

@@ -108,7 +108,7 @@ def explain_cmd(model: str, inputs: tuple[str, ...], method: str, params: tuple[
                 gallery_pairs: int, as_json: bool) -> None:  # fmt: skip
     """Explain what MODEL looks at in the faces of INPUT (photos, folders) or a dataset split.
 
-    MODEL is a model file or a registered model ("default": the shipped CNN). Faces are
+    MODEL is a model file or a registered model ("default": the shipped FER+ CNN). Faces are
     found in photos as ferengine predict finds them; with --dataset, the dataset's face
     crops are explained as they are. Writes OUT/overlays/ (per face: the face beside its
     heat map, with the predicted class and, for datasets, the true class), OUT/sheet.png

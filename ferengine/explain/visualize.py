@@ -267,7 +267,7 @@ def visualize_cmd(model: str, method: str, params: tuple[str, ...], classes: tup
                   as_json: bool) -> None:  # fmt: skip
     """Picture what each class neuron of MODEL responds to (activation maximisation).
 
-    MODEL is a model file or a registered model ("default": the shipped CNN), ending in
+    MODEL is a model file or a registered model ("default": the shipped FER+ CNN), ending in
     a torch network on images. Per class, an input image is optimised to raise that
     class's logit. Writes OUT/<class>.png (at the network's input size), OUT/grid.png
     (all classes, labelled) and OUT/visualization.json (per class: the picture's logit;

@@ -1,9 +1,11 @@
 """Annotated copies of the inputs: face boxes, one compact label per face, an optional bars panel.
 
 Each face gets its box and one label, "happy 0.93" ("#3 happy 0.93" with a video track),
-in a filled box of the face's colour: one colour per class (the class's place in the
-model's class list picks it from :data:`PALETTE`), amber for "uncertain", light grey
-for a face without a label yet (a temporal model's track before its first clip: "#3").
+in a filled box of the face's colour: one colour per expression, whatever the label space
+calls it (:data:`EXPRESSION_COLOURS`; "happy" and "happiness" alike; a class no expression
+name matches takes its place in the model's class list into :data:`PALETTE`), amber for
+"uncertain", light grey for a face without a label yet (a temporal model's track before
+its first clip: "#3").
 Labels are placed by :func:`ferengine.prediction.labels_layout.place_labels`: they never
 overlap each other nor leave the image, and avoid the other faces. Sizes follow the image and
 the face, within pixel bounds, so a 300 px and a 4,000 px image read alike.
@@ -24,17 +26,21 @@ import cv2
 import numpy as np
 
 from ferengine.imageops import as_uint8
+from ferengine.labels import FER7, canonical
 from ferengine.prediction.labels_layout import LabelPlacement, place_labels
 from ferengine.prediction.predictor import UNCERTAIN
 
 Colour = tuple[int, int, int]  # BGR
 
-#: Box and label colours (BGR) by the class's index in the model's classes; for fer7:
-#: angry red, disgust purple, fear pink, happy green, sad blue, surprise cyan, neutral grey.
+#: Box and label colours (BGR), in fer7's class order then contempt: angry red, disgust
+#: purple, fear pink, happy green, sad blue, surprise cyan, neutral grey, contempt teal.
 PALETTE: tuple[Colour, ...] = (
     (60, 76, 231), (200, 110, 170), (180, 120, 235), (60, 200, 60),
     (230, 140, 70), (235, 205, 90), (200, 200, 200), (140, 170, 0),
 )  # fmt: skip
+#: The colour of each expression by its canonical name (:func:`ferengine.labels.canonical`),
+#: so a class keeps its colour across label spaces (fer7's "happy", ferplus8's "happiness").
+EXPRESSION_COLOURS: dict[str, Colour] = dict(zip((*FER7.names, "contempt"), PALETTE, strict=True))
 #: The colour of "uncertain" faces.
 AMBER: Colour = (0, 170, 255)
 PANEL, BAR_TRACK, LIGHT = (32, 32, 32), (78, 78, 78), (215, 215, 215)
@@ -88,6 +94,8 @@ def face_colour(face: dict[str, Any]) -> Colour:
         return UNLABELLED
     if label == UNCERTAIN:
         return AMBER
+    if canonical(label) in EXPRESSION_COLOURS:
+        return EXPRESSION_COLOURS[canonical(label)]
     names = list(face.get("probabilities") or ())
     index = names.index(label) if label in names else zlib.crc32(str(label).encode())
     return PALETTE[index % len(PALETTE)]

@@ -19,7 +19,7 @@ from ferengine.prediction.video import DETECT_EVERY
     "--model",
     default="default",
     show_default=True,
-    help='Saved model file or registered model (ferengine models); "default": the shipped CNN.',
+    help='Saved model file or registered model (ferengine models); "default": the FER+ CNN.',
 )
 @click.option(
     "--detector",
@@ -43,10 +43,10 @@ from ferengine.prediction.video import DETECT_EVERY
 )
 @click.option(
     "--labels",
-    type=click.Choice(["fer7", "valence3"]),
-    default="fer7",
+    type=click.Choice(["model", "valence3"]),
+    default="model",
     show_default=True,
-    help="valence3 adds a positive / neutral / negative label per face.",
+    help="model: the model's classes; valence3 adds positive / neutral / negative per face.",
 )
 @click.option(
     "--min-confidence",

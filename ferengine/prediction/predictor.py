@@ -251,7 +251,7 @@ class FacePredictor(FaceCropper):
     Parameters
     ----------
     model : str, Path or fitted estimator
-        A saved model: a path or a registered model's name ("default", the shipped CNN;
+        A saved model: a path or a registered model's name ("default", the shipped FER+ CNN;
         see :func:`ferengine.models.locate`), or a fitted pipeline. A registered model's
         card gives the crop size; otherwise the size the model was fitted on.
     detector, detector_params, margin

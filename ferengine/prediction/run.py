@@ -33,7 +33,7 @@ from ferengine.prediction.video import (
 if TYPE_CHECKING:
     import pandas as pd
 
-LABELS = ("fer7", "valence3")
+LABELS = ("model", "valence3")
 NO_FACE = "no face found"
 #: The error of a photo given to a temporal model.
 PHOTO_FOR_CLIPS = (
@@ -188,7 +188,7 @@ def predict(
     detector: Any = "auto",
     *,
     out: str | Path | None = None,
-    labels: str = "fer7",
+    labels: str = "model",
     min_confidence: float = 0.0,
     margin: float = 0.2,
     detector_params: dict | None = None,
@@ -219,7 +219,7 @@ def predict(
         Image files, folders (every file under them, sorted), video files (by suffix:
         mp4, avi, mov, mkv, webm, …) or in-memory images (H×W or H×W×C arrays, RGB).
     model : str, Path or fitted estimator
-        A saved model file, a registered model's name ("default", the shipped CNN;
+        A saved model file, a registered model's name ("default", the shipped FER+ CNN;
         ``ferengine models``) or a fitted pipeline. The faces are cropped to the size
         the registered model's card gives, or that the model was fitted on (its frames,
         for a temporal model).
@@ -230,8 +230,9 @@ def predict(
     out : path, optional
         Folder for ``predictions.jsonl`` (one row per image or processed video frame),
         ``summary.json`` and annotated copies (``annotated/``). Nothing is written without it.
-    labels : {"fer7", "valence3"}
-        "valence3" adds a positive / neutral / negative label to every face.
+    labels : {"model", "valence3"}
+        "model": each face's label is one of the model's classes; "valence3" adds a
+        positive / neutral / negative label to every face.
     min_confidence : float
         Faces whose top probability is lower are labelled "uncertain".
     margin : float

@@ -286,7 +286,7 @@ class CNNLSTM(ClipNetClassifier):
     every frame, an LSTM, BiLSTM or GRU reads the embeddings up to each clip's own last
     frame (packed sequences; padded frames never reach the CNN), and a linear layer
     classifies its final state. With ``init`` the CNN starts from a saved still model
-    ("default": the shipped FER2013 CNN) and can be frozen.
+    ("fer2013": the shipped FER2013 CNN) and can be frozen.
 
     Parameters
     ----------

@@ -54,6 +54,6 @@ def ferengine_register_architectures():
 @hookimpl
 def ferengine_register_models():
     """Register the shipped pretrained models."""
-    from ferengine_deep.cards import Default, FerPlus
+    from ferengine_deep.cards import Default, Fer2013
 
-    return [Default, FerPlus]
+    return [Default, Fer2013]
