@@ -40,7 +40,7 @@ RECIPE = {"batch_size": 64, "optimizer": "adamw", "lr": 3e-3, "optimizer__weight
 def _cnn(arch: str, **params: object) -> CNN:
     """The recipe's estimator for ``arch`` at the architecture's own input size."""
     size = ferengine.registry.create("architecture", arch).native_size
-    return CNN(module=arch, size=size, **RECIPE, **params)
+    return CNN(module=arch, size=size, **{**RECIPE, **params})  # params override the recipe
 
 
 def probe_rate(arch: str, X: np.ndarray, y: np.ndarray, **params: object) -> float:
