@@ -1,6 +1,6 @@
-"""Seconds to picture all 7 class neurons of the shipped CNN by activation maximisation.
+"""Seconds to picture all 7 class neurons of the shipped fer2013 CNN by activation maximisation.
 
-Runs ``ferengine visualize default --method activation-max`` in-process
+Runs ``ferengine visualize fer2013 --method activation-max`` in-process
 (:func:`ferengine.explain.visualize.visualize_model`) on one torch thread and on torch's
 default thread count, each writing its pictures, ``grid.png`` and ``visualization.json``
 into ``--out``/threads-N/. The seconds are those of the optimisation of all 7 classes

@@ -3,7 +3,7 @@
 On the first ``--faces`` FER2013 PublicTest faces, each map explaining the model's
 predicted class:
 
-* the models of ``--parts``: ``cnn``, the shipped ``default`` CNN explained by
+* the models of ``--parts``: ``cnn``, the shipped ``fer2013`` CNN explained by
   ``occlusion``, ``gradcam`` and ``integrated-gradients``; ``hog``, a hand-crafted
   ``hog → logistic`` pipeline (trained on a class-stratified sample of ``--train``
   Training faces, seed 0, as ``benchmarks/explain_latency.py`` trains and saves it at

@@ -1,9 +1,9 @@
-"""Seconds to explain one face: Grad-CAM on the shipped CNN, occlusion on a hand-crafted model.
+"""Seconds to explain one face: Grad-CAM on the fer2013 CNN, occlusion on a hand-crafted model.
 
 Trains ``hog → logistic`` on a class-stratified sample of ``--train`` FER2013 Training
 faces (seed 0) and saves it to ``--model`` (kept: later runs load it; ``--retrain`` fits
 it again) — and, for ``importances``, ``hog → xgboost`` on the same faces, saved beside
-it as ``hog-xgboost-4k.fer`` —, loads the shipped ``default`` CNN, and times
+it as ``hog-xgboost-4k.fer`` —, loads the shipped ``fer2013`` CNN, and times
 ``explainer.explain(model, face[None])`` on each of the first ``--faces`` PublicTest
 faces: the first call of each method cold (Captum imported and the network's last
 convolution found on that call), then ``--repeats`` calls per face. Interpreter start,

@@ -472,6 +472,8 @@ def test_features_of_a_saved_model_are_keyed_by_its_bytes_not_its_name(tmp_path)
     gone = {"name": "cnn-embedding", "params": {"model": str(tmp_path / "gone")}}
     assert model_digests((gone,)) == [(str(tmp_path / "gone"), None)]
     assert model_digests(({"name": "hog", "params": {"cell": 6}},)) == []
+    tuned = {"name": "cnn-embedding", "params": {"cnn_params": {"init": str(model)}}}
+    assert model_digests((tuned,)) == after  # a network started from the file: its bytes too
 
 
 @pytest.mark.parametrize(

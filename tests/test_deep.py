@@ -506,7 +506,10 @@ def test_softmax_head_learns_and_round_trips(tmp_path):
 
 
 def test_a_model_saved_before_a_parameter_existed_takes_its_default(fitted, tmp_path):
-    """The shipped model predates the recipe options (mixup, ema…): it loads, clones and saves."""
+    """The shipped fer2013 model predates the recipe options (mixup, ema…).
+
+    It loads, clones and saves.
+    """
     old = dict(fitted.__getstate__())
     for name in ("mixup", "cutmix", "ema"):
         old.pop(name)  # as a file written before these parameters existed

@@ -384,6 +384,22 @@ def test_cli_checks_a_dataset_split(hog_model, bar_data, tmp_path):
     assert "faithfulness: deletion AUC" in text and "sanity: rank correlation" in text
 
 
+def test_a_datasets_classes_meet_the_models_by_canonical_name(bar_data, tmp_path):
+    """A model trained in ferplus8 (happiness, sadness) explains a fer7 dataset (happy, sad)."""
+    from ferengine.explain.run import Checks, explain_dataset
+
+    ferplus = bar_data.map_labels(ferengine.mapping("fer7", "ferplus8"))
+    model = ferengine.pipeline(("hog", {"cell": 8}), "logistic").fit(ferplus)
+    checks = Checks(faithfulness=True, steps=4, per_class=True)
+    report = explain_dataset(bar_data, model, "occlusion", out=tmp_path, limit=20,
+                             params={"stride": 8}, checks=checks)  # fmt: skip
+    assert report["checks"]["per_class"]["skipped"] == 0
+    saliency = json.loads((tmp_path / "class_saliency.json").read_text())
+    assert {"happiness", "sadness"} <= set(json.dumps(saliency).split('"'))
+    faithful = json.loads((tmp_path / "faithfulness.json").read_text())
+    assert faithful["deletion"]["accuracy"] is not None  # every face's true class is known
+
+
 def test_cli_refuses_dataset_checks_on_photos(hog_model, bar_data, tmp_path):
     saved = tmp_path / "hog.fer"
     ferengine.save(hog_model, saved)

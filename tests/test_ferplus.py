@@ -204,7 +204,7 @@ def test_ferplus_suite_parses_and_plans_on_generated_data(tmp_path, monkeypatch)
     suite = load_suite("ferplus")
     assert suite.protocol.kind == "split"
     assert (suite.protocol.train_split, suite.protocol.test_split) == ("Training", "PublicTest")
-    assert len(suite.combinations) == 6  # 4 heads fitted here; the shipped ferplus CNN, its TTA
+    assert len(suite.combinations) == 6  # 4 heads fitted here; the FER+ `default` CNN, its TTA
     params = suite.datasets["fer2013"].params
     assert params["ferplus"] == "${FERENGINE_DATA}/fer2013/fer2013new.csv.gz"
     (tmp_path / "fer2013").mkdir()

@@ -1,6 +1,6 @@
 """CNN embeddings for the near-duplicate search (the ``deep`` extra).
 
-The shipped ``default`` CNN's penultimate activations, through the ``cnn-embedding``
+The shipped ``fer2013`` CNN's penultimate activations (by default), through the ``cnn-embedding``
 feature plugin (so the core imports no torch). They follow a ReLU, so every component is
 non-negative and unrelated faces already have a cosine similarity around 0.75; the
 audit compares them centred on their mean instead, where unrelated faces score about 0.

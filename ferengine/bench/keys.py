@@ -41,25 +41,32 @@ def steps_key(parts: list[Any], steps: tuple[dict[str, Any], ...]) -> str:
     return cache_key([*parts, digests] if digests else parts)
 
 
-def model_digests(step: Any) -> list[tuple[str, str | None]]:
-    """Content hashes of the saved models a front reads (``model`` parameters, any depth).
+#: Step parameters that name a saved model: ``model`` (a feature read from it) and
+#: ``init`` (a network that starts from its weights).
+MODEL_PARAMS = ("model", "init")
 
-    A model named by path or as "default" can change under the same name (a retrained
-    file), so its bytes, not its name, key the features computed from it; a missing
-    file hashes to ``None`` (its feature job then fails and names the file).
+
+def model_digests(step: Any) -> list[tuple[str, str | None]]:
+    """Content hashes of the saved models a front reads (:data:`MODEL_PARAMS`, any depth).
+
+    A model named by path or by a registered name can change under the same name (a
+    retrained file, or a name given to other weights, as ``default`` was), so its bytes,
+    not its name, key the features computed from it; a missing file hashes to ``None``
+    (its feature job then fails and names the file).
     """
     if isinstance(step, list | tuple):
         return [d for v in step for d in model_digests(v)]
     if not isinstance(step, dict):
         return []
-    found = [d for k, v in step.items() if k != "model" for d in model_digests(v)]
-    model = step.get("model")
-    if isinstance(model, str):
-        try:
-            digest: str | None = hashlib.sha256(model_path(model).read_bytes()).hexdigest()
-        except OSError:
-            digest = None
-        found.insert(0, (model, digest))
+    found = [d for k, v in step.items() if k not in MODEL_PARAMS for d in model_digests(v)]
+    for key in reversed(MODEL_PARAMS):
+        model = step.get(key)
+        if isinstance(model, str):
+            try:
+                digest: str | None = hashlib.sha256(model_path(model).read_bytes()).hexdigest()
+            except OSError:
+                digest = None
+            found.insert(0, (model, digest))
     return found
 
 

@@ -41,6 +41,7 @@ from ferengine.errors import DatasetError
 from ferengine.explain.base import Explainer, describe_model, resolve_targets
 from ferengine.explain.overlay import SHEET_SIDE, overlay, sheet
 from ferengine.fileio import write_atomic
+from ferengine.labels import canonical
 from ferengine.loading import MAX_PIXELS
 from ferengine.prediction.predictor import class_names
 
@@ -308,7 +309,8 @@ def check_maps(model: Any, explainer: Explainer, faces: np.ndarray, maps: np.nda
     out : path
         The folder.
     true : list, optional
-        Each face's true class name (None where unknown): datasets. Faces whose true
+        Each face's true class name (None where unknown): datasets; matched to the
+        model's classes by canonical name (``happy`` is ``happiness``). Faces whose true
         class the model does not have are left out of the per-class maps and the
         gallery (counted as ``skipped``), and the accuracy curves need every face's.
     rows : list, optional
@@ -331,6 +333,9 @@ def check_maps(model: Any, explainer: Explainer, faces: np.ndarray, maps: np.nda
     """
     folder = Path(out)
     names = list(class_names(model))
+    if true is not None:  # a dataset's class names, in the model's spelling (anger → angry)
+        spelled = {canonical(n): n for n in names}
+        true = [None if t is None else spelled.get(canonical(t)) for t in true]
     known = np.asarray([t is not None and t in names for t in (true or [None] * len(faces))])
     found: dict[str, Any] = {}
     if asked.sanity:
