@@ -58,16 +58,17 @@ def model_digests(step: Any) -> list[tuple[str, str | None]]:
         return [d for v in step for d in model_digests(v)]
     if not isinstance(step, dict):
         return []
-    found = [d for k, v in step.items() if k not in MODEL_PARAMS for d in model_digests(v)]
-    for key in reversed(MODEL_PARAMS):
-        model = step.get(key)
-        if isinstance(model, str):
-            try:
-                digest: str | None = hashlib.sha256(model_path(model).read_bytes()).hexdigest()
-            except OSError:
-                digest = None
-            found.insert(0, (model, digest))
-    return found
+    named = [step[k] for k in MODEL_PARAMS if isinstance(step.get(k), str)]
+    nested = [d for k, v in step.items() if k not in MODEL_PARAMS for d in model_digests(v)]
+    return [(model, _file_digest(model)) for model in named] + nested
+
+
+def _file_digest(model: str) -> str | None:
+    """SHA-256 of a saved model's file (by path or registered name); None when unreadable."""
+    try:
+        return hashlib.sha256(model_path(model).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def without_n_jobs(step: Any) -> Any:

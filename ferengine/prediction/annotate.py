@@ -94,8 +94,8 @@ def face_colour(face: dict[str, Any]) -> Colour:
         return UNLABELLED
     if label == UNCERTAIN:
         return AMBER
-    if canonical(label) in EXPRESSION_COLOURS:
-        return EXPRESSION_COLOURS[canonical(label)]
+    if (colour := EXPRESSION_COLOURS.get(canonical(label))) is not None:
+        return colour
     names = list(face.get("probabilities") or ())
     index = names.index(label) if label in names else zlib.crc32(str(label).encode())
     return PALETTE[index % len(PALETTE)]
