@@ -56,6 +56,20 @@ def test_global_weight_adds_the_global_svm(bar_data):
         alone.predict(X) == alone.classes_[glob])  # fmt: skip
 
 
+def test_the_global_svm_has_the_local_kernel():
+    X, y = xor_blobs()
+    Xt, yt = xor_blobs(seed=1)
+    linear = registry.create("classifier", "local-svm", n_neighbors=30, global_weight=1.0)
+    rbf = registry.create("classifier", "local-svm", n_neighbors=30, kernel="rbf", gamma=0.5,
+                          C=2.0, global_weight=1.0)  # fmt: skip
+    assert isinstance(linear.fit(X, y).global_, LinearSVC)
+    glob = rbf.fit(X, y).global_
+    assert glob.get_params()["kernel"] == "rbf" and glob.gamma_ == 0.5 and glob.C == 2.0
+    # an RBF SVM splits the four blobs, which no line does
+    assert np.mean(rbf.classes_[glob.predict(Xt)] == yt) > 0.95
+    assert np.mean(rbf.predict(Xt) == yt) > 0.95
+
+
 def test_in_a_pipeline_on_faces(bar_data):
     model = ferengine.pipeline(("hog", {"cell": 8}), ("local-svm", {"n_neighbors": 20}))
     model.fit(bar_data)

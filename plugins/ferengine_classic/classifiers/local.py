@@ -25,6 +25,7 @@ from sklearn.svm import SVC, LinearSVC
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ferengine_classic.classifiers.kernel_svm import SVMKernel
 from ferengine_classic.classifiers.weighting import prepare_fit
 
 #: Score of the classes absent from a sample's neighbourhood, below any SVM decision value.
@@ -39,8 +40,9 @@ class LocalSVM(ClassifierMixin, BaseEstimator):
     SVM — linear (liblinear) or RBF (libsvm, on the neighbours' Gram matrix) — whose
     decision values score the sample. A neighbourhood of one class predicts it outright.
     Classes absent from a neighbourhood score ``ABSENT``. With ``global_weight`` > 0 the
-    decision values of a linear SVM fitted on all the training data are added, times that
-    weight (each model's scores divided by their standard deviation on the sample first).
+    decision values of a global SVM of the same kernel, C and gamma, fitted on all the
+    training data (``LinearSVC``, or ``svm-kernel`` for RBF), are added, times that weight
+    (each model's scores divided by their standard deviation on the sample first).
 
     Fitting only stores the training data (and fits the global SVM); the cost is in
     prediction, about one small SVM fit per sample (``n_jobs`` workers share them).
@@ -56,7 +58,7 @@ class LocalSVM(ClassifierMixin, BaseEstimator):
     gamma : "scale" or float
         RBF width; "scale" is ``1 / (n_features · X.var())`` of the training data.
     global_weight : float
-        Weight of the global linear SVM's scores (0: local learning alone, as in the papers).
+        Weight of the global SVM's scores (0: local learning alone, as in the papers).
     batch_size : int
         Test samples per neighbour search.
     n_jobs : int, optional
@@ -72,8 +74,8 @@ class LocalSVM(ClassifierMixin, BaseEstimator):
         Their labels as indices into ``classes_``.
     gamma_ : float
         The RBF width used.
-    global_ : LinearSVC or None
-        The global SVM (``global_weight`` > 0).
+    global_ : LinearSVC, SVMKernel or None
+        The global SVM (``global_weight`` > 0), of the local SVMs' kernel.
     """
 
     name = "local-svm"
@@ -122,7 +124,11 @@ class LocalSVM(ClassifierMixin, BaseEstimator):
         ).fit(self.X_fit_)
         self.global_ = None
         if self.global_weight > 0:
-            self.global_ = LinearSVC(C=self.C, dual="auto", max_iter=5000).fit(X, codes)
+            self.global_ = (
+                LinearSVC(C=self.C, dual="auto", max_iter=5000)
+                if self.kernel == "linear"
+                else SVMKernel(C=self.C, kernel="rbf", gamma=self.gamma_)
+            ).fit(X, codes)
         return self
 
     def _local(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
