@@ -134,6 +134,17 @@ def test_cnn_is_deterministic_for_a_seed(faces):
     assert np.allclose(a, b, atol=1e-5)
 
 
+def test_a_cnn_trained_in_bf16_predicts_in_float32(faces):
+    X, y, X_test, _ = faces
+    cnn = registry.create("classifier", "cnn", **{**FAST, "max_epochs": 1}, bf16=True).fit(X, y)
+    assert cnn.bf16_
+    batch = torch.from_numpy(cnn._inputs(X_test, "X")).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        float32 = cnn.module_(batch).numpy()
+    # bfloat16 keeps 8 bits of mantissa: under autocast the logits differ by ~1e-2
+    np.testing.assert_allclose(cnn.decision_function(X_test), float32, rtol=1e-5, atol=1e-5)
+
+
 def test_saved_cnn_predicts_the_same_and_holds_no_pickle(fitted, faces, tmp_path):
     _, _, X_test, _ = faces
     path = ferengine.save(fitted, tmp_path / "cnn.fer")

@@ -79,7 +79,8 @@ class CNN(TorchClassifier):
         Offline augmentation: add this many augmented copies of the training set
         before training (with ``augment``'s chain).
     bf16 : {"auto", True, False}
-        bfloat16 autocast for convolutions ("auto": where the CPU supports it natively).
+        bfloat16 autocast for training's convolutions ("auto": where the CPU supports it
+        natively). Prediction always runs in float32.
     init : str, optional
         Transfer learning: a saved ferengine model (path, or "default") holding a
         ``cnn`` whose normalisation and backbone initialise this one; its
@@ -246,12 +247,16 @@ class CNN(TorchClassifier):
         return self._images(X, reset=False)
 
     def _forward(self, network: Any, batch: np.ndarray) -> Any:
-        """Run ``network`` on a channels-last batch, autocast to bfloat16 if it was fitted so."""
+        """Run ``network`` on a channels-last batch in float32.
+
+        Never under bfloat16 autocast, even when it was trained so: bfloat16 rounding
+        differs between CPUs with and without native bfloat16, and a model must give
+        each face the same class on every machine (its card's figures are tested).
+        """
         import torch
 
         x = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16_):
-            return network(x)
+        return network(x)
 
     def embed(self, X: Any) -> np.ndarray:
         """Penultimate-layer activations (the ``cnn-embedding`` feature)."""

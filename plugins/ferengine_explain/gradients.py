@@ -4,8 +4,7 @@ Each runs Captum's implementation (``LayerGradCam``, ``IntegratedGradients``,
 ``Saliency``) on the pipeline's torch network (:mod:`ferengine_explain.torch_net`): the
 face goes through the pipeline's preprocessing steps, is scaled to the network's input,
 and the attribution of the target class's logit comes back resized to the face crop.
-The maps are computed in float32 (a model fitted with bfloat16 autocast predicts in
-bfloat16, so its probabilities can differ from the float32 network's in the last digits).
+The maps are computed in float32, as the network predicts.
 Torch and Captum are imported inside the methods: without them these plugins are listed
 as unavailable and everything else works.
 """

@@ -125,11 +125,15 @@ class LocalSVM(ClassifierMixin, BaseEstimator):
         self.global_ = None
         if self.global_weight > 0:
             self.global_ = (
-                LinearSVC(C=self.C, dual="auto", max_iter=5000)
+                self._linear_svm()
                 if self.kernel == "linear"
                 else SVMKernel(C=self.C, kernel="rbf", gamma=self.gamma_)
             ).fit(X, codes)
         return self
+
+    def _linear_svm(self) -> LinearSVC:
+        """Return the unfitted linear SVM of the local models and of the global one."""
+        return LinearSVC(C=self.C, dual="auto", max_iter=5000)
 
     def _local(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Decision values of one sample from the SVM of its neighbourhood ``rows``."""
@@ -142,7 +146,7 @@ class LocalSVM(ClassifierMixin, BaseEstimator):
             return scores
         train = self.X_fit_[rows]
         if self.kernel == "linear":
-            svm = LinearSVC(C=self.C, dual="auto", max_iter=5000).fit(train, labels)
+            svm = self._linear_svm().fit(train, labels)
             values = svm.decision_function(x[None])[0]
         else:
             gram = rbf_kernel(train, gamma=self.gamma_)
