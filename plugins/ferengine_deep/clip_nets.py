@@ -164,7 +164,6 @@ class ClipNetClassifier(TorchClassifier):
         "augment": [None, StrOptions(set(aug.PRESETS)), list, tuple],
     }
     _optimizer_defaults: ClassVar[dict[str, Any]] = {"weight_decay": 1e-4}
-    _prediction_batches: ClassVar[int | None] = 1
     _expected_failed_checks: ClassVar[dict[str, str]] = dict.fromkeys(
         ("check_classifier_classes", "check_predict_proba", "check_seed_determinism",
          "check_persistence"),

@@ -238,6 +238,11 @@ def quantize_int8(model: bytes, inputs: np.ndarray) -> bytes:
     activations, and weights (per output channel) and activations become int8/uint8
     with QuantizeLinear/DequantizeLinear pairs (QDQ), which onnxruntime fuses into
     integer kernels.
+
+    Weights use 7 of their 8 bits (``reduce_range``): on x86 CPUs without VNNI (AVX2,
+    AVX-512 without VNNI) the u8×s8 dot product's 16-bit intermediate sums saturate at
+    full range, so the same file scored 0.89 points lower there than on a VNNI CPU; at
+    7 bits no CPU saturates and each gives each face the same class.
     """
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -254,6 +259,7 @@ def quantize_int8(model: bytes, inputs: np.ndarray) -> bytes:
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             per_channel=True,
+            reduce_range=True,
         )
         return target.read_bytes()
 

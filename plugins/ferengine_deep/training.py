@@ -151,7 +151,9 @@ class TorchClassifier(PrefixedParams, LogitsClassifier):
     #: Optimiser settings this estimator gives beyond torch's and ferengine's defaults.
     _optimizer_defaults: ClassVar[dict[str, Any]] = {}
     #: Inputs of one forward pass at prediction, in ``batch_size`` (None: all at once).
-    _prediction_batches: ClassVar[int | None] = 4
+    #: One: the shipped 48×48 CNN predicts 16 % faster in passes of 64 images than of
+    #: 256 on a 2-core AVX2 CPU (benchmarks/RESULTS.md, 2026-12-03).
+    _prediction_batches: ClassVar[int | None] = 1
 
     # ---- fitting ------------------------------------------------------------------------
 
