@@ -19,7 +19,7 @@ SLOW = {
     "classifier:xgboost", "classifier:cnn", "feature:cnn-embedding", "classifier:softmax-head",
     "feature:bovw", "preprocessor:align", "feature:landmarks", "classifier:random-forest",
     "classifier:extra-trees", "classifier:tta", "classifier:fusion", "classifier:cnn-tree",
-    "model:default", "architecture:densenet",
+    "model:default", "model:fer2013", "architecture:densenet",
 }  # fmt: skip
 #: Kinds whose built-ins declare scikit-learn ``_parameter_constraints`` for every parameter.
 CONSTRAINED = ("preprocessor", "feature", "classifier", "detector", "landmarker")
