@@ -13,7 +13,12 @@ Results go to ``--out`` as one JSON file per architecture (plan, then result); a
 run skips finished architectures and resumes an interrupted training from its
 per-epoch checkpoint, so the whole table is resumable.
 
+With ``--rates``, nothing is trained past the probes: two probes an architecture, and the
+time one epoch of all of Training and ``--epochs`` epochs would take at the faster rate
+(``--width N`` sets ``module__width``, for architectures that have one).
+
 Usage: python benchmarks/zoo_accuracy.py [--arch NAME ...] [--minutes 5] [--out zoo-accuracy]
+       python benchmarks/zoo_accuracy.py --rates [--arch NAME ...] [--width N] [--epochs 80]
 """
 
 import argparse
@@ -99,6 +104,21 @@ def run(arch: str, data: dict, args: argparse.Namespace) -> dict:
     return record
 
 
+def rates(args: argparse.Namespace) -> None:
+    """Print two probe rates an architecture and the time of one and ``--epochs`` epochs."""
+    ds = ferengine.load_dataset("fer2013", path=str(args.data), usage=["Training"])
+    params = {} if args.width is None else {"module__width": args.width}
+    print(f"{machine(args.threads)}; {len(ds)} training images; params {params or 'defaults'}")
+    print(f"| arch | images/s (two probes) | one epoch | {args.epochs} epochs |")
+    print("| --- | --- | --- | --- |")
+    for arch in args.arch:
+        with runtime.options(threads=args.threads):
+            probes = [probe_rate(arch, ds.images, ds.labels, **params) for _ in range(2)]
+        epoch = len(ds) / max(probes)
+        print(f"| `{arch}` | {probes[0]:,.0f} / {probes[1]:,.0f} | {epoch:.0f} s | "
+              f"{args.epochs * epoch / 3600:.1f} h |", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", nargs="+", default=ferengine.registry.names("architecture"))
@@ -106,7 +126,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--data", type=Path, default=fer2013_csv())
     parser.add_argument("--out", type=Path, default=Path("zoo-accuracy"))
+    parser.add_argument("--rates", action="store_true", help="probe training rates only")
+    parser.add_argument("--width", type=int, default=None, help="module__width (--rates)")
+    parser.add_argument("--epochs", type=int, default=80, help="epochs to cost (--rates)")
     args = parser.parse_args()
+    if args.rates:
+        rates(args)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     ds = ferengine.load_dataset("fer2013", path=str(args.data), usage=["Training", "PublicTest"])
     train, test = ds.where(split="Training"), ds.where(split="PublicTest")

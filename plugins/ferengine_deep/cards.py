@@ -77,7 +77,7 @@ class Default(PretrainedModel):
     0.8438. It is the default because of real photos: on the 1,200 web photos of
     ``wild`` (happy or neutral) it is right on 0.891 of them against 0.613 for
     ``fer2013``, the same network trained on FER2013's own labels (McNemar p = 3e-71):
-    it calls neutral faces neutral (recall 0.903 against 0.338), where the
+    it calls neutral faces neutral (recall 0.903 against 0.337), where the
     FER2013-trained model reads many as angry or sad. Use ``fer2013`` to score on
     FER2013's seven labels.
     """

@@ -241,7 +241,7 @@ def quantize_int8(model: bytes, inputs: np.ndarray) -> bytes:
 
     Weights use 7 of their 8 bits (``reduce_range``): on x86 CPUs without VNNI (AVX2,
     AVX-512 without VNNI) the u8×s8 dot product's 16-bit intermediate sums saturate at
-    full range, so the same file scored 0.89 points lower there than on a VNNI CPU; at
+    full range, so the same file scored 0.89 points below the float network there; at
     7 bits no CPU saturates and each gives each face the same class.
     """
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
